@@ -1,0 +1,233 @@
+/*
+ * cache.c - see cache.h.
+ *
+ * A chained hash table with a power-of-two bucket count and an intrusive
+ * LRU list. The table never rehashes: its size is fixed from the byte
+ * budget at creation (one bucket per 256 bytes of budget).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+
+#define CACHE_KEY_MAX (DNS_MAX_NAME + 5)
+
+struct cache_entry {
+	struct cache_entry *hnext;		/* bucket chain */
+	struct cache_entry *prev, *next;	/* LRU: head is newest */
+	uint64_t hash;
+	time_t stored, expires;
+	struct msg_answer *answer;
+	size_t bytes;
+	uint16_t key_len;
+	uint8_t key[];
+};
+
+struct cache {
+	struct cache_entry **buckets;
+	size_t mask;
+	struct cache_entry *head, *tail;
+	size_t bytes, max_bytes, entries;
+	uint64_t seed;
+};
+
+static size_t
+cache_key(const struct dns_query *q, uint8_t key[CACHE_KEY_MAX])
+{
+	size_t n = q->qname_len;
+
+	for (size_t i = 0; i < n; i++)
+		key[i] = (uint8_t)tolower(q->qname[i]);
+	key[n++] = (uint8_t)(q->qtype >> 8);
+	key[n++] = (uint8_t)q->qtype;
+	key[n++] = (uint8_t)(q->qclass >> 8);
+	key[n++] = (uint8_t)q->qclass;
+	key[n++] = q->edns_do ? 1 : 0;
+	return n;
+}
+
+/* FNV-1a over the key from a random seed, with a final avalanche. */
+static uint64_t
+cache_hash(const struct cache *c, const uint8_t *key, size_t len)
+{
+	uint64_t h = c->seed ^ 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= key[i];
+		h *= 0x100000001b3ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+struct cache *
+cache_new(size_t max_bytes, uint64_t seed)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+	size_t n = 64;
+
+	if (c == NULL)
+		return NULL;
+	while (n < max_bytes / 256 && n < ((size_t)1 << 24))
+		n <<= 1;
+	if ((c->buckets = calloc(n, sizeof(*c->buckets))) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->mask = n - 1;
+	c->max_bytes = max_bytes;
+	c->seed = seed;
+	return c;
+}
+
+static void
+lru_unlink(struct cache *c, struct cache_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void
+lru_push_front(struct cache *c, struct cache_entry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head)
+		c->head->prev = e;
+	c->head = e;
+	if (c->tail == NULL)
+		c->tail = e;
+}
+
+static void
+cache_remove(struct cache *c, struct cache_entry *e)
+{
+	struct cache_entry **pp = &c->buckets[e->hash & c->mask];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	lru_unlink(c, e);
+	c->bytes -= e->bytes;
+	c->entries--;
+	msg_answer_free(e->answer);
+	free(e);
+}
+
+static struct cache_entry *
+cache_find(const struct cache *c, const uint8_t *key, size_t len,
+    uint64_t hash)
+{
+	struct cache_entry *e;
+
+	for (e = c->buckets[hash & c->mask]; e != NULL; e = e->hnext)
+		if (e->hash == hash && e->key_len == len &&
+		    memcmp(e->key, key, len) == 0)
+			return e;
+	return NULL;
+}
+
+const struct msg_answer *
+cache_lookup(struct cache *c, const struct dns_query *q, time_t now,
+    uint32_t *age)
+{
+	uint8_t key[CACHE_KEY_MAX];
+	size_t len;
+	uint64_t hash;
+	struct cache_entry *e;
+
+	if (c->entries == 0)
+		return NULL;
+	len = cache_key(q, key);
+	hash = cache_hash(c, key, len);
+	if ((e = cache_find(c, key, len, hash)) == NULL)
+		return NULL;
+	if (now >= e->expires) {
+		cache_remove(c, e);
+		return NULL;
+	}
+	if (c->head != e) {
+		lru_unlink(c, e);
+		lru_push_front(c, e);
+	}
+	*age = (uint32_t)(now - e->stored);
+	return e->answer;
+}
+
+void
+cache_insert(struct cache *c, const struct dns_query *q,
+    struct msg_answer *a, time_t now)
+{
+	uint8_t key[CACHE_KEY_MAX];
+	size_t len, bytes;
+	uint64_t hash;
+	struct cache_entry *e, *old;
+
+	len = cache_key(q, key);
+	bytes = sizeof(*e) + len + sizeof(*a) + a->len +
+	    (size_t)a->n_ttls * sizeof(*a->ttl_offs);
+	if (a->min_ttl == 0 || bytes > c->max_bytes ||
+	    (e = malloc(sizeof(*e) + len)) == NULL) {
+		msg_answer_free(a);
+		return;
+	}
+	hash = cache_hash(c, key, len);
+	if ((old = cache_find(c, key, len, hash)) != NULL)
+		cache_remove(c, old);
+	while (c->bytes + bytes > c->max_bytes && c->tail != NULL)
+		cache_remove(c, c->tail);
+
+	e->hash = hash;
+	e->stored = now;
+	e->expires = now + (time_t)a->min_ttl;
+	e->answer = a;
+	e->bytes = bytes;
+	e->key_len = (uint16_t)len;
+	memcpy(e->key, key, len);
+	e->hnext = c->buckets[hash & c->mask];
+	c->buckets[hash & c->mask] = e;
+	lru_push_front(c, e);
+	c->bytes += bytes;
+	c->entries++;
+}
+
+void
+cache_clear(struct cache *c)
+{
+	while (c->tail != NULL)
+		cache_remove(c, c->tail);
+}
+
+size_t
+cache_entries(const struct cache *c)
+{
+	return c->entries;
+}
+
+size_t
+cache_bytes(const struct cache *c)
+{
+	return c->bytes;
+}
+
+void
+cache_free(struct cache *c)
+{
+	if (c == NULL)
+		return;
+	cache_clear(c);
+	free(c->buckets);
+	free(c);
+}

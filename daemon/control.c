@@ -1,0 +1,330 @@
+/*
+ * control.c - see control.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "acl.h"
+#include "conf.h"
+#include "control.h"
+#include "log.h"
+#include "server.h"
+#include "stats.h"
+
+#define CONTROL_LINE_MAX 256
+#define HTTP_REQUEST_MAX 4096
+#define REPLY_MAX 16384
+#define CLIENT_TIMEOUT_S 5
+
+struct control {
+	struct event_base *base;
+	struct server *srv;
+	struct control_ops ops;
+	int unix_fd, http_fd;
+	struct event *unix_ev, *http_ev;
+	char unix_path[108];
+};
+
+struct control_client {
+	struct control *ctl;
+	struct bufferevent *bev;
+	bool http;
+	bool replied;
+};
+
+static void
+client_free(struct control_client *cc)
+{
+	bufferevent_free(cc->bev);
+	free(cc);
+}
+
+static void
+client_on_write(struct bufferevent *bev, void *arg)
+{
+	struct control_client *cc = arg;
+
+	(void)bev;
+	if (cc->replied)
+		client_free(cc);
+}
+
+static void
+client_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	client_free(arg);
+}
+
+static void
+client_reply(struct control_client *cc, const char *text)
+{
+	cc->replied = true;
+	bufferevent_disable(cc->bev, EV_READ);
+	bufferevent_write(cc->bev, text, strlen(text));
+}
+
+/* Runs one control command; writes the reply into out. */
+static void
+control_run(struct control *ctl, char *line, char *out, size_t cap)
+{
+	struct stats_gauges g;
+	char *arg = strchr(line, ' ');
+
+	if (arg != NULL)
+		*arg++ = '\0';
+	if (strcmp(line, "stats") == 0) {
+		server_gauges(ctl->srv, &g);
+		stats_render_text(server_stats(ctl->srv), &g, out, cap);
+	} else if (strcmp(line, "status") == 0) {
+		server_gauges(ctl->srv, &g);
+		snprintf(out, cap, "version: %s\nuptime: %llu seconds\n"
+		    "inflight: %llu\ncache entries: %llu\nverbosity: %d\n",
+		    PACKAGE_VERSION, (unsigned long long)g.uptime_s,
+		    (unsigned long long)g.inflight,
+		    (unsigned long long)g.cache_entries, log_get_verbosity());
+	} else if (strcmp(line, "reload") == 0) {
+		ctl->ops.reload(ctl->ops.arg);
+		snprintf(out, cap, "ok\n");
+	} else if (strcmp(line, "flush") == 0) {
+		server_flush_cache(ctl->srv);
+		snprintf(out, cap, "ok\n");
+	} else if (strcmp(line, "verbosity") == 0 && arg != NULL &&
+	    arg[0] >= '0' && arg[0] <= '5' && arg[1] == '\0') {
+		log_set_verbosity(arg[0] - '0');
+		snprintf(out, cap, "ok\n");
+	} else {
+		snprintf(out, cap, "error: unknown command '%.40s' (try: "
+		    "status, stats, reload, flush, verbosity N)\n", line);
+	}
+}
+
+static void
+client_on_read(struct bufferevent *bev, void *arg)
+{
+	struct control_client *cc = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *reply;
+	size_t n;
+
+	if (cc->replied)
+		return;
+	if ((reply = malloc(REPLY_MAX)) == NULL) {
+		client_free(cc);
+		return;
+	}
+	reply[0] = '\0';
+	if (!cc->http) {
+		char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+
+		if (line == NULL) {
+			if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
+				client_reply(cc, "error: line too long\n");
+			free(reply);
+			return;
+		}
+		control_run(cc->ctl, line, reply, REPLY_MAX);
+		free(line);
+		client_reply(cc, reply);
+	} else {
+		/* Only the request line matters; wait for the blank line
+		 * that ends the headers. */
+		struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4,
+		    NULL);
+		char req[32] = "";
+		struct stats_gauges g;
+		char *body;
+
+		if (end.pos < 0) {
+			if (evbuffer_get_length(in) > HTTP_REQUEST_MAX)
+				client_reply(cc, "HTTP/1.0 431 Request Header "
+				    "Fields Too Large\r\n\r\n");
+			free(reply);
+			return;
+		}
+		evbuffer_copyout(in, req, sizeof(req) - 1);
+		if (strncmp(req, "GET /metrics ", 13) != 0 &&
+		    strncmp(req, "GET /metrics\r", 13) != 0) {
+			client_reply(cc, "HTTP/1.0 404 Not Found\r\n"
+			    "Content-Type: text/plain\r\n\r\n"
+			    "try /metrics\n");
+			free(reply);
+			return;
+		}
+		if ((body = malloc(REPLY_MAX)) == NULL) {
+			free(reply);
+			client_free(cc);
+			return;
+		}
+		server_gauges(cc->ctl->srv, &g);
+		n = stats_render_prometheus(server_stats(cc->ctl->srv), &g,
+		    body, REPLY_MAX);
+		snprintf(reply, REPLY_MAX, "HTTP/1.0 200 OK\r\nContent-Type: "
+		    "text/plain; version=0.0.4\r\nContent-Length: %zu\r\n\r\n"
+		    "%s", n, body);
+		free(body);
+		client_reply(cc, reply);
+	}
+	free(reply);
+}
+
+static void
+control_on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct control *ctl = arg;
+	struct sockaddr_storage peer;
+	socklen_t peerlen = sizeof(peer);
+	struct control_client *cc;
+	struct timeval tv = { CLIENT_TIMEOUT_S, 0 };
+	int cfd;
+	bool http = fd == ctl->http_fd;
+
+	(void)what;
+	cfd = accept4(fd, (struct sockaddr *)&peer, &peerlen,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd < 0)
+		return;
+	if (http && acl_lookup(server_conf(ctl->srv)->acl,
+	    (struct sockaddr *)&peer) != ACL_ALLOW) {
+		close(cfd);
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		close(cfd);
+		return;
+	}
+	cc->ctl = ctl;
+	cc->http = http;
+	cc->bev = bufferevent_socket_new(ctl->base, cfd, BEV_OPT_CLOSE_ON_FREE);
+	if (cc->bev == NULL) {
+		close(cfd);
+		free(cc);
+		return;
+	}
+	bufferevent_setcb(cc->bev, client_on_read, client_on_write,
+	    client_on_event, cc);
+	bufferevent_set_timeouts(cc->bev, &tv, &tv);
+	bufferevent_enable(cc->bev, EV_READ | EV_WRITE);
+}
+
+static int
+control_open_unix(struct control *ctl, const char *path, uid_t uid,
+    gid_t gid)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("control-interface: path too long: %s", path);
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	(void)unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(path, 0660) != 0 || listen(fd, 16) != 0) {
+		log_warn("control-interface: cannot listen on %s", path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (uid != 0 && chown(path, uid, gid) != 0)
+		log_warn("control-interface: chown %s", path);
+	snprintf(ctl->unix_path, sizeof(ctl->unix_path), "%s", path);
+	ctl->unix_fd = fd;
+	return 0;
+}
+
+static int
+control_open_http(struct control *ctl, const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (conf_parse_addr_port(spec, 9167, &ss, &len) != 0) {
+		log_err("prometheus-interface: cannot parse '%s'", spec);
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 16) != 0) {
+		log_warn("prometheus-interface: cannot listen on %s", spec);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	ctl->http_fd = fd;
+	return 0;
+}
+
+struct control *
+control_new(struct event_base *base, struct server *srv,
+    const struct control_ops *ops, uid_t uid, gid_t gid)
+{
+	const struct conf *conf = server_conf(srv);
+	struct control *ctl = calloc(1, sizeof(*ctl));
+
+	if (ctl == NULL)
+		fatal("calloc");
+	ctl->base = base;
+	ctl->srv = srv;
+	ctl->ops = *ops;
+	ctl->unix_fd = ctl->http_fd = -1;
+	if (conf->control_enable && conf->control_interface[0] != '\0' &&
+	    control_open_unix(ctl, conf->control_interface, uid, gid) != 0)
+		goto fail;
+	if (conf->prometheus_interface[0] != '\0' &&
+	    control_open_http(ctl, conf->prometheus_interface) != 0)
+		goto fail;
+	if (ctl->unix_fd >= 0) {
+		ctl->unix_ev = event_new(base, ctl->unix_fd,
+		    EV_READ | EV_PERSIST, control_on_accept, ctl);
+		event_add(ctl->unix_ev, NULL);
+		log_notice("control socket on %s", ctl->unix_path);
+	}
+	if (ctl->http_fd >= 0) {
+		ctl->http_ev = event_new(base, ctl->http_fd,
+		    EV_READ | EV_PERSIST, control_on_accept, ctl);
+		event_add(ctl->http_ev, NULL);
+		log_notice("Prometheus metrics on http://%s/metrics",
+		    conf->prometheus_interface);
+	}
+	return ctl;
+fail:
+	control_free(ctl);
+	return NULL;
+}
+
+void
+control_free(struct control *ctl)
+{
+	if (ctl == NULL)
+		return;
+	if (ctl->unix_ev)
+		event_free(ctl->unix_ev);
+	if (ctl->http_ev)
+		event_free(ctl->http_ev);
+	if (ctl->unix_fd >= 0)
+		close(ctl->unix_fd);
+	if (ctl->http_fd >= 0)
+		close(ctl->http_fd);
+	free(ctl);
+}

@@ -1,0 +1,630 @@
+/*
+ * msg.c - DNS query parsing and answer (re)writing; see msg.h.
+ *
+ * SECURITY: parses untrusted bytes from clients and from libunbound (which
+ * relays data from any authoritative server). Every read goes through the
+ * bounded cursor of wire.h or an explicit length check; compression pointers
+ * must point strictly backwards, which also bounds the number of jumps.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg.h"
+#include "wire.h"
+
+#define OPT_RR_LEN 11		/* root name, type, class, ttl, rdlength */
+#define EDE_TEXT_MAX 200	/* keep error answers small */
+#define ENC_MAX_NAMES 256	/* compression targets remembered */
+
+/*
+ * Reads a possibly compressed name at w's position (w->buf is the whole
+ * packet) into out as uncompressed wire format; leaves w after the name as
+ * it is written at that position. Returns the name's length or -1.
+ */
+static int
+name_read(struct wire *w, uint8_t out[DNS_MAX_NAME])
+{
+	size_t pos = w->pos, resume = 0, outlen = 0;
+	bool jumped = false;
+
+	if (w->err)
+		return -1;
+	for (;;) {
+		uint8_t c;
+
+		if (pos >= w->len)
+			goto bad;
+		c = w->buf[pos];
+		if ((c & 0xc0) == 0xc0) {
+			size_t target;
+
+			if (pos + 1 >= w->len)
+				goto bad;
+			target = (size_t)(c & 0x3f) << 8 | w->buf[pos + 1];
+			/* strictly backwards: no loops, bounded jumps */
+			if (target >= pos)
+				goto bad;
+			if (!jumped)
+				resume = pos + 2;
+			jumped = true;
+			pos = target;
+			continue;
+		}
+		if (c & 0xc0)		/* 0x40/0x80: obsolete label types */
+			goto bad;
+		if (outlen + c + 1 > DNS_MAX_NAME || pos + 1 + c > w->len)
+			goto bad;
+		memcpy(out + outlen, w->buf + pos, (size_t)c + 1);
+		outlen += (size_t)c + 1;
+		if (c == 0)
+			break;
+		pos += (size_t)c + 1;
+	}
+	w->pos = jumped ? resume : pos + 1;
+	return (int)outlen;
+bad:
+	w->err = true;
+	return -1;
+}
+
+/* Case-insensitive comparison of two uncompressed wire names. */
+static bool
+name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (tolower(a[i]) != tolower(b[i]))
+			return false;
+	return true;
+}
+
+enum msg_query_status
+msg_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
+{
+	struct wire w;
+	uint16_t qdcount, ancount, nscount, arcount;
+	bool saw_opt = false;
+	int n;
+
+	memset(q, 0, sizeof(*q));
+	q->udp_size = DNS_MIN_UDP;
+	wire_init(&w, pkt, len);
+	q->id = wire_u16(&w);
+	q->flags = wire_u16(&w);
+	qdcount = wire_u16(&w);
+	ancount = wire_u16(&w);
+	nscount = wire_u16(&w);
+	arcount = wire_u16(&w);
+	/* Never answer a response: that is how reflection loops start. */
+	if (!wire_ok(&w) || (q->flags & DNS_FLAG_QR))
+		return MSG_QUERY_DROP;
+
+	if (qdcount != 1)
+		return DNS_OPCODE(q->flags) != 0 ? MSG_QUERY_NOTIMP :
+		    MSG_QUERY_FORMERR;
+	/* A query name is never compressed: a pointer could only point into
+	 * the header. name_read() refuses that, as target >= 12 fails. */
+	n = name_read(&w, q->qname);
+	q->qtype = wire_u16(&w);
+	q->qclass = wire_u16(&w);
+	if (n < 0 || !wire_ok(&w))
+		return MSG_QUERY_FORMERR;
+	q->qname_len = (uint8_t)n;
+	q->has_question = true;
+
+	if (DNS_OPCODE(q->flags) != 0)
+		return MSG_QUERY_NOTIMP;
+	if (ancount != 0 || nscount != 0)
+		return MSG_QUERY_FORMERR;
+
+	/* Additional section: at most one OPT (owner root); others, such as
+	 * TSIG, are skipped. */
+	for (unsigned i = 0; i < arcount; i++) {
+		uint8_t owner[DNS_MAX_NAME];
+		uint16_t type, rdlen, klass;
+		uint32_t ttl;
+
+		n = name_read(&w, owner);
+		type = wire_u16(&w);
+		klass = wire_u16(&w);
+		ttl = wire_u32(&w);
+		rdlen = wire_u16(&w);
+		wire_skip(&w, rdlen);
+		if (n < 0 || !wire_ok(&w))
+			return MSG_QUERY_FORMERR;
+		if (type != DNS_TYPE_OPT)
+			continue;
+		if (saw_opt || n != 1)
+			return MSG_QUERY_FORMERR;
+		saw_opt = true;
+		q->edns = true;
+		q->udp_size = klass < DNS_MIN_UDP ? DNS_MIN_UDP : klass;
+		q->edns_version = (uint8_t)(ttl >> 16);
+		q->edns_do = (ttl & 0x8000) != 0;
+		/* Options are not needed for anything danegated does; unknown
+		 * ones are ignored (RFC 6891 §6.1.2). */
+	}
+
+	if (q->edns && q->edns_version > 0)
+		return MSG_QUERY_BADVERS;
+	if (q->qtype == DNS_TYPE_OPT)
+		return MSG_QUERY_FORMERR;
+	if (q->qtype == DNS_TYPE_AXFR || q->qtype == DNS_TYPE_IXFR ||
+	    q->qclass != DNS_CLASS_IN)
+		return MSG_QUERY_REFUSED;
+	return MSG_QUERY_OK;
+}
+
+size_t
+msg_udp_limit(const struct dns_query *q, uint16_t edns_size)
+{
+	size_t limit;
+
+	if (!q->edns)
+		return DNS_MIN_UDP;
+	limit = q->udp_size < edns_size ? q->udp_size : edns_size;
+	return limit < DNS_MIN_UDP ? DNS_MIN_UDP : limit;
+}
+
+static uint16_t
+answer_flags(const struct dns_query *q, int rcode, bool ad)
+{
+	uint16_t flags = DNS_FLAG_QR | DNS_FLAG_RA;
+
+	flags |= q->flags & (DNS_FLAG_RD | DNS_FLAG_CD | 0x7800 /* opcode */);
+	flags |= (uint16_t)(rcode & 0xf);
+	if (ad)
+		flags |= DNS_FLAG_AD;
+	return flags;
+}
+
+/* Appends an OPT record; ext_rcode is the upper 8 bits of a 12-bit rcode. */
+static void
+opt_write(struct wbuf *b, const struct dns_query *q, int rcode,
+    uint16_t edns_size, int ede, const char *ede_text)
+{
+	size_t text_len = 0;
+
+	if (ede != DNS_EDE_NONE && ede_text != NULL) {
+		text_len = strlen(ede_text);
+		if (text_len > EDE_TEXT_MAX)
+			text_len = EDE_TEXT_MAX;
+	}
+	wbuf_u8(b, 0);
+	wbuf_u16(b, DNS_TYPE_OPT);
+	wbuf_u16(b, edns_size);
+	wbuf_u8(b, (uint8_t)(rcode >> 4));
+	wbuf_u8(b, 0);				/* version */
+	wbuf_u16(b, q->edns_do ? 0x8000 : 0);
+	if (ede == DNS_EDE_NONE) {
+		wbuf_u16(b, 0);
+		return;
+	}
+	wbuf_u16(b, (uint16_t)(4 + 2 + text_len));
+	wbuf_u16(b, 15);			/* EDNS option: EDE */
+	wbuf_u16(b, (uint16_t)(2 + text_len));
+	wbuf_u16(b, (uint16_t)ede);
+	wbuf_bytes(b, ede_text, text_len);
+}
+
+size_t
+msg_error_render(const struct dns_query *q, int rcode, int ede,
+    const char *ede_text, uint16_t edns_size, uint8_t *out, size_t cap)
+{
+	struct wbuf b;
+
+	wbuf_init(&b, out, cap);
+	wbuf_u16(&b, q->id);
+	wbuf_u16(&b, answer_flags(q, rcode, false));
+	wbuf_u16(&b, q->has_question ? 1 : 0);
+	wbuf_u16(&b, 0);
+	wbuf_u16(&b, 0);
+	wbuf_u16(&b, q->edns ? 1 : 0);
+	if (q->has_question) {
+		wbuf_bytes(&b, q->qname, q->qname_len);
+		wbuf_u16(&b, q->qtype);
+		wbuf_u16(&b, q->qclass);
+	}
+	if (q->edns)
+		opt_write(&b, q, rcode, edns_size, ede, ede_text);
+	return b.err ? 0 : b.len;
+}
+
+/*
+ * The answer encoder: writes names with compression (RFC 1035 §4.1.4)
+ * against the names already in the output.
+ */
+struct encoder {
+	struct wbuf b;
+	uint16_t targets[ENC_MAX_NAMES];	/* offsets of written labels */
+	unsigned n_targets;
+};
+
+/* Does the (compressed, trusted: we wrote it) name at off in the output
+ * equal the uncompressed name suffix? */
+static bool
+enc_name_matches(const struct encoder *e, size_t off, const uint8_t *suffix)
+{
+	const uint8_t *out = e->b.buf;
+
+	for (;;) {
+		uint8_t c = out[off];
+
+		if ((c & 0xc0) == 0xc0) {
+			off = (size_t)(c & 0x3f) << 8 | out[off + 1];
+			continue;
+		}
+		if (c != *suffix)
+			return false;
+		if (c == 0)
+			return true;
+		for (unsigned i = 1; i <= c; i++)
+			if (tolower(out[off + i]) != tolower(suffix[i]))
+				return false;
+		off += (size_t)c + 1;
+		suffix += (size_t)c + 1;
+	}
+}
+
+static void
+enc_name(struct encoder *e, const uint8_t *name, size_t len, bool compress)
+{
+	size_t i = 0;
+
+	while (i < len && name[i] != 0) {
+		if (compress) {
+			for (unsigned t = 0; t < e->n_targets; t++) {
+				if (!enc_name_matches(e, e->targets[t],
+				    name + i))
+					continue;
+				wbuf_u16(&e->b, (uint16_t)(0xc000 |
+				    e->targets[t]));
+				return;
+			}
+		}
+		/* Remember this label as a future target while its offset
+		 * fits in a pointer's 14 bits. */
+		if (e->b.len < 0x4000 && e->n_targets < ENC_MAX_NAMES &&
+		    !e->b.err)
+			e->targets[e->n_targets++] = (uint16_t)e->b.len;
+		wbuf_bytes(&e->b, name + i, (size_t)name[i] + 1);
+		i += (size_t)name[i] + 1;
+	}
+	wbuf_u8(&e->b, 0);
+}
+
+/* Types whose rdata names may be compressed on output (RFC 3597 §4). */
+static bool
+type_rdata_compressible(uint16_t type)
+{
+	switch (type) {
+	case DNS_TYPE_NS: case DNS_TYPE_MD: case DNS_TYPE_MF:
+	case DNS_TYPE_CNAME: case DNS_TYPE_SOA: case DNS_TYPE_MB:
+	case DNS_TYPE_MG: case DNS_TYPE_MR: case DNS_TYPE_PTR:
+	case DNS_TYPE_MINFO: case DNS_TYPE_MX:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Layout of rdata with names that a sender may have compressed: a prefix of
+ * fixed bytes, then up to two names, then fixed bytes to the end.
+ */
+static bool
+type_rdata_layout(uint16_t type, unsigned *prefix, unsigned *names)
+{
+	*prefix = 0;
+	*names = 1;
+	switch (type) {
+	case DNS_TYPE_NS: case DNS_TYPE_MD: case DNS_TYPE_MF:
+	case DNS_TYPE_CNAME: case DNS_TYPE_MB: case DNS_TYPE_MG:
+	case DNS_TYPE_MR: case DNS_TYPE_PTR: case DNS_TYPE_DNAME:
+		return true;
+	case DNS_TYPE_SOA: case DNS_TYPE_MINFO: case 17 /* RP */:
+		*names = 2;
+		return true;
+	case DNS_TYPE_MX: case 18 /* AFSDB */: case 21 /* RT */:
+	case 36 /* KX */:
+		*prefix = 2;
+		return true;
+	case 26 /* PX */:
+		*prefix = 2;
+		*names = 2;
+		return true;
+	case DNS_TYPE_SRV:
+		*prefix = 6;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Copies one record's rdata from the packet into the encoder, expanding and
+ * (where allowed) recompressing the names in it. */
+static void
+enc_rdata(struct encoder *e, struct wire *w, uint16_t type, uint16_t rdlen)
+{
+	unsigned prefix, names;
+	size_t rd_start = w->pos, rdlen_pos = e->b.len, data_start;
+
+	wbuf_u16(&e->b, rdlen);		/* patched below */
+	data_start = e->b.len;
+	if (!type_rdata_layout(type, &prefix, &names)) {
+		const uint8_t *p = wire_take(w, rdlen);
+
+		if (p != NULL)
+			wbuf_bytes(&e->b, p, rdlen);
+		return;
+	}
+	if (prefix > rdlen) {
+		w->err = true;
+		return;
+	}
+	wbuf_bytes(&e->b, wire_take(w, prefix), prefix);
+	for (unsigned i = 0; i < names; i++) {
+		uint8_t name[DNS_MAX_NAME];
+		int n = name_read(w, name);
+
+		if (n < 0 || w->pos > rd_start + rdlen) {
+			w->err = true;
+			return;
+		}
+		enc_name(e, name, (size_t)n, type_rdata_compressible(type));
+	}
+	if (w->pos > rd_start + rdlen) {
+		w->err = true;
+		return;
+	}
+	{
+		size_t rest = rd_start + rdlen - w->pos;
+
+		wbuf_bytes(&e->b, wire_take(w, rest), rest);
+	}
+	if (e->b.len - data_start > 0xffff)
+		e->b.err = true;
+	else
+		wbuf_put_u16_at(&e->b, rdlen_pos,
+		    (uint16_t)(e->b.len - data_start));
+}
+
+/* Which records a DO=0 client does not get (RFC 4035 §3.2.1, as Unbound). */
+static bool
+rr_hidden_without_do(const struct dns_query *q, uint16_t type, int section)
+{
+	if (q->edns_do || q->qtype == type || q->qtype == DNS_TYPE_ANY)
+		return false;
+	if (type == DNS_TYPE_RRSIG)
+		return true;
+	return section > 0 && (type == DNS_TYPE_NSEC ||
+	    type == DNS_TYPE_NSEC3);
+}
+
+struct msg_answer *
+msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
+    bool secure)
+{
+	uint8_t *buf = NULL, name[DNS_MAX_NAME];
+	uint16_t *ttls = NULL, count[3], kept[3] = { 0, 0, 0 }, flags;
+	struct msg_answer *a = NULL;
+	struct encoder *e = NULL;
+	unsigned n_ttls = 0, max_rrs;
+	uint32_t min_ttl = UINT32_MAX;
+	struct wire w;
+	int n;
+
+	wire_init(&w, pkt, len);
+	wire_skip(&w, 2);			/* ID: libunbound's is 0 */
+	flags = wire_u16(&w);
+	if (wire_u16(&w) != 1)
+		return NULL;
+	for (int s = 0; s < 3; s++)
+		count[s] = wire_u16(&w);
+	n = name_read(&w, name);
+	if (n < 0 || !name_equal(name, (size_t)n, q->qname, q->qname_len) ||
+	    wire_u16(&w) != q->qtype || wire_u16(&w) != q->qclass ||
+	    !wire_ok(&w))
+		return NULL;
+
+	max_rrs = (unsigned)count[0] + count[1] + count[2];
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (buf = malloc(DNS_MAX_TCP)) == NULL ||
+	    (ttls = calloc(max_rrs + 1, sizeof(*ttls))) == NULL)
+		goto fail;
+	wbuf_init(&e->b, buf, DNS_MAX_TCP);
+	wbuf_u16(&e->b, 0);			/* ID, set at render */
+	wbuf_u16(&e->b, (uint16_t)(flags & 0xf));	/* rcode only */
+	wbuf_u16(&e->b, 1);
+	wbuf_u16(&e->b, 0);			/* counts patched below */
+	wbuf_u16(&e->b, 0);
+	wbuf_u16(&e->b, 0);
+	enc_name(e, q->qname, q->qname_len, true);
+	wbuf_u16(&e->b, q->qtype);
+	wbuf_u16(&e->b, q->qclass);
+
+	for (int s = 0; s < 3; s++) {
+		for (unsigned i = 0; i < count[s]; i++) {
+			uint16_t type, klass, rdlen;
+			uint32_t ttl;
+			size_t rr_start = e->b.len;
+
+			n = name_read(&w, name);
+			type = wire_u16(&w);
+			klass = wire_u16(&w);
+			ttl = wire_u32(&w);
+			rdlen = wire_u16(&w);
+			if (n < 0 || !wire_ok(&w) || rdlen > wire_left(&w))
+				goto fail;
+			if (type == DNS_TYPE_OPT ||
+			    rr_hidden_without_do(q, type, s)) {
+				wire_skip(&w, rdlen);
+				continue;
+			}
+			enc_name(e, name, (size_t)n, true);
+			wbuf_u16(&e->b, type);
+			wbuf_u16(&e->b, klass);
+			if (e->b.len + 4 <= 0xffff)
+				ttls[n_ttls++] = (uint16_t)e->b.len;
+			wbuf_u32(&e->b, ttl);
+			enc_rdata(e, &w, type, rdlen);
+			if (!wire_ok(&w) || e->b.err || rr_start > 0xffff)
+				goto fail;
+			if (ttl < min_ttl)
+				min_ttl = ttl;
+			kept[s]++;
+		}
+	}
+	if (e->b.err)
+		goto fail;
+	for (int s = 0; s < 3; s++)
+		wbuf_put_u16_at(&e->b, 6 + 2 * (size_t)s, kept[s]);
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		goto fail;
+	a->len = (uint16_t)e->b.len;
+	if ((a->wire = malloc(a->len)) == NULL)
+		goto fail;
+	memcpy(a->wire, buf, a->len);
+	a->qname_off = DNS_HEADER_LEN;
+	a->n_ttls = (uint16_t)n_ttls;
+	a->ttl_offs = ttls;
+	a->min_ttl = n_ttls > 0 ? min_ttl : 0;
+	a->rcode = (uint8_t)(flags & 0xf);
+	a->secure = secure;
+	free(buf);
+	free(e);
+	return a;
+fail:
+	if (a != NULL) {
+		free(a->wire);
+		free(a);
+	}
+	free(ttls);
+	free(buf);
+	free(e);
+	return NULL;
+}
+
+void
+msg_answer_free(struct msg_answer *a)
+{
+	if (a == NULL)
+		return;
+	free(a->wire);
+	free(a->ttl_offs);
+	free(a);
+}
+
+size_t
+msg_answer_render(const struct msg_answer *a, const struct dns_query *q,
+    uint32_t age, size_t limit, uint16_t edns_size, uint8_t *out,
+    size_t cap)
+{
+	size_t need = (size_t)a->len + (q->edns ? OPT_RR_LEN : 0);
+	bool ad = a->secure && (q->edns_do || (q->flags & DNS_FLAG_AD));
+	struct wbuf b;
+
+	if (need > limit) {
+		/* Does not fit: TC=1 and no records, the client retries over
+		 * TCP (RFC 7766). */
+		size_t n = msg_error_render(q, a->rcode, DNS_EDE_NONE, NULL,
+		    edns_size, out, cap);
+
+		if (n > 0)
+			be16_store(out + 2, (uint16_t)(be16_load(out + 2) |
+			    DNS_FLAG_TC | (ad ? DNS_FLAG_AD : 0)));
+		return n;
+	}
+	if (need > cap || a->qname_off + q->qname_len > a->len)
+		return 0;
+	memcpy(out, a->wire, a->len);
+	be16_store(out, q->id);
+	be16_store(out + 2, answer_flags(q, a->rcode, ad));
+	/* Same length as the template's name: equal but for case. */
+	memcpy(out + a->qname_off, q->qname, q->qname_len);
+	for (unsigned i = 0; i < a->n_ttls; i++) {
+		uint8_t *p = out + a->ttl_offs[i];
+		uint32_t ttl = be32_load(p);
+
+		be32_store(p, ttl > age ? ttl - age : 0);
+	}
+	if (!q->edns)
+		return a->len;
+	wbuf_init(&b, out, cap);
+	b.len = a->len;
+	opt_write(&b, q, a->rcode, edns_size, DNS_EDE_NONE, NULL);
+	be16_store(out + 10, (uint16_t)(be16_load(out + 10) + 1));
+	return b.err ? 0 : b.len;
+}
+
+int
+msg_name_to_text(const uint8_t *name, size_t name_len, char *out, size_t cap)
+{
+	size_t i = 0, o = 0;
+
+	if (name_len == 1 && name[0] == 0) {
+		if (cap < 2)
+			return -1;
+		memcpy(out, ".", 2);
+		return 0;
+	}
+	while (i < name_len && name[i] != 0) {
+		uint8_t c = name[i];
+
+		if (c > 63 || i + 1 + c > name_len)
+			return -1;
+		for (unsigned j = 1; j <= c; j++) {
+			uint8_t ch = name[i + j];
+
+			if (o + 5 > cap)
+				return -1;
+			if (strchr(".;\\()\"@$", ch) != NULL && ch != 0) {
+				out[o++] = '\\';
+				out[o++] = (char)ch;
+			} else if (ch < 0x21 || ch > 0x7e) {
+				out[o++] = '\\';
+				out[o++] = (char)('0' + ch / 100);
+				out[o++] = (char)('0' + ch / 10 % 10);
+				out[o++] = (char)('0' + ch % 10);
+			} else {
+				out[o++] = (char)ch;
+			}
+		}
+		if (o + 2 > cap)
+			return -1;
+		out[o++] = '.';
+		i += (size_t)c + 1;
+	}
+	if (i >= name_len)		/* no root label */
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
+int
+msg_ede_from_why_bogus(const char *why)
+{
+	if (why == NULL)
+		return DNS_EDE_DNSSEC_BOGUS;
+	/* libunbound's validator phrases (val_*.c, 1.17) */
+	if (strstr(why, "expired") != NULL)
+		return DNS_EDE_SIGNATURE_EXPIRED;
+	if (strstr(why, "before inception") != NULL ||
+	    strstr(why, "not yet valid") != NULL)
+		return DNS_EDE_SIGNATURE_NOT_YET_VALID;
+	if (strstr(why, "no signatures") != NULL ||
+	    strstr(why, "no RRSIG") != NULL)
+		return DNS_EDE_RRSIGS_MISSING;
+	if (strstr(why, "DNSKEY") != NULL || strstr(why, "DS hash") != NULL ||
+	    strstr(why, "no keys") != NULL ||
+	    strstr(why, "key for validation") != NULL)
+		return DNS_EDE_DNSKEY_MISSING;
+	if (strstr(why, "NSEC") != NULL || strstr(why, "nsec") != NULL)
+		return DNS_EDE_NSEC_MISSING;
+	return DNS_EDE_DNSSEC_BOGUS;
+}

@@ -1,0 +1,29 @@
+/*
+ * ratelimit.h - per-client query rate limit (ip-ratelimit:).
+ *
+ * Counts queries per client address (IPv4 /32, IPv6 /64: one host's block)
+ * per second in a fixed table of slots; a client over its limit in the
+ * current second is limited. A client hashing to a slot held by another takes
+ * it over (with a fresh count): the table's size is fixed, so a flood of
+ * spoofed sources costs no memory, at the price of some leniency under such
+ * a flood.
+ */
+#ifndef DG_RATELIMIT_H
+#define DG_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct ratelimit;
+
+/* limit: queries per second per client; 0 disables (allow always). */
+struct ratelimit *ratelimit_new(unsigned limit, uint64_t seed);
+void ratelimit_free(struct ratelimit *rl);
+
+/* Counts one query from sa at second now; true if it must be refused. */
+bool ratelimit_exceeded(struct ratelimit *rl, const struct sockaddr *sa,
+    time_t now);
+
+#endif

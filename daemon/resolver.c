@@ -1,0 +1,286 @@
+/*
+ * resolver.c - see resolver.h.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <unbound.h>
+#include <unbound-event.h>
+
+#include "conf.h"
+#include "log.h"
+#include "msg.h"
+#include "resolver.h"
+
+struct resolver {
+	struct ub_ctx *ctx;
+	struct event_base *base;
+	unsigned inflight;
+	bool retired;
+};
+
+/*
+ * Applied before the configuration, which may override them: libunbound's
+ * own defaults suit a stub library, not a resolver serving a mail gateway.
+ * These are the Unbound daemon's defaults.
+ */
+static const char *const resolver_defaults[][2] = {
+	{ "outgoing-range:", "4096" },
+	{ "msg-cache-size:", "4m" },
+	{ "rrset-cache-size:", "8m" },
+	{ "key-cache-size:", "4m" },
+	{ "neg-cache-size:", "1m" },
+	{ "outgoing-num-tcp:", "10" },
+};
+
+const char *
+resolver_strerror(int err)
+{
+	return ub_strerror(err);
+}
+
+/* forward-zone:/stub-zone: clauses have no ub_ctx_set_option() form: they
+ * are written to a temporary unbound.conf that ub_ctx_config() reads. */
+static int
+resolver_apply_zones(struct ub_ctx *ctx, const struct conf *conf)
+{
+	char path[] = "/tmp/danegated-zones.XXXXXX";
+	FILE *f;
+	int fd, rc;
+
+	if (conf->n_zones == 0)
+		return 0;
+	if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w")) == NULL) {
+		log_warn("cannot write a temporary file for forward/stub zones");
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		return -1;
+	}
+	for (size_t i = 0; i < conf->n_zones; i++) {
+		const struct conf_zone *z = &conf->zones[i];
+		const char *kind = z->forward ? "forward" : "stub";
+
+		fprintf(f, "%s-zone:\n\tname: \"%s\"\n", kind, z->name);
+		for (size_t j = 0; j < z->n_addrs; j++)
+			fprintf(f, "\t%s-addr: %s\n", kind, z->addrs[j]);
+		for (size_t j = 0; j < z->n_hosts; j++)
+			fprintf(f, "\t%s-host: %s\n", kind, z->hosts[j]);
+		fprintf(f, "\t%s-first: %s\n", kind, z->first ? "yes" : "no");
+		if (!z->forward)
+			fprintf(f, "\tstub-prime: %s\n",
+			    z->prime ? "yes" : "no");
+	}
+	rc = fclose(f);
+	if (rc == 0 && (rc = ub_ctx_config(ctx, path)) != 0)
+		log_err("%s:%u: libunbound refused the forward/stub zones: %s",
+		    conf->zones[0].file, conf->zones[0].line, ub_strerror(rc));
+	unlink(path);
+	return rc == 0 ? 0 : -1;
+}
+
+struct resolver *
+resolver_new(struct event_base *base, const struct conf *conf)
+{
+	struct resolver *r;
+	char num[32];
+	int errors = 0, rc;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("calloc");
+	r->base = base;
+	r->ctx = base ? ub_ctx_create_event(base) : ub_ctx_create();
+	if (r->ctx == NULL) {
+		log_err("cannot create a libunbound context");
+		free(r);
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(resolver_defaults) /
+	    sizeof(resolver_defaults[0]); i++)
+		if ((rc = ub_ctx_set_option(r->ctx, resolver_defaults[i][0],
+		    resolver_defaults[i][1])) != 0)
+			log_warnx("libunbound refused default %s %s: %s",
+			    resolver_defaults[i][0], resolver_defaults[i][1],
+			    ub_strerror(rc));
+	/* libunbound's mesh must hold as many queries as we let in */
+	snprintf(num, sizeof(num), "%u", conf->num_queries_per_thread);
+	(void)ub_ctx_set_option(r->ctx, "num-queries-per-thread:", num);
+	snprintf(num, sizeof(num), "%u", conf->edns_buffer_size);
+	(void)ub_ctx_set_option(r->ctx, "edns-buffer-size:", num);
+
+	for (size_t i = 0; i < conf->n_ub_options; i++) {
+		const struct conf_ub_option *o = &conf->ub_options[i];
+		char opt[128];
+
+		snprintf(opt, sizeof(opt), "%s:", o->name);
+		if ((rc = ub_ctx_set_option(r->ctx, opt, o->value)) != 0) {
+			log_err("%s:%u: %s: '%s' is not accepted by libunbound "
+			    "(unknown option or bad value)", o->file, o->line,
+			    o->name, o->value);
+			errors++;
+		}
+	}
+	if (resolver_apply_zones(r->ctx, conf) != 0)
+		errors++;
+	if (errors > 0) {
+		ub_ctx_delete(r->ctx);
+		free(r);
+		return NULL;
+	}
+	/* libunbound logs to stderr; keep it quiet below debugging */
+	(void)ub_ctx_debugout(r->ctx, stderr);
+	(void)ub_ctx_debuglevel(r->ctx, conf->verbosity > 2 ?
+	    conf->verbosity - 2 : 0);
+	return r;
+}
+
+static void
+resolver_free(struct resolver *r)
+{
+	ub_ctx_delete(r->ctx);
+	free(r);
+}
+
+static void
+resolver_free_later(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	resolver_free(arg);
+}
+
+static void
+resolver_maybe_free(struct resolver *r)
+{
+	struct timeval now = { 0, 0 };
+
+	if (!r->retired || r->inflight > 0)
+		return;
+	/* Deleting a context from inside its own callback is not allowed:
+	 * leave it to the next turn of the loop. */
+	if (r->base == NULL ||
+	    event_base_once(r->base, -1, EV_TIMEOUT, resolver_free_later, r,
+	    &now) != 0)
+		resolver_free(r);
+}
+
+static void
+resolver_on_answer(void *mydata, int err, void *pkt, int len, int sec,
+    char *why_bogus, int was_ratelimited)
+{
+	struct resolver_req *req = mydata;
+	struct resolver *r = req->resolver;
+
+	(void)was_ratelimited;
+	r->inflight--;
+	req->done(req->arg, err, pkt, len > 0 ? (size_t)len : 0,
+	    (enum resolver_sec)sec, why_bogus);
+	resolver_maybe_free(r);
+}
+
+int
+resolver_resolve(struct resolver *r, struct resolver_req *req,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
+    resolver_done_fn *done, void *arg)
+{
+	char name[4 * DNS_MAX_NAME + 2];
+	int rc, id;
+
+	if (msg_name_to_text(qname, qname_len, name, sizeof(name)) != 0)
+		return -1;
+	req->resolver = r;
+	req->done = done;
+	req->arg = arg;
+	/* Counted before the call: the callback may run inside it. */
+	r->inflight++;
+	rc = ub_resolve_event(r->ctx, name, qtype, qclass, req,
+	    resolver_on_answer, &id);
+	if (rc != 0) {
+		r->inflight--;
+		log_debug("ub_resolve_event(%s): %s", name, ub_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+unsigned
+resolver_inflight(const struct resolver *r)
+{
+	return r->inflight;
+}
+
+void
+resolver_retire(struct resolver *r)
+{
+	if (r == NULL)
+		return;
+	r->retired = true;
+	resolver_maybe_free(r);
+}
+
+void
+resolver_shutdown(struct resolver *r)
+{
+	if (r != NULL)
+		resolver_free(r);
+}
+
+/* The owner name of the first record in a zone-format file. */
+static int
+anchor_owner_from_file(const char *path, char *owner, size_t cap)
+{
+	char line[1024];
+	FILE *f = fopen(path, "r");
+	int rc = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line;
+
+		if (*p == ';' || *p == '#' || *p == '$' ||
+		    isspace((unsigned char)*p))
+			continue;
+		p[strcspn(p, " \t\r\n")] = '\0';
+		if (*p == '\0' || strlen(p) >= cap)
+			continue;
+		snprintf(owner, cap, "%s", p);
+		rc = 0;
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
+size_t
+resolver_anchor_names(const struct conf *conf, char names[][256], size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < conf->n_ub_options && n < max; i++) {
+		const struct conf_ub_option *o = &conf->ub_options[i];
+		char owner[256];
+
+		if (strcmp(o->name, "trust-anchor-file") == 0 ||
+		    strcmp(o->name, "auto-trust-anchor-file") == 0) {
+			if (anchor_owner_from_file(o->value, owner,
+			    sizeof(owner)) != 0)
+				continue;
+		} else if (strcmp(o->name, "trust-anchor") == 0) {
+			snprintf(owner, sizeof(owner), "%.*s",
+			    (int)strcspn(o->value, " \t"), o->value);
+		} else {
+			continue;
+		}
+		snprintf(names[n++], 256, "%s", owner);
+	}
+	return n;
+}

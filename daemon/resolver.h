@@ -1,0 +1,99 @@
+/*
+ * resolver.h - danegated's back end: one libunbound context driven by the
+ * daemon's libevent loop (ub_ctx_create_event + ub_resolve_event).
+ *
+ * Facts about libunbound 1.17 this module is built around:
+ *  - the callback reports a bogus answer as err 0, sec 1 and a NOERROR
+ *    packet with the data: the caller must turn it into SERVFAIL;
+ *  - callbacks for local data fire inside ub_resolve_event() itself, so the
+ *    caller's request must be complete before resolver_resolve() is called
+ *    and must not be touched after it returns 0;
+ *  - the first resolve finalizes the context; options must all be set
+ *    before, which resolver_new() does;
+ *  - the library defaults are tiny (16 outgoing ports, 1 MB caches):
+ *    resolver_new() raises them to Unbound's daemon defaults before the
+ *    configured options are applied;
+ *  - without a trust anchor it calls everything insecure: a conf without
+ *    one is refused, and resolver_probe() checks that each anchored zone
+ *    validates as secure before danegated reports ready.
+ *
+ * A reload builds a new resolver; the old one is retired with
+ * resolver_retire() and deletes itself once its last query has answered, so
+ * no answer is lost.
+ *
+ * SECURITY: libunbound talks to the authoritative servers (or forwarders)
+ * of the configuration; it runs in danegated's process after the privilege
+ * drop, inside its seccomp filter.
+ */
+#ifndef DG_RESOLVER_H
+#define DG_RESOLVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct conf;
+struct resolver;
+
+enum resolver_sec {
+	RESOLVER_INSECURE = 0,
+	RESOLVER_BOGUS = 1,
+	RESOLVER_SECURE = 2,
+};
+
+/*
+ * err: 0, or a libunbound error (the lookup failed: indeterminate).
+ * pkt/len: libunbound's answer packet (may be NULL on error); borrowed for
+ * the duration of the call. why_bogus: libunbound's reason, or NULL.
+ */
+typedef void resolver_done_fn(void *arg, int err, const uint8_t *pkt,
+    size_t len, enum resolver_sec sec, const char *why_bogus);
+
+/* Embedded in the caller's query state; filled by resolver_resolve(). */
+struct resolver_req {
+	struct resolver *resolver;
+	resolver_done_fn *done;
+	void *arg;
+};
+
+/*
+ * Creates a context on base with conf's resolver options. Logs every
+ * option libunbound refuses as "FILE:LINE: ..." and returns NULL if there
+ * was any. With base NULL, creates a plain context only to check the
+ * options (danegated -t).
+ */
+struct resolver *resolver_new(struct event_base *base, const struct conf *conf);
+
+/*
+ * Starts resolving qname (wire format)/qtype/qclass. done(arg, ...) is
+ * called exactly once, possibly before this function returns. Returns 0,
+ * or -1 (done is then not called) when libunbound refuses the query.
+ */
+int resolver_resolve(struct resolver *r, struct resolver_req *req,
+    const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
+    resolver_done_fn *done, void *arg);
+
+/* Queries still waiting for an answer. */
+unsigned resolver_inflight(const struct resolver *r);
+
+/*
+ * Frees r once its in-flight queries have answered (at once if none).
+ * r must not be used for new queries afterwards.
+ */
+void resolver_retire(struct resolver *r);
+
+/* Deletes r at once, cancelling its queries without calling back (exit). */
+void resolver_shutdown(struct resolver *r);
+
+/*
+ * Names of the zones the configured trust anchors are for (". " for the
+ * root), read from trust-anchor-file:, auto-trust-anchor-file: and
+ * trust-anchor:. Fills up to max names; returns how many were found.
+ */
+size_t resolver_anchor_names(const struct conf *conf, char names[][256],
+    size_t max);
+
+/* libunbound's text for an error code. */
+const char *resolver_strerror(int err);
+
+#endif

@@ -1,0 +1,987 @@
+/*
+ * server.c - see server.h.
+ *
+ * One libevent loop carries everything: the listeners, the TCP
+ * connections, and libunbound's own sockets and timers. A query's life:
+ *
+ *   receive → access-control → rate limit → parse → front cache
+ *     hit:  render the cached template for this client, send
+ *     miss: struct pending → resolver_resolve() → server_on_resolved()
+ *           → template (cached when secure/insecure) → render, send
+ *
+ * SECURITY: see server.h. Every client-controlled length is checked before
+ * use; a TCP client cannot hold more than TCP_MAX_PENDING queries or
+ * unbounded output.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <gnutls/crypto.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "acl.h"
+#include "cache.h"
+#include "conf.h"
+#include "log.h"
+#include "msg.h"
+#include "ratelimit.h"
+#include "resolver.h"
+#include "server.h"
+#include "wire.h"
+
+#define UDP_BATCH 64			/* datagrams read per wake-up */
+#define TCP_MAX_PENDING 64		/* queries in flight per connection */
+#define TCP_MAX_OUTPUT (256 * 1024)	/* unsent bytes before we stop reading */
+#define PROBE_RETRY_SECONDS 3
+#define MAX_ANCHORS 16
+
+struct listener {
+	struct server *srv;
+	int fd;
+	bool tcp;
+	struct event *ev;
+	char name[80];
+};
+
+struct tcp_conn {
+	struct server *srv;
+	struct bufferevent *bev;	/* NULL once closed */
+	struct tcp_conn *prev, *next;
+	struct sockaddr_storage peer;
+	unsigned pending;		/* queries waiting for libunbound */
+	bool eof;			/* client finished sending */
+};
+
+/* Where an answer goes. */
+struct reply_to {
+	bool tcp;
+	int udp_fd;
+	struct tcp_conn *conn;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+};
+
+/* A query waiting for libunbound. */
+struct pending {
+	struct resolver_req req;
+	struct pending *prev, *next;	/* server's list, for shutdown */
+	struct server *srv;
+	struct dns_query q;
+	struct reply_to to;
+	struct timespec start;
+};
+
+struct server {
+	struct event_base *base;
+	struct conf *conf;
+	struct resolver *resolver;
+	struct cache *cache;
+	struct ratelimit *ratelimit;
+	struct stats stats;
+	struct listener *listeners;
+	size_t n_listeners;
+	struct tcp_conn *conns;
+	unsigned n_conns;
+	struct pending *pendings;
+	unsigned inflight;
+	struct timespec started;
+	uint8_t buf[2 + DNS_MAX_TCP];	/* answer being sent */
+
+	/* readiness probe */
+	server_ready_fn *ready;
+	server_status_fn *status;
+	void *probe_arg;
+	struct event *probe_timer;
+	unsigned probe_outstanding, probe_failed;
+	char probe_names[MAX_ANCHORS][256];
+	size_t n_probe_names;
+	struct resolver_req probe_reqs[MAX_ANCHORS];
+	bool is_ready;
+};
+
+static void tcp_conn_close(struct tcp_conn *c);
+
+static uint64_t
+random_u64(void)
+{
+	uint64_t v = 0;
+
+	/* GnuTLS's nonce generator: seeded from the kernel, no syscall per
+	 * call; only used for hash seeds here. */
+	if (gnutls_rnd(GNUTLS_RND_NONCE, &v, sizeof(v)) != 0)
+		v = (uint64_t)time(NULL) ^ (uint64_t)getpid() << 32;
+	return v;
+}
+
+static time_t
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return ts.tv_sec;
+}
+
+static uint64_t
+elapsed_us(const struct timespec *since)
+{
+	struct timespec now;
+	int64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
+	    (now.tv_nsec - since->tv_nsec) / 1000;
+	return us > 0 ? (uint64_t)us : 0;
+}
+
+static void
+sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+	}
+	snprintf(out, cap, "%s@%u", host, port);
+}
+
+struct server *
+server_new(struct event_base *base, struct conf *conf,
+    struct resolver *resolver)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		fatal("calloc");
+	s->base = base;
+	s->conf = conf;
+	s->resolver = resolver;
+	s->cache = cache_new(conf->answer_cache_size, random_u64());
+	s->ratelimit = ratelimit_new(conf->ip_ratelimit, random_u64());
+	if (s->cache == NULL)
+		fatal("cannot allocate the answer cache");
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	return s;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static void
+server_send(struct server *s, struct reply_to *to, const uint8_t *pkt,
+    size_t len)
+{
+	if (len == 0)
+		return;
+	if (!to->tcp) {
+		/* A full socket buffer drops the answer: the client will
+		 * retry, as it would after a lost datagram. */
+		if (sendto(to->udp_fd, pkt, len, 0,
+		    (const struct sockaddr *)&to->peer, to->peerlen) < 0 &&
+		    errno != EAGAIN && errno != EWOULDBLOCK)
+			log_debug("sendto: %s", strerror(errno));
+		return;
+	}
+	if (to->conn->bev == NULL)
+		return;
+	{
+		uint8_t lenbuf[2];
+
+		be16_store(lenbuf, (uint16_t)len);
+		bufferevent_write(to->conn->bev, lenbuf, 2);
+		bufferevent_write(to->conn->bev, pkt, len);
+	}
+	(void)s;
+}
+
+static void
+server_send_error(struct server *s, struct reply_to *to,
+    const struct dns_query *q, int rcode, int ede, const char *ede_text)
+{
+	size_t len = msg_error_render(q, rcode, ede, ede_text,
+	    (uint16_t)s->conf->edns_buffer_size, s->buf, sizeof(s->buf));
+
+	stats_count_answer(&s->stats, rcode);
+	server_send(s, to, s->buf, len);
+}
+
+static size_t
+reply_limit(const struct server *s, const struct reply_to *to,
+    const struct dns_query *q)
+{
+	return to->tcp ? DNS_MAX_TCP :
+	    msg_udp_limit(q, (uint16_t)s->conf->edns_buffer_size);
+}
+
+static void
+server_send_answer(struct server *s, struct reply_to *to,
+    const struct dns_query *q, const struct msg_answer *a, uint32_t age)
+{
+	size_t len = msg_answer_render(a, q, age, reply_limit(s, to, q),
+	    (uint16_t)s->conf->edns_buffer_size, s->buf, sizeof(s->buf));
+
+	if (len > 0 && (be16_load(s->buf + 2) & DNS_FLAG_TC))
+		s->stats.truncated++;
+	if (a->secure)
+		s->stats.secure++;
+	else
+		s->stats.insecure++;
+	stats_count_answer(&s->stats, a->rcode);
+	server_send(s, to, s->buf, len);
+}
+
+/* ---- the query path --------------------------------------------------- */
+
+static void
+pending_free(struct pending *p)
+{
+	struct tcp_conn *c = p->to.tcp ? p->to.conn : NULL;
+	struct server *s = p->srv;
+
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		s->pendings = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	free(p);
+	if (c == NULL)
+		return;
+	c->pending--;
+	if (c->bev == NULL) {
+		if (c->pending == 0)
+			free(c);
+		return;
+	}
+	/* Resume a connection we stopped reading for too many queries. */
+	if (!c->eof && c->pending < TCP_MAX_PENDING)
+		bufferevent_enable(c->bev, EV_READ);
+	if (c->eof && c->pending == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		tcp_conn_close(c);
+}
+
+static void
+server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
+    enum resolver_sec sec, const char *why_bogus)
+{
+	struct pending *p = arg;
+	struct server *s = p->srv;
+	struct msg_answer *a;
+	char name[4 * DNS_MAX_NAME + 2];
+
+	s->inflight--;
+	if (p->to.tcp && p->to.conn->bev == NULL) {
+		pending_free(p);		/* client went away */
+		return;
+	}
+	if (err != 0 || pkt == NULL) {
+		s->stats.indeterminate++;
+		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
+		    DNS_EDE_NO_REACHABLE_AUTHORITY, resolver_strerror(err));
+		goto done;
+	}
+	if (sec == RESOLVER_BOGUS) {
+		/* libunbound hands bogus data over as a NOERROR answer:
+		 * fail closed here. */
+		s->stats.bogus++;
+		if (log_get_verbosity() >= LOG_VERB_INFO &&
+		    msg_name_to_text(p->q.qname, p->q.qname_len, name,
+		    sizeof(name)) == 0)
+			log_info("bogus answer for %s type %u: %s", name,
+			    p->q.qtype, why_bogus ? why_bogus : "?");
+		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
+		    msg_ede_from_why_bogus(why_bogus), why_bogus);
+		goto done;
+	}
+	if (len >= DNS_HEADER_LEN && (pkt[3] & 0xf) == DNS_RCODE_SERVFAIL) {
+		/* resolution failed upstream (or a root-key-sentinel
+		 * failure, which comes as insecure + why_bogus) */
+		s->stats.indeterminate++;
+		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
+		    why_bogus ? msg_ede_from_why_bogus(why_bogus) :
+		    DNS_EDE_NO_REACHABLE_AUTHORITY, why_bogus);
+		goto done;
+	}
+	if ((a = msg_answer_build(&p->q, pkt, len,
+	    sec == RESOLVER_SECURE)) == NULL) {
+		s->stats.indeterminate++;
+		log_warnx("cannot use libunbound's answer (%zu bytes)", len);
+		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
+		    DNS_EDE_OTHER, "malformed answer");
+		goto done;
+	}
+	server_send_answer(s, &p->to, &p->q, a, 0);
+	if (a->rcode == DNS_RCODE_NOERROR || a->rcode == DNS_RCODE_NXDOMAIN)
+		cache_insert(s->cache, &p->q, a, now_seconds());
+	else
+		msg_answer_free(a);
+done:
+	stats_count_latency(&s->stats, elapsed_us(&p->start));
+	pending_free(p);
+}
+
+static void
+server_handle_query(struct server *s, struct reply_to *to,
+    const uint8_t *pkt, size_t len)
+{
+	struct dns_query q;
+	enum msg_query_status st;
+	enum acl_action action;
+	const struct msg_answer *cached;
+	struct pending *p;
+	uint32_t age;
+	time_t now = now_seconds();
+
+	s->stats.queries++;
+	if (to->tcp)
+		s->stats.queries_tcp++;
+	else
+		s->stats.queries_udp++;
+
+	action = acl_lookup(s->conf->acl, (const struct sockaddr *)&to->peer);
+	if (action == ACL_DENY) {
+		s->stats.acl_dropped++;
+		return;
+	}
+	if (ratelimit_exceeded(s->ratelimit,
+	    (const struct sockaddr *)&to->peer, now)) {
+		s->stats.ratelimited++;
+		return;
+	}
+	st = msg_parse_query(pkt, len, &q);
+	if (st == MSG_QUERY_DROP) {
+		s->stats.malformed_dropped++;
+		return;
+	}
+	if (action == ACL_REFUSE) {
+		s->stats.acl_refused++;
+		server_send_error(s, to, &q, DNS_RCODE_REFUSED,
+		    DNS_EDE_PROHIBITED, NULL);
+		return;
+	}
+	switch (st) {
+	case MSG_QUERY_OK:
+		break;
+	case MSG_QUERY_FORMERR:
+		server_send_error(s, to, &q, DNS_RCODE_FORMERR, DNS_EDE_NONE,
+		    NULL);
+		return;
+	case MSG_QUERY_NOTIMP:
+		server_send_error(s, to, &q, DNS_RCODE_NOTIMP, DNS_EDE_NONE,
+		    NULL);
+		return;
+	case MSG_QUERY_REFUSED:
+		server_send_error(s, to, &q, DNS_RCODE_REFUSED, DNS_EDE_NONE,
+		    NULL);
+		return;
+	case MSG_QUERY_BADVERS:
+		server_send_error(s, to, &q, DNS_RCODE_BADVERS, DNS_EDE_NONE,
+		    NULL);
+		return;
+	case MSG_QUERY_DROP:
+		return;
+	}
+
+	if ((cached = cache_lookup(s->cache, &q, now, &age)) != NULL) {
+		s->stats.cache_hits++;
+		server_send_answer(s, to, &q, cached, age);
+		stats_count_latency(&s->stats, 0);
+		return;
+	}
+	s->stats.cache_misses++;
+	if (s->inflight >= s->conf->num_queries_per_thread) {
+		s->stats.overload_dropped++;
+		if (to->tcp)
+			server_send_error(s, to, &q, DNS_RCODE_SERVFAIL,
+			    DNS_EDE_OTHER, "overloaded");
+		return;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL) {
+		server_send_error(s, to, &q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+		    "out of memory");
+		return;
+	}
+	p->srv = s;
+	p->q = q;
+	p->to = *to;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
+	if (to->tcp)
+		to->conn->pending++;
+	p->next = s->pendings;
+	if (s->pendings)
+		s->pendings->prev = p;
+	s->pendings = p;
+	s->inflight++;
+	/* The callback may run inside this call (local data): nothing may
+	 * touch p after it. */
+	if (resolver_resolve(s->resolver, &p->req, q.qname, q.qname_len,
+	    q.qtype, q.qclass, server_on_resolved, p) != 0) {
+		s->inflight--;
+		server_send_error(s, to, &q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
+		    "resolver refused the query");
+		pending_free(p);
+	}
+}
+
+/* ---- UDP -------------------------------------------------------------- */
+
+static void
+udp_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	uint8_t pkt[DNS_MAX_TCP];
+
+	(void)what;
+	for (int i = 0; i < UDP_BATCH; i++) {
+		struct reply_to to = { .tcp = false, .udp_fd = fd };
+		ssize_t n;
+
+		to.peerlen = sizeof(to.peer);
+		n = recvfrom(fd, pkt, sizeof(pkt), 0,
+		    (struct sockaddr *)&to.peer, &to.peerlen);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR)
+				log_warn("recvfrom on %s", l->name);
+			return;
+		}
+		server_handle_query(l->srv, &to, pkt, (size_t)n);
+	}
+}
+
+/* ---- TCP (RFC 7766) ----------------------------------------------------- */
+
+static void
+tcp_conn_close(struct tcp_conn *c)
+{
+	struct server *s = c->srv;
+
+	if (c->bev == NULL)
+		return;
+	bufferevent_free(c->bev);	/* closes the socket */
+	c->bev = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_conns--;
+	/* answers still on their way are dropped when they arrive */
+	if (c->pending == 0)
+		free(c);
+}
+
+static void
+tcp_on_read(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct server *s = c->srv;
+
+	while (c->bev != NULL && c->pending < TCP_MAX_PENDING) {
+		uint8_t lenbuf[2];
+		size_t avail = evbuffer_get_length(in), msglen;
+		const uint8_t *msg;
+		struct reply_to to = { .tcp = true, .conn = c };
+
+		if (avail < 2)
+			break;
+		evbuffer_copyout(in, lenbuf, 2);
+		msglen = be16_load(lenbuf);
+		if (avail < 2 + msglen)
+			break;
+		if ((msg = evbuffer_pullup(in, (ssize_t)(2 + msglen))) == NULL)
+			break;
+		to.peer = c->peer;
+		to.peerlen = sizeof(c->peer);
+		server_handle_query(s, &to, msg + 2, msglen);
+		if (c->bev == NULL)
+			return;
+		evbuffer_drain(in, 2 + msglen);
+	}
+	if (c->bev == NULL)
+		return;
+	/* Back-pressure: a client that does not read its answers, or has too
+	 * many queries in flight, is not read from until that changes. */
+	if (c->pending >= TCP_MAX_PENDING ||
+	    evbuffer_get_length(bufferevent_get_output(bev)) > TCP_MAX_OUTPUT)
+		bufferevent_disable(bev, EV_READ);
+}
+
+static void
+tcp_on_write(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	/* output drained */
+	if (c->eof && c->pending == 0) {
+		tcp_conn_close(c);
+		return;
+	}
+	if (!c->eof && c->pending < TCP_MAX_PENDING)
+		bufferevent_enable(bev, EV_READ);
+}
+
+static void
+tcp_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		/* RFC 7766 §6.2.3: the idle timeout runs only while no
+		 * query is outstanding. */
+		if (c->pending > 0) {
+			bufferevent_enable(bev, EV_READ);
+			return;
+		}
+		tcp_conn_close(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		c->eof = true;
+		bufferevent_disable(bev, EV_READ);
+		if (c->pending == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			tcp_conn_close(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR)
+		tcp_conn_close(c);
+}
+
+static void
+tcp_on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct server *s = l->srv;
+
+	(void)what;
+	for (int i = 0; i < 16; i++) {
+		struct sockaddr_storage peer;
+		socklen_t peerlen = sizeof(peer);
+		struct tcp_conn *c;
+		struct timeval idle;
+		int cfd;
+
+		cfd = accept4(fd, (struct sockaddr *)&peer, &peerlen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept on %s", l->name);
+			return;
+		}
+		if (acl_lookup(s->conf->acl, (struct sockaddr *)&peer) ==
+		    ACL_DENY) {
+			s->stats.acl_dropped++;
+			close(cfd);
+			continue;
+		}
+		if (s->n_conns >= s->conf->incoming_num_tcp ||
+		    (c = calloc(1, sizeof(*c))) == NULL) {
+			s->stats.tcp_rejected++;
+			close(cfd);
+			continue;
+		}
+		c->srv = s;
+		c->peer = peer;
+		c->bev = bufferevent_socket_new(s->base, cfd,
+		    BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL) {
+			close(cfd);
+			free(c);
+			continue;
+		}
+		idle.tv_sec = s->conf->tcp_idle_timeout_ms / 1000;
+		idle.tv_usec = (s->conf->tcp_idle_timeout_ms % 1000) * 1000;
+		bufferevent_setcb(c->bev, tcp_on_read, tcp_on_write,
+		    tcp_on_event, c);
+		bufferevent_set_timeouts(c->bev, &idle, NULL);
+		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->n_conns++;
+		s->stats.tcp_accepted++;
+	}
+}
+
+/* ---- listeners -------------------------------------------------------- */
+
+static int
+listener_add(struct server *s, int fd, bool tcp, const char *name)
+{
+	struct listener *l;
+	struct listener *grown = realloc(s->listeners,
+	    (s->n_listeners + 1) * sizeof(*s->listeners));
+
+	if (grown == NULL)
+		fatal("realloc");
+	s->listeners = grown;
+	l = &s->listeners[s->n_listeners++];
+	memset(l, 0, sizeof(*l));
+	l->srv = s;
+	l->fd = fd;
+	l->tcp = tcp;
+	snprintf(l->name, sizeof(l->name), "%s/%s", name, tcp ? "tcp" : "udp");
+	return 0;
+}
+
+static int
+socket_open(const struct conf_listen *cl, bool tcp)
+{
+	int fd, one = 1;
+	int type = (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC;
+
+	if ((fd = socket(cl->addr.ss_family, type, 0)) < 0) {
+		log_warn("socket for %s", cl->text);
+		return -1;
+	}
+	if (cl->addr.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
+		    sizeof(one));
+	if (tcp) {
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+		    sizeof(one));
+	} else {
+		int rcvbuf = 4 * 1024 * 1024;
+
+		/* Bursts of queries should queue, not drop. */
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf));
+	}
+	if (bind(fd, (const struct sockaddr *)&cl->addr, cl->addrlen) != 0) {
+		log_warn("cannot bind %s/%s", cl->text, tcp ? "tcp" : "udp");
+		close(fd);
+		return -1;
+	}
+	if (tcp && listen(fd, 256) != 0) {
+		log_warn("listen on %s", cl->text);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+#ifdef HAVE_SYSTEMD
+/* Takes the sockets systemd passed; returns how many, or -1. */
+static int
+server_listen_activated(struct server *s)
+{
+	int n = sd_listen_fds(1);
+
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char name[64] = "?";
+		bool tcp;
+
+		if (sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0) {
+			tcp = false;
+		} else if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0) {
+			tcp = true;
+		} else {
+			log_err("socket-activated fd %d is neither a UDP nor "
+			    "a listening TCP socket", fd);
+			return -1;
+		}
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+			sockaddr_text(&ss, name, sizeof(name));
+		listener_add(s, fd, tcp, name);
+	}
+	return n;
+}
+#endif
+
+int
+server_listen(struct server *s)
+{
+	const struct conf *conf = s->conf;
+
+#ifdef HAVE_SYSTEMD
+	{
+		int n = server_listen_activated(s);
+
+		if (n < 0)
+			return -1;
+		if (n > 0) {
+			log_notice("using %d socket(s) from systemd", n);
+			return 0;
+		}
+	}
+#endif
+	for (size_t i = 0; i < conf->n_listen; i++) {
+		const struct conf_listen *cl = &conf->listen[i];
+		int fd;
+
+		if ((cl->addr.ss_family == AF_INET && !conf->do_ip4) ||
+		    (cl->addr.ss_family == AF_INET6 && !conf->do_ip6))
+			continue;
+		if (conf->do_udp) {
+			if ((fd = socket_open(cl, false)) < 0)
+				return -1;
+			listener_add(s, fd, false, cl->text);
+		}
+		if (conf->do_tcp) {
+			if ((fd = socket_open(cl, true)) < 0)
+				return -1;
+			listener_add(s, fd, true, cl->text);
+		}
+	}
+	if (s->n_listeners == 0) {
+		log_err("no interface to listen on");
+		return -1;
+	}
+	return 0;
+}
+
+void
+server_start(struct server *s)
+{
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		struct listener *l = &s->listeners[i];
+
+		l->ev = event_new(s->base, l->fd, EV_READ | EV_PERSIST,
+		    l->tcp ? tcp_on_accept : udp_on_readable, l);
+		if (l->ev == NULL || event_add(l->ev, NULL) != 0)
+			fatalx("cannot watch %s", l->name);
+		log_notice("listening on %s", l->name);
+	}
+}
+
+void
+server_stop_listening(struct server *s)
+{
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		struct listener *l = &s->listeners[i];
+
+		if (l->ev != NULL) {
+			event_free(l->ev);
+			l->ev = NULL;
+		}
+		if (l->fd >= 0) {
+			close(l->fd);
+			l->fd = -1;
+		}
+	}
+}
+
+/* ---- reload, stats ------------------------------------------------------ */
+
+static bool
+listen_sets_equal(const struct conf *a, const struct conf *b)
+{
+	if (a->n_listen != b->n_listen)
+		return false;
+	for (size_t i = 0; i < a->n_listen; i++)
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return false;
+	return true;
+}
+
+void
+server_reload(struct server *s, struct conf *conf, struct resolver *resolver)
+{
+	struct conf *old = s->conf;
+
+	if (!listen_sets_equal(old, conf))
+		log_warnx("reload: interface changes take effect only after "
+		    "a restart; still listening on the old addresses");
+	resolver_retire(s->resolver);
+	s->resolver = resolver;
+	s->conf = conf;
+	ratelimit_free(s->ratelimit);
+	s->ratelimit = ratelimit_new(conf->ip_ratelimit, random_u64());
+	cache_free(s->cache);
+	s->cache = cache_new(conf->answer_cache_size, random_u64());
+	if (s->cache == NULL)
+		fatal("cannot allocate the answer cache");
+	log_set_verbosity(conf->verbosity);
+	conf_free(old);
+}
+
+void
+server_flush_cache(struct server *s)
+{
+	cache_clear(s->cache);
+}
+
+const struct conf *
+server_conf(const struct server *s)
+{
+	return s->conf;
+}
+
+const struct stats *
+server_stats(const struct server *s)
+{
+	return &s->stats;
+}
+
+void
+server_gauges(const struct server *s, struct stats_gauges *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->uptime_s = elapsed_us(&s->started) / 1000000;
+	g->inflight = s->inflight;
+	g->cache_entries = cache_entries(s->cache);
+	g->cache_bytes = cache_bytes(s->cache);
+	g->tcp_open = s->n_conns;
+}
+
+/* ---- readiness probe ---------------------------------------------------- */
+
+static void server_probe_round(struct server *s);
+
+static void
+probe_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	server_probe_round(arg);
+}
+
+static void
+probe_on_answer(void *arg, int err, const uint8_t *pkt, size_t len,
+    enum resolver_sec sec, const char *why_bogus)
+{
+	struct server *s = arg;
+	char status[512];
+
+	(void)pkt;
+	(void)len;
+	s->probe_outstanding--;
+	if (err != 0 || sec != RESOLVER_SECURE) {
+		s->probe_failed++;
+		snprintf(status, sizeof(status), "trust anchor check failed: "
+		    "DNSKEY is %s%s%s", err ? resolver_strerror(err) :
+		    sec == RESOLVER_BOGUS ? "bogus" : "insecure",
+		    why_bogus ? ": " : "", why_bogus ? why_bogus : "");
+		log_err("%s; not ready, retrying in %d s", status,
+		    PROBE_RETRY_SECONDS);
+		if (s->status)
+			s->status(s->probe_arg, status);
+	}
+	if (s->probe_outstanding > 0)
+		return;
+	if (s->probe_failed > 0) {
+		struct timeval tv = { PROBE_RETRY_SECONDS, 0 };
+
+		event_add(s->probe_timer, &tv);
+		return;
+	}
+	if (!s->is_ready) {
+		s->is_ready = true;
+		if (s->ready)
+			s->ready(s->probe_arg);
+	}
+}
+
+static void
+server_probe_round(struct server *s)
+{
+	s->probe_failed = 0;
+	s->probe_outstanding = (unsigned)s->n_probe_names;
+	for (size_t i = 0; i < s->n_probe_names; i++) {
+		uint8_t wire[DNS_MAX_NAME];
+		size_t wlen = 0;
+		const char *p = s->probe_names[i];
+
+		/* presentation → wire for plain names (anchors are) */
+		while (*p != '\0' && !(p[0] == '.' && p[1] == '\0')) {
+			size_t lab = strcspn(p, ".");
+
+			if (lab == 0 || lab > 63 || wlen + lab + 2 >
+			    sizeof(wire))
+				break;
+			wire[wlen++] = (uint8_t)lab;
+			memcpy(wire + wlen, p, lab);
+			wlen += lab;
+			p += lab;
+			if (*p == '.')
+				p++;
+		}
+		wire[wlen++] = 0;
+		if (resolver_resolve(s->resolver, &s->probe_reqs[i], wire, wlen,
+		    DNS_TYPE_DNSKEY, DNS_CLASS_IN, probe_on_answer, s) != 0)
+			probe_on_answer(s, -1, NULL, 0, RESOLVER_INSECURE,
+			    "resolver refused the probe");
+	}
+}
+
+void
+server_probe_anchors(struct server *s, server_ready_fn *ready,
+    server_status_fn *status, void *arg)
+{
+	s->ready = ready;
+	s->status = status;
+	s->probe_arg = arg;
+	s->n_probe_names = resolver_anchor_names(s->conf, s->probe_names,
+	    MAX_ANCHORS);
+	if (s->n_probe_names == 0) {
+		log_err("no trust anchor could be read: danegated does not "
+		    "report ready without DNSSEC validation");
+		if (status)
+			status(arg, "no readable trust anchor");
+		return;
+	}
+	s->probe_timer = evtimer_new(s->base, probe_on_timer, s);
+	server_probe_round(s);
+}
+
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	server_stop_listening(s);
+	while (s->conns != NULL) {
+		struct tcp_conn *c = s->conns;
+
+		tcp_conn_close(c);
+	}
+	if (s->probe_timer)
+		event_free(s->probe_timer);
+	free(s->listeners);
+	cache_free(s->cache);
+	ratelimit_free(s->ratelimit);
+	/* Deleting the context cancels its queries without callbacks: free
+	 * what they would have answered. Retired contexts of earlier reloads
+	 * are still waiting for theirs and go with the loop. */
+	resolver_shutdown(s->resolver);
+	while (s->pendings != NULL)
+		pending_free(s->pendings);
+	conf_free(s->conf);
+	free(s);
+}

@@ -1,0 +1,121 @@
+/*
+ * danegate-control - talks to danegated's control socket.
+ *
+ *     danegate-control [-s socket] status|stats|reload|flush|verbosity N
+ *
+ * Sends one command line, prints the reply. Exit codes: 0 ok, 1 the daemon
+ * answered with an error, 2 usage, 3 cannot connect.
+ *
+ * SECURITY: a client of a unix socket that only root and danegated's group
+ * can open; it sends what the operator typed and prints what comes back.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef RUNSTATEDIR
+#define RUNSTATEDIR "/run"
+#endif
+#define DEFAULT_SOCKET RUNSTATEDIR "/danegate/danegated.ctl"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: danegate-control [-s socket] command [argument]\n"
+	    "\n"
+	    "Commands:\n"
+	    "  status          version, uptime, queries in flight\n"
+	    "  stats           all counters, one name=value per line\n"
+	    "  reload          re-read the configuration (like SIGHUP)\n"
+	    "  flush           empty the front answer cache\n"
+	    "  verbosity N     set the log verbosity (0-5)\n"
+	    "\n"
+	    "  -s socket       control socket (default %s;\n"
+	    "                  danegated.conf: remote-control: control-interface:)\n"
+	    "  -h, --help      this help\n"
+	    "  -V, --version   version\n", DEFAULT_SOCKET);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = DEFAULT_SOCKET;
+	struct sockaddr_un sun;
+	char line[256], buf[4096];
+	ssize_t n;
+	int fd, ch, rc = 0;
+	size_t len = 0;
+	bool first = true;
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((ch = getopt_long(argc, argv, "s:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("danegate-control %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc || argc - optind > 2) {
+		usage(stderr);
+		return 2;
+	}
+	len = (size_t)snprintf(line, sizeof(line), "%s%s%s\n", argv[optind],
+	    argc - optind == 2 ? " " : "", argc - optind == 2 ?
+	    argv[optind + 1] : "");
+	if (len >= sizeof(line)) {
+		fprintf(stderr, "danegate-control: command too long\n");
+		return 2;
+	}
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "danegate-control: socket path too long: %s\n",
+		    path);
+		return 2;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		fprintf(stderr, "danegate-control: cannot connect to %s: %s "
+		    "(is danegated running with control-enable: yes?)\n",
+		    path, strerror(errno));
+		return 3;
+	}
+	if (write(fd, line, len) != (ssize_t)len) {
+		fprintf(stderr, "danegate-control: write: %s\n",
+		    strerror(errno));
+		close(fd);
+		return 3;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (first && n >= 7 && memcmp(buf, "error: ", 7) == 0)
+			rc = 1;
+		first = false;
+		fwrite(buf, 1, (size_t)n, rc ? stderr : stdout);
+	}
+	close(fd);
+	return rc;
+}
