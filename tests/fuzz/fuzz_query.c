@@ -1,0 +1,33 @@
+/*
+ * fuzz_query.c - libFuzzer target for the query parser and error answers.
+ *
+ * Whatever msg_parse_query() makes of the bytes, rendering an error answer
+ * for it must stay inside the output buffer.
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "msg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dns_query q;
+	uint8_t out[DNS_MAX_TCP];
+	char text[4 * DNS_MAX_NAME + 2];
+
+	if (msg_parse_query(data, size, &q) == MSG_QUERY_DROP)
+		return 0;
+	(void)msg_error_render(&q, DNS_RCODE_SERVFAIL, DNS_EDE_DNSSEC_BOGUS,
+	    "fuzz", 1232, out, sizeof(out));
+	(void)msg_error_render(&q, DNS_RCODE_BADVERS, DNS_EDE_NONE, NULL,
+	    1232, out, 40);
+	if (q.has_question)
+		(void)msg_name_to_text(q.qname, q.qname_len, text,
+		    sizeof(text));
+	return 0;
+}
