@@ -190,10 +190,10 @@ daemon_sandbox(const struct conf *conf)
 		fatalx("%s", err);
 	if (sandbox_seccomp_install(SANDBOX_RESOLVER, err, sizeof(err)) != 0)
 		fatalx("cannot install the seccomp filter: %s", err);
-	if (conf->username[0] != '\0')
-		log_notice("running as %s%s%s, seccomp filter on",
-		    conf->username, conf->chroot[0] ? " in chroot " : "",
-		    conf->chroot);
+	log_notice("running as %s%s%s, seccomp filter in %s mode",
+	    conf->username[0] ? conf->username : "the starting user",
+	    conf->chroot[0] ? " in chroot " : "", conf->chroot,
+	    sandbox_seccomp_mode() ? sandbox_seccomp_mode() : "?");
 }
 
 int
@@ -247,6 +247,13 @@ main(int argc, char **argv)
 
 	if (conf_load(d.conf_path, &conf) != 0)
 		return 1;
+	/* Reloads happen after chdir(directory:): keep an absolute path. */
+	{
+		char *abs = realpath(d.conf_path, NULL);
+
+		if (abs != NULL)
+			d.conf_path = abs;	/* lives as long as the process */
+	}
 	conf->verbosity += extra_verbosity;
 	log_set_verbosity(conf->verbosity);
 	if (conf->n_trust_anchors == 0) {
