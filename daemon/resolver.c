@@ -81,8 +81,9 @@ resolver_apply_zones(struct ub_ctx *ctx, const struct conf *conf)
 	}
 	rc = fclose(f);
 	if (rc == 0 && (rc = ub_ctx_config(ctx, path)) != 0)
-		log_err("%s:%u: libunbound refused the forward/stub zones: %s",
-		    conf->zones[0].file, conf->zones[0].line, ub_strerror(rc));
+		log_err("%s:%u: libunbound refused the forward/stub zones "
+		    "(the first is here): %s", conf->zones[0].file,
+		    conf->zones[0].line, ub_strerror(rc));
 	unlink(path);
 	return rc == 0 ? 0 : -1;
 }

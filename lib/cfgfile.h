@@ -15,9 +15,11 @@
  * flat list of entries (clause, key, arguments, file, line). The syntax:
  *  - one "key: value" per line; a "name:" with nothing after it (but a
  *    comment) opens a clause; every key belongs to the last clause opened;
- *  - '#' starts a comment except inside quotes; values may be quoted with
- *    "double" or 'single' quotes, which group words and are removed in argv;
- *    there are no escapes and a quote cannot span lines;
+ *  - words are separated by blanks; "double" or 'single' quotes make a
+ *    word of their own that may hold blanks (quotes removed in argv); there
+ *    are no escapes and a quote cannot span lines;
+ *  - '#' outside quotes starts a comment where a word could start, so that
+ *    192.0.2.1@853#tls.example is one word (Unbound's lexer does the same);
  *  - `include: PATTERN` may appear anywhere, also before the first clause.
  *    PATTERN is a glob(3) pattern; the files it matches are read in sorted
  *    order as if pasted in place of the include line, so an included file

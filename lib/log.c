@@ -64,6 +64,7 @@ log_level_name(int prio)
 }
 
 /* One line, written with a single write(2) so concurrent writers don't mix. */
+__attribute__((format(printf, 3, 0)))
 static void
 log_vwrite(int prio, int with_errno, const char *fmt, va_list ap)
 {
