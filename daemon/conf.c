@@ -1198,9 +1198,11 @@ conf_new_default(void)
 	return conf;
 }
 
-/* Builds *out from cf (which it frees); returns the error count. */
+/* Builds *out from cf (which it frees); returns the error count. With
+ * keep, *out is set even when there were errors. */
 static int
-conf_build(struct cfg_file *cf, const char *path, struct conf **out)
+conf_build(struct cfg_file *cf, const char *path, struct conf **out,
+    bool keep)
 {
 	struct conf_ctx ctx;
 	struct conf *conf;
@@ -1234,12 +1236,12 @@ conf_build(struct cfg_file *cf, const char *path, struct conf **out)
 	}
 	free(ctx.ifaces);
 	cfg_file_free(cf);
-	if (ctx.errors > 0) {
+	if (ctx.errors > 0 && !keep) {
 		conf_free(conf);
 		return ctx.errors;
 	}
 	*out = conf;
-	return 0;
+	return ctx.errors;
 }
 
 int
@@ -1253,7 +1255,21 @@ conf_load(const char *path, struct conf **out)
 		log_err("%s", err);
 		return 1;
 	}
-	return conf_build(cf, path, out);
+	return conf_build(cf, path, out, false);
+}
+
+int
+conf_check(const char *path, struct conf **out)
+{
+	struct cfg_file *cf;
+	char err[1024];
+
+	*out = NULL;
+	if (cfg_file_read(path, &cf, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		return 1;
+	}
+	return conf_build(cf, path, out, true);
 }
 
 int
@@ -1268,7 +1284,7 @@ conf_parse(const char *name, const char *text, size_t len,
 		log_err("%s", err);
 		return 1;
 	}
-	return conf_build(cf, name, out);
+	return conf_build(cf, name, out, false);
 }
 
 void

@@ -134,6 +134,11 @@ struct conf {
  */
 int conf_load(const char *path, struct conf **out);
 
+/* Like conf_load(), but *out is set even when there were errors (unless
+ * the file could not be read at all), so that `danegated -t` can go on to
+ * check the libunbound options too. */
+int conf_check(const char *path, struct conf **out);
+
 /* Same for a config in memory (tests, fuzzing); name is used in messages.
  * text need not be NUL-terminated. */
 int conf_parse(const char *name, const char *text, size_t len,

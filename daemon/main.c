@@ -245,6 +245,28 @@ main(int argc, char **argv)
 		return 2;
 	}
 
+	if (check_only) {
+		int errors = conf_check(d.conf_path, &conf);
+
+		if (conf == NULL)
+			return 1;
+		if (conf->n_trust_anchors == 0) {
+			log_err("%s: no trust anchor (trust-anchor-file:, "
+			    "auto-trust-anchor-file: or trust-anchor:)",
+			    d.conf_path);
+			errors++;
+		}
+		/* libunbound judges its own options */
+		if ((r = resolver_new(NULL, conf)) == NULL)
+			errors++;
+		else
+			resolver_shutdown(r);
+		conf_free(conf);
+		if (errors > 0)
+			return 1;
+		printf("%s: configuration OK\n", d.conf_path);
+		return 0;
+	}
 	if (conf_load(d.conf_path, &conf) != 0)
 		return 1;
 	/* Reloads happen after chdir(directory:): keep an absolute path. */
@@ -263,17 +285,6 @@ main(int argc, char **argv)
 		    d.conf_path);
 		conf_free(conf);
 		return 1;
-	}
-	if (check_only) {
-		/* libunbound judges its own options */
-		if ((r = resolver_new(NULL, conf)) == NULL) {
-			conf_free(conf);
-			return 1;
-		}
-		resolver_shutdown(r);
-		printf("%s: configuration OK\n", d.conf_path);
-		conf_free(conf);
-		return 0;
 	}
 
 	if (conf->username[0] != '\0') {
