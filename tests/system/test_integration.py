@@ -1,0 +1,198 @@
+"""danegated with its surroundings: a non-validating upstream (forwarding
+mode), systemd's notify protocol and watchdog, and socket activation.
+
+Addresses: NET.1.20-29 (see dgsys.addr)."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import dns.flags
+import dns.rcode
+import pytest
+
+import dgsys
+from dgsys import addr, mkq, udp
+
+UPSTREAM_ADDR = addr("1.20")
+FORWARDER_ADDR = addr("1.21")
+NOTIFY_ADDR = addr("1.22")
+ACTIVATED_ADDR = addr("1.23")
+UNUSED_ADDR = addr("1.24")
+
+
+@pytest.fixture
+def plain_upstream(world, tmp_path):
+    """An Unbound daemon that resolves the world WITHOUT validating (no
+    trust anchor, iterator only): what a careless ISP resolver gives."""
+    conf = tmp_path / "upstream.conf"
+    hints = [ln for ln in world.fragment if ln.startswith("root-hints")]
+    conf.write_text(
+        "server:\n"
+        "    interface: %s@53\n"
+        "    access-control: 127.0.0.0/8 allow\n"
+        "    username: \"\"\n    chroot: \"\"\n    directory: \"%s\"\n"
+        "    pidfile: \"\"\n    use-syslog: no\n    num-threads: 1\n"
+        "    do-not-query-localhost: no\n"
+        "    module-config: \"iterator\"\n"
+        "    %s\n" % (UPSTREAM_ADDR, tmp_path, hints[0]))
+    proc = subprocess.Popen(["unbound", "-d", "-c", str(conf)],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                r = udp(mkq("www.bogus.example", do=True), UPSTREAM_ADDR,
+                        timeout=0.5)
+                if r.rcode() == dns.rcode.NOERROR:
+                    break
+            except Exception:  # noqa: BLE001 - not up yet
+                pass
+            assert time.monotonic() < deadline, "upstream unbound not up"
+            time.sleep(0.2)
+        yield UPSTREAM_ADDR
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def forwarding_config(d, world, upstream):
+    anchors = [ln for ln in world.fragment
+               if ln.startswith("trust-anchor-file")]
+    return ("server:\n"
+            "    interface: %s@53\n"
+            "    access-control: 127.0.0.0/8 allow\n"
+            "    username: \"\"\n"
+            "    do-not-query-localhost: no\n"
+            "    %s\n"
+            "remote-control:\n"
+            "    control-enable: yes\n"
+            "    control-interface: %s\n"
+            "forward-zone:\n"
+            "    name: \".\"\n"
+            "    forward-addr: %s\n" % (d.addr, anchors[0], d.ctl_sock,
+                                        upstream))
+
+
+def test_forwarding_still_validates_locally(world, plain_upstream,
+                                            tmp_path):
+    # the upstream itself hands out the bogus record as if it were fine
+    r = udp(mkq("www.bogus.example", do=True), plain_upstream)
+    assert r.rcode() == dns.rcode.NOERROR and r.answer
+    d = dgsys.Danegated(world, tmp_path / "fwd", [FORWARDER_ADDR])
+    text = forwarding_config(d, world, plain_upstream)
+    d.config_text = lambda *a, **kw: text
+    d.start()
+    try:
+        r = udp(mkq("www.secure.example", do=True), d.addr)
+        assert r.rcode() == dns.rcode.NOERROR
+        assert r.flags & dns.flags.AD
+        r = udp(mkq("www.insecure.example", do=True), d.addr)
+        assert r.rcode() == dns.rcode.NOERROR
+        assert not r.flags & dns.flags.AD
+        r = udp(mkq("www.bogus.example", do=True), d.addr)
+        assert r.rcode() == dns.rcode.SERVFAIL
+        assert dgsys.ede_options(r), "bogus via forwarder: no EDE"
+        # and the forwarder was really used: root hints are not configured
+        assert "root-hints" not in d.conf.read_text()
+    finally:
+        assert d.stop() == 0
+
+
+class NotifySocket:
+    """The systemd side of sd_notify(3): a datagram socket to listen on."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+
+    def collect(self, seconds, until=None):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+            if until and any(until in m for m in self.messages):
+                return True
+        return False
+
+    def seen(self, word):
+        return sum(1 for m in self.messages
+                   for ln in m.split("\n") if ln == word)
+
+
+def test_sd_notify_ready_watchdog_reload_stop(world, tmp_path):
+    d = dgsys.Danegated(world, tmp_path / "notify", [NOTIFY_ADDR])
+    d.write_config()
+    n = NotifySocket(tmp_path / "notify.sock")
+    env = dict(os.environ, NOTIFY_SOCKET=n.path, WATCHDOG_USEC="400000")
+    proc = subprocess.Popen([dgsys.DANEGATED, "-d", "-c", str(d.conf)],
+                            env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        assert n.collect(15, until="READY=1"), n.messages
+        # READY only after the trust anchor validated, with a status
+        assert any(m.startswith("STATUS=") or "\nSTATUS=" in m
+                   for m in n.messages)
+        n.collect(1.2)
+        # watchdog every WATCHDOG_USEC/2 = 0.2 s
+        assert n.seen("WATCHDOG=1") >= 3, n.messages
+        before = len(n.messages)
+        proc.send_signal(signal.SIGHUP)
+        n.collect(3, until="RELOADING=1")
+        n.collect(2, until="READY=1")
+        after = n.messages[before:]
+        assert any("RELOADING=1" in m for m in after), after
+        assert any("READY=1" in m for m in after), after
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        n.collect(0.5)
+        assert n.seen("STOPPING=1") == 1, n.messages
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_socket_activation_uses_passed_socket(world, tmp_path):
+    """systemd-socket-activate passes a UDP socket; danegated serves on it
+    and does not bind its configured interface."""
+    d = dgsys.Danegated(world, tmp_path / "activated", [UNUSED_ADDR])
+    d.write_config()
+    log = open(d.logfile, "ab")
+    # it passes no environment unless told: keep the sanitizers' options
+    passenv = ["-E", "ASAN_OPTIONS"] if "ASAN_OPTIONS" in os.environ else []
+    proc = subprocess.Popen(
+        ["systemd-socket-activate", "--datagram", *passenv,
+         "-l", "%s:53" % ACTIVATED_ADDR,
+         dgsys.DANEGATED, "-d", "-c", str(d.conf)],
+        stdout=log, stderr=log, start_new_session=True)
+    log.close()
+    try:
+        deadline = time.monotonic() + 20
+        r = None
+        while time.monotonic() < deadline:
+            try:
+                r = udp(mkq("www.secure.example", do=True), ACTIVATED_ADDR,
+                        timeout=0.5)
+                if r.rcode() == dns.rcode.NOERROR and r.flags & dns.flags.AD:
+                    break
+            except Exception:  # noqa: BLE001 - still starting
+                pass
+            time.sleep(0.2)
+        assert r is not None and r.flags & dns.flags.AD, r
+        assert [rr.address for rr in r.answer[0]] == ["192.0.2.10"]
+        # the configured interface was not bound
+        with pytest.raises(Exception):
+            udp(mkq("www.secure.example"), UNUSED_ADDR, timeout=0.5)
+        assert "using 1 socket(s) from systemd" in d.log()
+    finally:
+        # systemd-socket-activate exec()s danegated in its own process
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
