@@ -46,17 +46,42 @@ resolver_strerror(int err)
 	return ub_strerror(err);
 }
 
-/* forward-zone:/stub-zone: clauses have no ub_ctx_set_option() form: they
- * are written to a temporary unbound.conf that ub_ctx_config() reads. */
+/*
+ * Options that ub_ctx_set_option() cannot carry go through a temporary
+ * unbound.conf read with ub_ctx_config():
+ *  - forward-zone:/stub-zone: clauses have no set_option form at all;
+ *  - local-zone: through set_option is accepted but, in libunbound 1.17,
+ *    "nodefault" has no effect (RFC 6761 names such as test. stay
+ *    answered locally); through a file it works.
+ */
+static bool
+resolver_option_via_file(const struct conf_ub_option *o)
+{
+	return strcmp(o->name, "local-zone") == 0;
+}
+
 static int
-resolver_apply_zones(struct ub_ctx *ctx, const struct conf *conf)
+resolver_apply_file(struct ub_ctx *ctx, const struct conf *conf)
 {
 	char path[] = "/tmp/danegated-zones.XXXXXX";
+	const char *where_file = NULL;
+	unsigned where_line = 0;
+	size_t n_local = 0;
 	FILE *f;
 	int fd, rc;
 
-	if (conf->n_zones == 0)
+	for (size_t i = 0; i < conf->n_ub_options; i++)
+		if (resolver_option_via_file(&conf->ub_options[i]) &&
+		    n_local++ == 0) {
+			where_file = conf->ub_options[i].file;
+			where_line = conf->ub_options[i].line;
+		}
+	if (conf->n_zones == 0 && n_local == 0)
 		return 0;
+	if (where_file == NULL) {
+		where_file = conf->zones[0].file;
+		where_line = conf->zones[0].line;
+	}
 	if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w")) == NULL) {
 		log_warn("cannot write a temporary file for forward/stub zones");
 		if (fd >= 0) {
@@ -64,6 +89,16 @@ resolver_apply_zones(struct ub_ctx *ctx, const struct conf *conf)
 			unlink(path);
 		}
 		return -1;
+	}
+	fprintf(f, "server:\n");
+	for (size_t i = 0; i < conf->n_ub_options; i++) {
+		const struct conf_ub_option *o = &conf->ub_options[i];
+		size_t name_len = strcspn(o->value, " \t");
+
+		/* "NAME TYPE" as conf.c joined it: the name quoted again */
+		if (resolver_option_via_file(o))
+			fprintf(f, "\t%s: \"%.*s\"%s\n", o->name, (int)name_len,
+			    o->value, o->value + name_len);
 	}
 	for (size_t i = 0; i < conf->n_zones; i++) {
 		const struct conf_zone *z = &conf->zones[i];
@@ -81,9 +116,9 @@ resolver_apply_zones(struct ub_ctx *ctx, const struct conf *conf)
 	}
 	rc = fclose(f);
 	if (rc == 0 && (rc = ub_ctx_config(ctx, path)) != 0)
-		log_err("%s:%u: libunbound refused the forward/stub zones "
-		    "(the first is here): %s", conf->zones[0].file,
-		    conf->zones[0].line, ub_strerror(rc));
+		log_err("%s:%u: libunbound refused the local-zone/forward-zone/"
+		    "stub-zone settings (the first is here): %s", where_file,
+		    where_line, ub_strerror(rc));
 	unlink(path);
 	return rc == 0 ? 0 : -1;
 }
@@ -121,6 +156,8 @@ resolver_new(struct event_base *base, const struct conf *conf)
 		const struct conf_ub_option *o = &conf->ub_options[i];
 		char opt[128];
 
+		if (resolver_option_via_file(o))
+			continue;
 		snprintf(opt, sizeof(opt), "%s:", o->name);
 		if ((rc = ub_ctx_set_option(r->ctx, opt, o->value)) != 0) {
 			log_err("%s:%u: %s: '%s' is not accepted by libunbound "
@@ -129,7 +166,7 @@ resolver_new(struct event_base *base, const struct conf *conf)
 			errors++;
 		}
 	}
-	if (resolver_apply_zones(r->ctx, conf) != 0)
+	if (resolver_apply_file(r->ctx, conf) != 0)
 		errors++;
 	if (errors > 0) {
 		ub_ctx_delete(r->ctx);
