@@ -548,6 +548,22 @@ conf_set_do(struct conf_ctx *ctx, const struct cfg_entry *e)
 	conf_add_unbound(ctx, e);
 }
 
+/* module-config: without the validator would turn DNSSEC off altogether. */
+static void
+conf_set_module_config(struct conf_ctx *ctx, const struct cfg_entry *e)
+{
+	const char *s;
+
+	if ((s = conf_one(ctx, e)) == NULL)
+		return;
+	if (strstr(s, "validator") == NULL) {
+		conf_bad(ctx, e, "'%s' has no validator module: danegated "
+		    "never resolves without DNSSEC validation", s);
+		return;
+	}
+	conf_add_unbound(ctx, e);
+}
+
 static void
 conf_clause_as_key(struct conf_ctx *ctx, const struct cfg_entry *e)
 {
@@ -594,7 +610,10 @@ static const struct conf_key conf_server_keys[] = {
 	{ .name = "trust-anchor-file", .type = CONF_ANCHOR },
 	{ .name = "auto-trust-anchor-file", .type = CONF_ANCHOR },
 	{ .name = "trust-anchor", .type = CONF_ANCHOR },
-	{ .name = "trusted-keys-file", .type = CONF_ANCHOR },
+	{ .name = "trusted-keys-file", .type = CONF_REFUSE,
+	  .why = "BIND's trusted-keys format is not read by danegated's "
+	  "start-up check: give the keys as DS or DNSKEY records in "
+	  "trust-anchor-file:" },
 	{ .name = "root-hints", .type = CONF_UNBOUND },
 
 	/* Unbound server options that cannot mean anything here */
@@ -608,7 +627,14 @@ static const struct conf_key conf_server_keys[] = {
 	  .why = "not supported: list the addresses to serve with "
 	  "interface:" },
 	{ .name = "do-daemonize", .type = CONF_REFUSE_YES,
-	  .why = "danegated never daemonizes; use -d or systemd" },
+	  .why = "whether danegated detaches is chosen on its command line "
+	  "(-d stays in the foreground), not in the file" },
+	/* fail closed, always */
+	{ .name = "val-permissive-mode", .type = CONF_REFUSE_YES,
+	  .why = "yes would hand out bogus data as if it were insecure; "
+	  "danegated fails closed" },
+	{ .name = "module-config", .type = CONF_FUNC,
+	  .fn = conf_set_module_config },
 	{ .name = "use-syslog", .type = CONF_REFUSE_YES,
 	  .why = "danegated logs to stderr/journald" },
 	{ .name = "logfile", .type = CONF_REFUSE, .ok = "",
@@ -1141,7 +1167,7 @@ conf_finish(struct conf_ctx *ctx)
 		conf_set_string(ctx, &conf->control_interface, "");
 	else if (ctx->control_interface == NULL)
 		conf_set_string(ctx, &conf->control_interface,
-		    RUNSTATEDIR "/danegated.ctl");
+		    RUNSTATEDIR "/danegate/danegated.ctl");
 }
 
 static struct conf *

@@ -113,7 +113,7 @@ struct conf {
 	char *control_interface;	/* remote-control: control-interface:
 					 * unix socket path; "" = off.
 					 * Default RUNSTATEDIR
-					 * "/danegated.ctl" when
+					 * "/danegate/danegated.ctl" when
 					 * control-enable: yes */
 	bool control_enable;		/* remote-control: control-enable:,
 					 * default no */

@@ -228,8 +228,18 @@ static const struct {
 	  "t.conf:2: interface-automatic: not supported: list the addresses "
 	  "to serve with interface:" },
 	{ "server:\n  do-daemonize: yes\n",
-	  "t.conf:2: do-daemonize: danegated never daemonizes; use -d or "
-	  "systemd" },
+	  "t.conf:2: do-daemonize: whether danegated detaches is chosen on its "
+	  "command line (-d stays in the foreground), not in the file" },
+	{ "server:\n  val-permissive-mode: yes\n",
+	  "t.conf:2: val-permissive-mode: yes would hand out bogus data as if "
+	  "it were insecure; danegated fails closed" },
+	{ "server:\n  module-config: \"iterator\"\n",
+	  "t.conf:2: module-config: 'iterator' has no validator module: "
+	  "danegated never resolves without DNSSEC validation" },
+	{ "server:\n  trusted-keys-file: /etc/keys.bind\n",
+	  "t.conf:2: trusted-keys-file: BIND's trusted-keys format is not read "
+	  "by danegated's start-up check: give the keys as DS or DNSKEY "
+	  "records in trust-anchor-file:" },
 	{ "server:\n  logfile: /var/log/danegated.log\n",
 	  "t.conf:2: logfile: danegated logs to stderr/journald" },
 	{ "server:\n  use-syslog: yes\n",
@@ -384,8 +394,8 @@ START_TEST(test_bad_many)
 	    "t.conf:2: port: '70000' is not a number from 1 to 65535\n"
 	    "t.conf:3: interface: 'eth0' is not an IP address with an optional "
 	    "@port (interface names are not supported)\n"
-	    "t.conf:5: do-daemonize: danegated never daemonizes; use -d or "
-	    "systemd\n"
+	    "t.conf:5: do-daemonize: whether danegated detaches is chosen on "
+	    "its command line (-d stays in the foreground), not in the file\n"
 	    "t.conf:7: forward-tls-upstream: yes cannot work: " NO_TLS "\n"
 	    "t.conf:6: forward-zone: needs a name:\n"
 	    "t.conf:9: 'rpz:' is not a clause danegated supports (server:, "
@@ -739,7 +749,7 @@ START_TEST(test_remote_control)
 	    "  prometheus-interface: ::1@9167\n");
 	ck_assert(conf->control_enable);
 	ck_assert_str_eq(conf->control_interface,
-	    RUNSTATEDIR "/danegated.ctl");
+	    RUNSTATEDIR "/danegate/danegated.ctl");
 	ck_assert_str_eq(conf->prometheus_interface, "::1@9167");
 	ck_assert_uint_eq(conf->n_ub_options, 0);
 	conf_free(conf);
