@@ -97,8 +97,11 @@ control_run(struct control *ctl, char *line, char *out, size_t cap)
 		    (unsigned long long)g.inflight,
 		    (unsigned long long)g.cache_entries, log_get_verbosity());
 	} else if (strcmp(line, "reload") == 0) {
-		ctl->ops.reload(ctl->ops.arg);
-		snprintf(out, cap, "ok\n");
+		if (ctl->ops.reload(ctl->ops.arg) == 0)
+			snprintf(out, cap, "ok\n");
+		else
+			snprintf(out, cap, "error: reload failed, the old "
+			    "configuration stays in force (see the log)\n");
 	} else if (strcmp(line, "flush") == 0) {
 		server_flush_cache(ctl->srv);
 		snprintf(out, cap, "ok\n");

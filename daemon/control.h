@@ -21,7 +21,7 @@ struct control;
 
 /* Callbacks into main.c for commands that change the daemon. */
 struct control_ops {
-	void (*reload)(void *arg);
+	int (*reload)(void *arg);	/* 0, or -1: old config kept */
 	void *arg;
 };
 

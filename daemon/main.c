@@ -95,29 +95,35 @@ daemon_on_status(void *arg, const char *text)
 	notify(buf);
 }
 
-static void
+/* Returns 0, or -1 when the old configuration stays in force. */
+static int
 daemon_reload(void *arg)
 {
 	struct daemon *d = arg;
 	struct conf *conf;
-	struct resolver *r;
+	struct resolver *r = NULL;
 
 	notify("RELOADING=1");
 	log_notice("reloading %s", d->conf_path);
-	if (conf_load(d->conf_path, &conf) != 0) {
-		log_err("reload failed: keeping the old configuration");
-		notify("READY=1\nSTATUS=serving (last reload failed)");
-		return;
+	if (conf_load(d->conf_path, &conf) != 0)
+		goto fail;
+	/* the same rule as at start-up: never a resolver that cannot
+	 * validate */
+	if (conf->n_trust_anchors == 0) {
+		log_err("%s: no trust anchor", d->conf_path);
+		goto fail;
 	}
-	if ((r = resolver_new(d->base, conf)) == NULL) {
-		conf_free(conf);
-		log_err("reload failed: keeping the old configuration");
-		notify("READY=1\nSTATUS=serving (last reload failed)");
-		return;
-	}
+	if ((r = resolver_new(d->base, conf)) == NULL)
+		goto fail;
 	server_reload(d->srv, conf, r);
 	log_notice("reloaded %s", d->conf_path);
 	notify("READY=1\nSTATUS=serving, configuration reloaded");
+	return 0;
+fail:
+	conf_free(conf);
+	log_err("reload failed: keeping the old configuration");
+	notify("READY=1\nSTATUS=serving (last reload failed)");
+	return -1;
 }
 
 static void
@@ -127,7 +133,7 @@ daemon_on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		daemon_reload(d);
+		(void)daemon_reload(d);
 		return;
 	}
 	log_notice("signal %d: stopping", (int)sig);
