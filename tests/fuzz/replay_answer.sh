@@ -1,3 +1,4 @@
 #!/bin/sh
-# Replays the answer fuzz corpus (run by make check).
-exec ./tests/fuzz/fuzz_answer "${srcdir:-.}/tests/fuzz/corpus/answer"
+# Replays the answer fuzz corpus (run by make check). The files are named one
+# by one: given a directory, a libFuzzer build would start fuzzing into it.
+exec ./tests/fuzz/fuzz_answer "${srcdir:-.}"/tests/fuzz/corpus/answer/*

@@ -1,3 +1,4 @@
 #!/bin/sh
-# Replays the config fuzz corpus (run by make check).
-exec ./tests/fuzz/fuzz_config "${srcdir:-.}/tests/fuzz/corpus/config"
+# Replays the config fuzz corpus (run by make check). The files are named one
+# by one: given a directory, a libFuzzer build would start fuzzing into it.
+exec ./tests/fuzz/fuzz_config "${srcdir:-.}"/tests/fuzz/corpus/config/*
