@@ -137,6 +137,20 @@ struct danegate_resolver *danegate_resolver_new(
     int *err);
 void danegate_resolver_free(struct danegate_resolver *r);
 
+/* A validated TXT lookup (MTA-STS, TLS-RPT, SPF, DMARC records). */
+struct danegate_txt {
+	enum danegate_dnssec state;
+	bool exists;			/* false: NXDOMAIN or no TXT */
+	char **records;			/* each record's strings joined */
+	size_t n_records;
+	char why[256];			/* libunbound's reason when bogus */
+};
+
+/* Blocking. *out is set on success; free with danegate_txt_free(). */
+int danegate_lookup_txt(struct danegate_resolver *r, const char *name,
+    struct danegate_txt **out);
+void danegate_txt_free(struct danegate_txt *t);
+
 /* ---- TLSA records ------------------------------------------------------ */
 
 enum danegate_tlsa_usability {
