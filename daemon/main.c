@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -277,10 +278,10 @@ main(int argc, char **argv)
 		return 1;
 	/* Reloads happen after chdir(directory:): keep an absolute path. */
 	{
-		char *abs = realpath(d.conf_path, NULL);
+		static char abs[PATH_MAX];
 
-		if (abs != NULL)
-			d.conf_path = abs;	/* lives as long as the process */
+		if (realpath(d.conf_path, abs) != NULL)
+			d.conf_path = abs;
 	}
 	conf->verbosity += extra_verbosity;
 	log_set_verbosity(conf->verbosity);

@@ -118,8 +118,20 @@ msg_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
 
 	if (DNS_OPCODE(q->flags) != 0)
 		return MSG_QUERY_NOTIMP;
-	if (ancount != 0 || nscount != 0)
+	/* Only an IXFR query carries a record outside the question: the
+	 * client's SOA in authority (RFC 1995 §3), skipped here so that it
+	 * is refused like any transfer. */
+	if (ancount != 0 || (nscount != 0 && q->qtype != DNS_TYPE_IXFR))
 		return MSG_QUERY_FORMERR;
+	for (unsigned i = 0; i < nscount; i++) {
+		uint8_t owner[DNS_MAX_NAME];
+
+		n = name_read(&w, owner);
+		wire_skip(&w, 8);		/* type, class, TTL */
+		wire_skip(&w, wire_u16(&w));
+		if (n < 0 || !wire_ok(&w))
+			return MSG_QUERY_FORMERR;
+	}
 
 	/* Additional section: at most one OPT (owner root); others, such as
 	 * TSIG, are skipped. */

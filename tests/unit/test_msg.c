@@ -208,6 +208,33 @@ START_TEST(query_transfers_and_chaos_are_refused)
 	n = make_query(pkt, sizeof(pkt), 0, DNS_TYPE_TXT, false, false);
 	pkt[n - 1] = 3;			/* class CH */
 	ck_assert_int_eq(msg_parse_query(pkt, n, &q), MSG_QUERY_REFUSED);
+	/* IXFR with the client's SOA in authority (RFC 1995): still refused;
+	 * any other query with an authority record is FORMERR */
+	{
+		struct wbuf b;
+
+		wbuf_init(&b, pkt, sizeof(pkt));
+		put_header(&b, 1, 0, 1, 0, 1, 0);
+		put_question(&b, WWW, WWW_LEN, DNS_TYPE_IXFR);
+		wbuf_u16(&b, 0xc00c);
+		wbuf_u16(&b, DNS_TYPE_SOA);
+		wbuf_u16(&b, DNS_CLASS_IN);
+		wbuf_u32(&b, 0);
+		wbuf_u16(&b, 22);
+		wbuf_u16(&b, 0xc00c);
+		wbuf_u16(&b, 0xc00c);
+		for (int i = 0; i < 5; i++)
+			wbuf_u32(&b, 1);
+		ck_assert_int_eq(msg_parse_query(pkt, b.len, &q),
+		    MSG_QUERY_REFUSED);
+		pkt[12 + WWW_LEN + 1] = DNS_TYPE_A;
+		ck_assert_int_eq(msg_parse_query(pkt, b.len, &q),
+		    MSG_QUERY_FORMERR);
+		/* the SOA cut short */
+		pkt[12 + WWW_LEN + 1] = (uint8_t)DNS_TYPE_IXFR;
+		ck_assert_int_eq(msg_parse_query(pkt, b.len - 3, &q),
+		    MSG_QUERY_FORMERR);
+	}
 }
 END_TEST
 
