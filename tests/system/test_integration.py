@@ -9,6 +9,8 @@ import subprocess
 import time
 
 import dns.flags
+import dns.name
+import dns.rdatatype
 import dns.rcode
 import pytest
 
@@ -194,5 +196,63 @@ def test_socket_activation_uses_passed_socket(world, tmp_path):
         assert "using 1 socket(s) from systemd" in d.log()
     finally:
         # systemd-socket-activate exec()s danegated in its own process
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+
+
+LOCAL_ADDR = addr("1.25")
+WRONG_ANCHOR_ADDR = addr("1.26")
+
+
+def test_local_data_answers_from_inside_the_resolve_call(danegated):
+    """libunbound answers local data inside ub_resolve_event() itself: the
+    query must be complete before the call and answered exactly once."""
+    d = danegated([LOCAL_ADDR], extra=[
+        'local-data: "relay.corp.example. A 192.0.2.99"',
+        'local-zone: "blocked.example." refuse',
+        'local-zone: "test." nodefault'])
+    for _ in range(3):      # first from libunbound, then from the cache
+        r = udp(mkq("relay.corp.example", do=True), d.addr)
+        assert r.rcode() == dns.rcode.NOERROR
+        assert [rr.address for rr in r.answer[0]] == ["192.0.2.99"]
+        assert not r.flags & dns.flags.AD      # local data is not signed
+    r = udp(mkq("www.blocked.example"), d.addr)
+    assert r.rcode() == dns.rcode.REFUSED
+    # "test." is no longer answered locally (RFC 6761 default): it goes to
+    # the world's root, whose SOA (not libunbound's local one) proves the
+    # name does not exist
+    r = udp(mkq("foo.test", do=True), d.addr)
+    assert r.rcode() == dns.rcode.NXDOMAIN
+    soa = [rrset for rrset in r.authority if rrset.rdtype == dns.rdatatype.SOA]
+    assert soa and soa[0].name == dns.name.root, r.authority
+
+
+def test_wrong_trust_anchor_never_reports_ready(world, tmp_path):
+    """An anchor that matches no key must not look like a working
+    resolver: no READY=1, a STATUS saying why, and secure names fail."""
+    bad_anchor = tmp_path / "wrong.key"
+    real = world.dir / "root.key"
+    fields = real.read_text().split()
+    digest = fields[-1]
+    fields[-1] = ("0" if digest[0] != "0" else "1") + digest[1:]
+    bad_anchor.write_text(" ".join(fields) + "\n")
+    d = dgsys.Danegated(world, tmp_path / "wrong", [WRONG_ANCHOR_ADDR])
+    text = d.config_text().replace(str(real), str(bad_anchor))
+    assert str(bad_anchor) in text
+    d.conf.write_text(text)
+    n = NotifySocket(tmp_path / "notify.sock")
+    env = dict(os.environ, NOTIFY_SOCKET=n.path)
+    log = open(d.logfile, "ab")
+    proc = subprocess.Popen([dgsys.DANEGATED, "-d", "-c", str(d.conf)],
+                            env=env, stdout=log, stderr=log)
+    log.close()
+    try:
+        assert not n.collect(6, until="READY=1"), n.messages
+        assert any("STATUS=not ready: trust anchor check failed" in m
+                   for m in n.messages), n.messages
+        r = udp(mkq("www.secure.example", do=True), d.addr)
+        assert r.rcode() == dns.rcode.SERVFAIL
+        assert "not ready" in d.log()
+    finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
