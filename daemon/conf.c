@@ -1111,6 +1111,28 @@ conf_finish(struct conf_ctx *ctx)
 	socklen_t len;
 	size_t i, j;
 
+	/*
+	 * The front answer cache is carved out of msg-cache-size: the two
+	 * message-level caches together use what the operator gave the
+	 * message cache (Unbound's default 4m), so danegated needs no more
+	 * memory than Unbound with the same settings. By default the front
+	 * cache takes half; one at least as large as msg-cache-size leaves
+	 * libunbound a quarter.
+	 */
+	{
+		size_t msg = 4u << 20;
+
+		for (i = 0; i < conf->n_ub_options; i++)
+			if (strcmp(conf->ub_options[i].name,
+			    "msg-cache-size") == 0 &&
+			    conf_parse_size(conf->ub_options[i].value, &msg) != 0)
+				msg = 4u << 20;	/* libunbound will say why */
+		if (conf->answer_cache_size == SIZE_MAX)
+			conf->answer_cache_size = msg / 2;
+		conf->unbound_msg_cache_size = conf->answer_cache_size < msg ?
+		    msg - conf->answer_cache_size : msg / 4;
+	}
+
 	/* Both are no only if both were set: report the later line (the
 	 * entries are one array in file order). */
 	if (!conf->do_ip4 && !conf->do_ip6) {
@@ -1200,7 +1222,7 @@ conf_alloc(struct conf_ctx *ctx, const char *path)
 	conf->num_queries_per_thread = 4096;
 	conf->incoming_num_tcp = 100;
 	conf->tcp_idle_timeout_ms = 30000;
-	conf->answer_cache_size = 4u << 20;
+	conf->answer_cache_size = SIZE_MAX;	/* auto: see conf_finish() */
 	conf->control_interface = conf_strdup(ctx, "");
 	conf->control_enable = false;
 	conf->prometheus_interface = conf_strdup(ctx, "");

@@ -97,7 +97,13 @@ struct conf {
 					 * cap, default 100 */
 	unsigned tcp_idle_timeout_ms;	/* tcp-idle-timeout:, default 30000 */
 	size_t answer_cache_size;	/* answer-cache-size: front answer
-					 * cache bytes, default 4m; 0 = off */
+					 * cache bytes, 0 = off; default half
+					 * of msg-cache-size, out of which it
+					 * is carved */
+	size_t unbound_msg_cache_size;	/* what libunbound's msg-cache-size
+					 * gets: msg-cache-size less the front
+					 * cache (a quarter of it if the front
+					 * cache is not smaller) */
 
 	/* trust anchors: also present in ub_options; kept here so that
 	 * danegated can tell at start-up that one is configured */

@@ -166,6 +166,11 @@ resolver_new(struct event_base *base, const struct conf *conf)
 			errors++;
 		}
 	}
+	/* the front answer cache's share of msg-cache-size (conf.h) */
+	snprintf(num, sizeof(num), "%zu", conf->unbound_msg_cache_size);
+	if ((rc = ub_ctx_set_option(r->ctx, "msg-cache-size:", num)) != 0)
+		log_warnx("libunbound refused msg-cache-size %s: %s", num,
+		    ub_strerror(rc));
 	if (resolver_apply_file(r->ctx, conf) != 0)
 		errors++;
 	if (errors > 0) {

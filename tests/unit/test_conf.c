@@ -476,7 +476,9 @@ check_defaults(const struct conf *conf)
 	ck_assert_uint_eq(conf->num_queries_per_thread, 4096);
 	ck_assert_uint_eq(conf->incoming_num_tcp, 100);
 	ck_assert_uint_eq(conf->tcp_idle_timeout_ms, 30000);
-	ck_assert_uint_eq(conf->answer_cache_size, 4 * 1024 * 1024);
+	/* half of libunbound's default msg-cache-size, carved out of it */
+	ck_assert_uint_eq(conf->answer_cache_size, 2 * 1024 * 1024);
+	ck_assert_uint_eq(conf->unbound_msg_cache_size, 2 * 1024 * 1024);
 	ck_assert_uint_eq(conf->n_trust_anchors, 0);
 	ck_assert_uint_eq(conf->n_ub_options, 0);
 	ck_assert_uint_eq(conf->n_zones, 0);
@@ -564,6 +566,16 @@ START_TEST(test_sizes)
 		    v[i].text);
 		conf = parse_ok(text);
 		ck_assert_uint_eq(conf->answer_cache_size, v[i].size);
+		ck_assert_uint_eq(conf->unbound_msg_cache_size,
+		    v[i].size < (4 << 20) ? (4u << 20) - v[i].size : 1 << 20);
+		conf_free(conf);
+	}
+	/* an explicit msg-cache-size is shared the same way */
+	{
+		struct conf *conf = parse_ok("server:\nmsg-cache-size: 64m\n");
+
+		ck_assert_uint_eq(conf->answer_cache_size, 32u << 20);
+		ck_assert_uint_eq(conf->unbound_msg_cache_size, 32u << 20);
 		conf_free(conf);
 	}
 }
