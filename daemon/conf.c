@@ -443,7 +443,7 @@ conf_set_interface(struct conf_ctx *ctx, const struct cfg_entry *e)
 		return;
 	}
 	if ((v = conf_grow(ctx->ifaces, &ctx->cap_ifaces, ctx->n_ifaces,
-	    sizeof(*v))) == NULL) {
+	    sizeof(const struct cfg_entry *))) == NULL) {
 		conf_oom(ctx);
 		return;
 	}

@@ -159,7 +159,7 @@ resolver_new(struct event_base *base, const struct conf *conf)
 		if (resolver_option_via_file(o))
 			continue;
 		snprintf(opt, sizeof(opt), "%s:", o->name);
-		if ((rc = ub_ctx_set_option(r->ctx, opt, o->value)) != 0) {
+		if (ub_ctx_set_option(r->ctx, opt, o->value) != 0) {
 			log_err("%s:%u: %s: '%s' is not accepted by libunbound "
 			    "(unknown option or bad value)", o->file, o->line,
 			    o->name, o->value);

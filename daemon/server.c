@@ -712,7 +712,8 @@ tcp_on_accept(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		idle.tv_sec = s->conf->tcp_idle_timeout_ms / 1000;
-		idle.tv_usec = (s->conf->tcp_idle_timeout_ms % 1000) * 1000;
+		idle.tv_usec = (suseconds_t)(s->conf->tcp_idle_timeout_ms %
+		    1000) * 1000;
 		bufferevent_setcb(c->bev, tcp_on_read, tcp_on_write,
 		    tcp_on_event, c);
 		bufferevent_set_timeouts(c->bev, &idle, NULL);
@@ -793,7 +794,7 @@ server_listen_activated(struct server *s)
 
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
-		struct sockaddr_storage ss;
+		struct sockaddr_storage ss = { 0 };
 		socklen_t sl = sizeof(ss);
 		char name[64] = "?";
 		bool tcp;
@@ -1059,11 +1060,9 @@ server_free(struct server *s)
 	if (s == NULL)
 		return;
 	server_stop_listening(s);
-	while (s->conns != NULL) {
-		struct tcp_conn *c = s->conns;
-
-		tcp_conn_close(c);
-	}
+	/* each call unlinks the head (which has no prev): not a reuse */
+	while (s->conns != NULL)
+		tcp_conn_close(s->conns); // NOLINT(clang-analyzer-unix.Malloc)
 	if (s->probe_timer)
 		event_free(s->probe_timer);
 	free(s->listeners);
@@ -1075,7 +1074,7 @@ server_free(struct server *s)
 	 * are still waiting for theirs and go with the loop. */
 	resolver_shutdown(s->resolver);
 	while (s->pendings != NULL)
-		pending_free(s->pendings);
+		pending_free(s->pendings); // NOLINT(clang-analyzer-unix.Malloc)
 	conf_free(s->conf);
 	free(s);
 }

@@ -135,6 +135,8 @@ struct danegate_resolver;
 struct danegate_resolver *danegate_resolver_new(
     const struct danegate_resolver_options *opts, struct event_base *base,
     int *err);
+/* Freeing a resolver cancels its lookups in flight without calling
+ * back. */
 void danegate_resolver_free(struct danegate_resolver *r);
 
 /* A validated TXT lookup (MTA-STS, TLS-RPT, SPF, DMARC records). */
@@ -266,7 +268,8 @@ struct danegate_destination {
 	bool null_mx;			/* RFC 7505 */
 	struct danegate_mx_host *hosts;	/* by preference */
 	size_t n_hosts;
-	enum danegate_tls_policy policy;	/* the strictest usable host's */
+	enum danegate_tls_policy policy;	/* the first host in MX order that
+					 * is not deferred; DEFER if all are */
 	enum danegate_reason reason;
 	char why[256];
 };
