@@ -259,7 +259,6 @@ server:
 	interface: $ADDR_danegated@53
 	access-control: 127.0.0.0/8 allow
 	username: ""
-	answer-cache-size: 4m
 $COMMON_UB
 EOF
 
@@ -607,7 +606,7 @@ else
 fi
 echo "  full rate: dnsperf -c $CLIENTS -q $OUTSTANDING; latency: dnsperf -Q (hot $HOT_RATE, miss $MISS_RATE q/s) -v"
 echo "  each row: ${DURATION}s full rate + ${LAT_DURATION}s fixed rate, half DO=1 (-D), half DO=0 (no EDNS), $ROUNDS round(s), servers taking turns"
-echo "  both resolvers: msg-cache 4m, rrset-cache 8m, key-cache 4m, neg-cache 1m, aggressive-nsec no, prefetch no, 1 thread; danegated answer-cache 4m"
+echo "  both resolvers: msg-cache 4m, rrset-cache 8m, key-cache 4m, neg-cache 1m, aggressive-nsec no, prefetch no, 1 thread; danegated carves its answer cache out of msg-cache (2m + 2m)"
 echo
 printf '%-5s %-10s %9s %5s %9s %9s %6s %6s  %9s %8s %8s\n' \
     "" "" "QPS" "CPU%" "CPU us/q" "QPS/core" "lost%" "resp B" "us/q@rate" "p50 us" "p99 us"
