@@ -1,0 +1,667 @@
+/*
+ * resolver.c - libdanegate's validating resolver: one libunbound context
+ * on a libevent base, and single lookups turned into struct lookup_answer
+ * (see dest.h).
+ *
+ * Every lookup goes through ub_resolve_event(). A resolver created
+ * without a base gets a private one, which the blocking calls run until
+ * their answer is in: one code path for both forms, with the same
+ * per-lookup timeout and the same concurrency (ub_ctx_create()'s blocking
+ * ub_resolve() has no timeout at all).
+ *
+ * Facts about libunbound 1.17 this file is built around (daemon/resolver.h
+ * has the same list):
+ *  - a bogus answer arrives as err 0, sec 1 and a NOERROR packet with the
+ *    data: it is reported as bogus and its data never looked at;
+ *  - callbacks may fire inside ub_resolve_event() itself;
+ *  - ub_cancel() on an event context writes to a pipe nobody reads and
+ *    frees the query while the mesh still refers to it: it is never
+ *    called. A lookup that times out is answered "indeterminate" at once
+ *    and its query kept, silent, until libunbound calls back or the
+ *    context is deleted;
+ *  - options must all be set before the first resolve;
+ *  - the library defaults are tiny (16 outgoing ports, 1 MB caches):
+ *    raised to the Unbound daemon's defaults before the config file is
+ *    read, which may change them again;
+ *  - without a trust anchor everything is "insecure": the anchor file is
+ *    required and checked to be readable.
+ *
+ * SECURITY: libunbound talks to the DNS (root servers and authoritative
+ * servers, or the forwarder) with the caller's privileges. The answer
+ * packets it hands over are parsed here with a bounded cursor; names are
+ * decompressed with backward-only pointers and a hop limit (RFC 9267).
+ *
+ * Ownership: the resolver owns its queries, including timed-out ones;
+ * danegate_resolver_free() deletes the libunbound context first (no
+ * callback fires after that), then cancels attached owners (dest.c's
+ * lookups in flight), then frees the queries and, if it made it, the
+ * event base.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <unbound.h>
+#include <unbound-event.h>
+
+#include "internal.h"
+#include "wire.h"
+#include "dest.h"
+
+#define RESOLVER_DEFAULT_ANCHOR	"/usr/share/dns/root.key"
+#define RESOLVER_DEFAULT_TIMEOUT_MS 5000
+#define NAME_WIRE_MAX		255
+#define CNAME_HOPS_MAX		16	/* libunbound stops at 8 or so */
+#define POINTER_HOPS_MAX	64
+
+struct resolver_query {
+	struct resolver_query *prev, *next;	/* r->queries */
+	struct danegate_resolver *r;
+	char name[DANEGATE_NAME_MAX];
+	uint16_t type;
+	resolver_answer_fn *cb;		/* NULL once answered/timed out */
+	void *arg;
+	struct event *timer;
+	bool starting;			/* inside ub_resolve_event() */
+	bool ub_done;			/* libunbound has called back */
+};
+
+struct danegate_resolver {
+	struct ub_ctx *ctx;
+	struct event_base *base;
+	bool own_base;			/* made for the blocking calls */
+	unsigned timeout_ms;
+	struct resolver_query *queries;
+	struct resolver_owner *owners;
+};
+
+/*
+ * Applied before the config file, which may override them: the Unbound
+ * daemon's defaults, instead of libunbound's, which suit a stub library
+ * and not a mail relay resolving for every outbound message.
+ */
+static const char *const resolver_defaults[][2] = {
+	{ "outgoing-range:", "4096" },
+	{ "msg-cache-size:", "4m" },
+	{ "rrset-cache-size:", "8m" },
+	{ "key-cache-size:", "4m" },
+	{ "neg-cache-size:", "1m" },
+	{ "outgoing-num-tcp:", "10" },
+};
+
+static void
+query_unlink(struct resolver_query *q)
+{
+	struct danegate_resolver *r = q->r;
+
+	if (q->prev != NULL)
+		q->prev->next = q->next;
+	else
+		r->queries = q->next;
+	if (q->next != NULL)
+		q->next->prev = q->prev;
+	q->prev = q->next = NULL;
+}
+
+static void
+query_free(struct resolver_query *q)
+{
+	query_unlink(q);
+	if (q->timer != NULL)
+		event_free(q->timer);
+	free(q);
+}
+
+DANEGATE_EXPORT struct danegate_resolver *
+danegate_resolver_new(const struct danegate_resolver_options *opts,
+    struct event_base *base, int *err)
+{
+	struct danegate_resolver_options none = { 0 };
+	struct danegate_resolver *r;
+	const char *anchor;
+	FILE *f;
+	int dummy, rc;
+
+	if (err == NULL)
+		err = &dummy;
+	*err = DANEGATE_E_NOMEM;
+	if (opts == NULL)
+		opts = &none;
+	anchor = opts->trust_anchor_file != NULL ? opts->trust_anchor_file :
+	    RESOLVER_DEFAULT_ANCHOR;
+
+	/* libunbound only reads the anchor at the first lookup and would
+	 * then call everything insecure: find out now. */
+	if ((f = fopen(anchor, "r")) == NULL) {
+		*err = DANEGATE_E_RESOLVER;
+		return NULL;
+	}
+	fclose(f);
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->timeout_ms = opts->timeout_ms != 0 ? opts->timeout_ms :
+	    RESOLVER_DEFAULT_TIMEOUT_MS;
+	if (base == NULL) {
+		if ((r->base = event_base_new()) == NULL) {
+			free(r);
+			return NULL;
+		}
+		r->own_base = true;
+	} else
+		r->base = base;
+	*err = DANEGATE_E_RESOLVER;
+	if ((r->ctx = ub_ctx_create_event(r->base)) == NULL)
+		goto fail;
+	for (size_t i = 0; i < sizeof(resolver_defaults) /
+	    sizeof(resolver_defaults[0]); i++)
+		(void)ub_ctx_set_option(r->ctx, resolver_defaults[i][0],
+		    resolver_defaults[i][1]);
+	if ((rc = ub_ctx_add_ta_file(r->ctx, anchor)) != 0)
+		goto fail;
+	if (opts->forwarder != NULL &&
+	    (rc = ub_ctx_set_fwd(r->ctx, opts->forwarder)) != 0) {
+		*err = DANEGATE_E_INVALID;
+		goto fail;
+	}
+	/* Last, so that it can override anything above (the tests' world:
+	 * root hints, do-not-query-localhost: no). */
+	if (opts->unbound_conf != NULL &&
+	    (rc = ub_ctx_config(r->ctx, opts->unbound_conf)) != 0)
+		goto fail;
+	*err = DANEGATE_OK;
+	return r;
+fail:
+	if (r->ctx != NULL)
+		ub_ctx_delete(r->ctx);
+	if (r->own_base)
+		event_base_free(r->base);
+	free(r);
+	return NULL;
+}
+
+DANEGATE_EXPORT void
+danegate_resolver_free(struct danegate_resolver *r)
+{
+	if (r == NULL)
+		return;
+	/* No libunbound callback can fire after this. */
+	ub_ctx_delete(r->ctx);
+	r->ctx = NULL;
+	while (r->owners != NULL) {
+		struct resolver_owner *o = r->owners;
+
+		resolver_detach(r, o);
+		o->cancel(o);
+	}
+	while (r->queries != NULL)
+		query_free(r->queries);
+	if (r->own_base)
+		event_base_free(r->base);
+	free(r);
+}
+
+bool
+resolver_is_async(const struct danegate_resolver *r)
+{
+	return !r->own_base;
+}
+
+struct event_base *
+resolver_base(const struct danegate_resolver *r)
+{
+	return r->base;
+}
+
+void
+resolver_attach(struct danegate_resolver *r, struct resolver_owner *o)
+{
+	o->prev = NULL;
+	o->next = r->owners;
+	if (r->owners != NULL)
+		r->owners->prev = o;
+	r->owners = o;
+}
+
+void
+resolver_detach(struct danegate_resolver *r, struct resolver_owner *o)
+{
+	if (o->prev != NULL)
+		o->prev->next = o->next;
+	else if (r->owners == o)
+		r->owners = o->next;
+	if (o->next != NULL)
+		o->next->prev = o->prev;
+	o->prev = o->next = NULL;
+}
+
+/* ---- answer packets ---------------------------------------------------- */
+
+/*
+ * Reads the name at w's position, following compression pointers, into
+ * out (uncompressed wire format); leaves w after the name as it appears
+ * there. Each pointer must point before the previous one (so it cannot
+ * loop) and the result must fit in 255 bytes.
+ */
+static int
+pkt_read_name(const uint8_t *pkt, size_t len, struct wire *w,
+    uint8_t out[NAME_WIRE_MAX], size_t *out_len)
+{
+	struct wire r = *w;
+	size_t n = 0, limit = w->pos;
+	unsigned hops = 0;
+	bool jumped = false;
+
+	for (;;) {
+		size_t at = r.pos;
+		uint8_t l = wire_u8(&r);
+		const uint8_t *p;
+
+		if (!wire_ok(&r))
+			return -1;
+		if ((l & 0xc0) == 0xc0) {
+			size_t off = (size_t)(l & 0x3f) << 8 | wire_u8(&r);
+
+			if (!wire_ok(&r))
+				return -1;
+			if (!jumped) {
+				*w = r;
+				jumped = true;
+			}
+			if (off >= limit || off >= at || ++hops >
+			    POINTER_HOPS_MAX)
+				return -1;
+			limit = off;
+			wire_init(&r, pkt, len);
+			wire_seek(&r, off);
+			continue;
+		}
+		if ((l & 0xc0) != 0)	/* 0x40, 0x80: no such label types */
+			return -1;
+		if (n + 1 + l > NAME_WIRE_MAX)
+			return -1;
+		out[n++] = l;
+		if (l == 0)
+			break;
+		if ((p = wire_take(&r, l)) == NULL)
+			return -1;
+		memcpy(out + n, p, l);
+		n += l;
+	}
+	if (!jumped)
+		*w = r;
+	*out_len = n;
+	return 0;
+}
+
+/* Wire names are equal without regard to ASCII case (label lengths are
+ * below 64 and so never touched by tolower()). */
+static bool
+wire_name_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++)
+		if (tolower(a[i]) != tolower(b[i]))
+			return false;
+	return true;
+}
+
+struct pkt_rr {
+	uint8_t owner[NAME_WIRE_MAX];
+	size_t owner_len;
+	uint16_t type, class;
+	size_t rdata_pos;		/* offset in the packet */
+	uint16_t rdlen;
+};
+
+static int
+pkt_read_rr(const uint8_t *pkt, size_t len, struct wire *w,
+    struct pkt_rr *rr)
+{
+	if (pkt_read_name(pkt, len, w, rr->owner, &rr->owner_len) != 0)
+		return -1;
+	rr->type = wire_u16(w);
+	rr->class = wire_u16(w);
+	(void)wire_u32(w);		/* TTL */
+	rr->rdlen = wire_u16(w);
+	rr->rdata_pos = w->pos;
+	wire_skip(w, rr->rdlen);
+	return wire_ok(w) ? 0 : -1;
+}
+
+/* Copies one record's rdata, decompressing the MX exchange name. */
+static int
+pkt_copy_rdata(const uint8_t *pkt, size_t len, const struct pkt_rr *rr,
+    struct lookup_rr *out)
+{
+	uint8_t buf[2 + NAME_WIRE_MAX];
+	size_t n;
+
+	if (rr->type == DNS_TYPE_MX) {
+		struct wire w;
+		size_t name_len;
+
+		/* a cursor over exactly the rdata, but names may point back
+		 * into the whole packet */
+		wire_init(&w, pkt, rr->rdata_pos + rr->rdlen);
+		wire_seek(&w, rr->rdata_pos);
+		be16_store(buf, wire_u16(&w));
+		if (!wire_ok(&w) || pkt_read_name(pkt, len, &w, buf + 2,
+		    &name_len) != 0 || w.pos != rr->rdata_pos + rr->rdlen)
+			return -1;
+		n = 2 + name_len;
+	} else {
+		n = rr->rdlen;
+	}
+	if ((out->data = malloc(n > 0 ? n : 1)) == NULL)
+		return -1;
+	memcpy(out->data, rr->type == DNS_TYPE_MX ? buf : pkt + rr->rdata_pos,
+	    n);
+	out->len = (uint16_t)n;
+	return 0;
+}
+
+/*
+ * Fills a's records and canonname from the answer section: follows the
+ * CNAME chain from the question name, then keeps the records of the
+ * queried type owned by the end of the chain.
+ */
+static int
+pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
+{
+	uint8_t qname[NAME_WIRE_MAX], cur[NAME_WIRE_MAX];
+	size_t qname_len, cur_len, ans_pos, n = 0, k = 0;
+	uint16_t qdcount, ancount, qtype;
+	struct pkt_rr rr;
+	struct wire w;
+	unsigned hops;
+
+	wire_init(&w, pkt, len);
+	wire_skip(&w, 4);		/* id, flags */
+	qdcount = wire_u16(&w);
+	ancount = wire_u16(&w);
+	wire_skip(&w, 4);		/* nscount, arcount */
+	if (!wire_ok(&w) || qdcount != 1)
+		return -1;
+	if (pkt_read_name(pkt, len, &w, qname, &qname_len) != 0)
+		return -1;
+	qtype = wire_u16(&w);
+	(void)wire_u16(&w);
+	if (!wire_ok(&w) || qtype != a->type)
+		return -1;
+	ans_pos = w.pos;
+	memcpy(cur, qname, qname_len);
+	cur_len = qname_len;
+
+	for (hops = 0; hops <= CNAME_HOPS_MAX; hops++) {
+		bool found = false;
+
+		wire_seek(&w, ans_pos);
+		for (unsigned i = 0; i < ancount && !found; i++) {
+			struct wire t;
+
+			if (pkt_read_rr(pkt, len, &w, &rr) != 0)
+				return -1;
+			if (rr.type != DNS_TYPE_CNAME || rr.class != 1 ||
+			    !wire_name_eq(rr.owner, rr.owner_len, cur, cur_len))
+				continue;
+			wire_init(&t, pkt, rr.rdata_pos + rr.rdlen);
+			wire_seek(&t, rr.rdata_pos);
+			if (pkt_read_name(pkt, len, &t, cur, &cur_len) != 0)
+				return -1;
+			found = true;
+		}
+		if (!found)
+			break;
+	}
+	if (hops > CNAME_HOPS_MAX)
+		return -1;
+	if (!wire_name_eq(cur, cur_len, qname, qname_len) &&
+	    dest_name_to_text(cur, cur_len, a->canonname,
+	    sizeof(a->canonname)) != 0)
+		return -1;
+
+	/* count, then copy */
+	for (int pass = 0; pass < 2; pass++) {
+		wire_seek(&w, ans_pos);
+		for (unsigned i = 0; i < ancount; i++) {
+			if (pkt_read_rr(pkt, len, &w, &rr) != 0)
+				return -1;
+			if (rr.type != a->type || rr.class != 1 ||
+			    !wire_name_eq(rr.owner, rr.owner_len, cur, cur_len))
+				continue;
+			if (pass == 0)
+				n++;
+			else if (pkt_copy_rdata(pkt, len, &rr,
+			    &a->rrs[k]) == 0)
+				a->n_rrs = ++k;
+			else
+				return -1;
+		}
+		if (pass == 0) {
+			if (n == 0)
+				break;
+			if ((a->rrs = calloc(n, sizeof(*a->rrs))) == NULL)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *
+rcode_name(int rcode)
+{
+	switch (rcode) {
+	case 1:
+		return "FORMERR";
+	case 2:
+		return "SERVFAIL";
+	case 4:
+		return "NOTIMP";
+	case 5:
+		return "REFUSED";
+	default:
+		return NULL;
+	}
+}
+
+void
+lookup_answer_from_packet(struct lookup_answer *a, const char *name,
+    uint16_t type, int err, const uint8_t *pkt, size_t len, int sec,
+    const char *why_bogus)
+{
+	const char *rn;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	a->type = type;
+	a->rcode = -1;
+	a->state = DANEGATE_INDETERMINATE;
+	if (err != 0) {
+		snprintf(a->why, sizeof(a->why), "lookup failed: %s",
+		    ub_strerror(err));
+		return;
+	}
+	if (pkt == NULL || len < 12) {
+		snprintf(a->why, sizeof(a->why), "no answer");
+		return;
+	}
+	a->rcode = pkt[3] & 0x0f;
+	if (sec == 1) {
+		/* libunbound hands bogus data over as a NOERROR answer: it
+		 * is never used. */
+		a->state = DANEGATE_BOGUS;
+		snprintf(a->why, sizeof(a->why), "%s", why_bogus != NULL ?
+		    why_bogus : "DNSSEC validation failed");
+		return;
+	}
+	if (a->rcode != DNS_RCODE_NOERROR && a->rcode != DNS_RCODE_NXDOMAIN) {
+		rn = rcode_name(a->rcode);
+		if (rn != NULL)
+			snprintf(a->why, sizeof(a->why), "%s%s%s", rn,
+			    why_bogus ? ": " : "", why_bogus ? why_bogus : "");
+		else
+			snprintf(a->why, sizeof(a->why), "rcode %d%s%s",
+			    a->rcode, why_bogus ? ": " : "",
+			    why_bogus ? why_bogus : "");
+		return;
+	}
+	if (pkt_parse_answer(a, pkt, len) != 0) {
+		lookup_answer_clear(a);
+		a->canonname[0] = '\0';
+		snprintf(a->why, sizeof(a->why), "malformed answer (%zu bytes)",
+		    len);
+		return;
+	}
+	a->state = sec == 2 ? DANEGATE_SECURE : DANEGATE_INSECURE;
+	a->nxdomain = a->rcode == DNS_RCODE_NXDOMAIN;
+	a->nodata = a->rcode == DNS_RCODE_NOERROR && a->n_rrs == 0;
+}
+
+/* ---- lookups ----------------------------------------------------------- */
+
+static void
+query_deliver(struct resolver_query *q, struct lookup_answer *a)
+{
+	resolver_answer_fn *cb = q->cb;
+
+	q->cb = NULL;
+	if (q->timer != NULL)
+		evtimer_del(q->timer);
+	cb(q->arg, a);
+}
+
+static void
+query_on_answer(void *mydata, int err, void *pkt, int len, int sec,
+    char *why_bogus, int was_ratelimited)
+{
+	struct resolver_query *q = mydata;
+	struct lookup_answer a;
+
+	(void)was_ratelimited;
+	q->ub_done = true;
+	if (q->cb != NULL) {
+		lookup_answer_from_packet(&a, q->name, q->type, err, pkt,
+		    len > 0 ? (size_t)len : 0, sec, why_bogus);
+		query_deliver(q, &a);
+	}
+	/* Inside ub_resolve_event() the starter still holds q. */
+	if (!q->starting)
+		query_free(q);
+}
+
+static void
+query_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct resolver_query *q = arg;
+	struct lookup_answer a;
+
+	(void)fd;
+	(void)what;
+	memset(&a, 0, sizeof(a));
+	snprintf(a.name, sizeof(a.name), "%s", q->name);
+	a.type = q->type;
+	a.rcode = -1;
+	a.state = DANEGATE_INDETERMINATE;
+	snprintf(a.why, sizeof(a.why), "no answer within %u ms",
+	    q->r->timeout_ms);
+	/* q stays, silent, until libunbound answers (see the top). */
+	query_deliver(q, &a);
+}
+
+int
+resolver_lookup_async(struct danegate_resolver *r, const char *name,
+    uint16_t type, resolver_answer_fn *cb, void *arg)
+{
+	struct resolver_query *q;
+	struct lookup_answer a;
+	struct timeval tv;
+	int id, rc;
+
+	if ((q = calloc(1, sizeof(*q))) == NULL)
+		return DANEGATE_E_NOMEM;
+	if ((q->timer = evtimer_new(r->base, query_on_timeout, q)) == NULL) {
+		free(q);
+		return DANEGATE_E_NOMEM;
+	}
+	q->r = r;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	q->type = type;
+	q->cb = cb;
+	q->arg = arg;
+	q->next = r->queries;
+	if (r->queries != NULL)
+		r->queries->prev = q;
+	r->queries = q;
+
+	q->starting = true;
+	rc = ub_resolve_event(r->ctx, name, type, 1, q, query_on_answer, &id);
+	q->starting = false;
+	if (rc != 0) {
+		/* e.g. a name libunbound cannot parse: an answer like any
+		 * other failure, so that callers have one path */
+		if (q->cb != NULL) {
+			lookup_answer_from_packet(&a, name, type, rc, NULL, 0,
+			    0, NULL);
+			query_deliver(q, &a);
+		}
+		query_free(q);
+		return 0;
+	}
+	if (q->ub_done) {		/* answered inside the call */
+		query_free(q);
+		return 0;
+	}
+	tv.tv_sec = r->timeout_ms / 1000;
+	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
+	evtimer_add(q->timer, &tv);
+	return 0;
+}
+
+int
+resolver_run(struct danegate_resolver *r, const bool *done)
+{
+	while (!*done) {
+		/* EVLOOP_ONCE: wait for something, run it, look again */
+		int rc = event_base_loop(r->base, EVLOOP_ONCE);
+
+		if (rc != 0 && !*done)
+			return DANEGATE_E_RESOLVER;
+	}
+	return 0;
+}
+
+struct lookup_wait {
+	bool done;
+	struct lookup_answer *out;
+};
+
+static void
+lookup_on_answer(void *arg, struct lookup_answer *ans)
+{
+	struct lookup_wait *lw = arg;
+
+	*lw->out = *ans;		/* moved */
+	lw->done = true;
+}
+
+int
+resolver_lookup(struct danegate_resolver *r, const char *name,
+    uint16_t type, struct lookup_answer *out)
+{
+	struct lookup_wait lw = { false, out };
+	int rc;
+
+	if (resolver_is_async(r))
+		return DANEGATE_E_INVALID;
+	if ((rc = resolver_lookup_async(r, name, type, lookup_on_answer,
+	    &lw)) != 0)
+		return rc;
+	return resolver_run(r, &lw.done);
+}
