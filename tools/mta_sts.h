@@ -1,0 +1,71 @@
+/*
+ * mta_sts.h - MTA-STS (RFC 8461) for tlsa-check: the policy parser and the
+ * policy fetch.
+ *
+ * SECURITY: the policy body comes from any web server the domain names;
+ * mta_sts_parse() is bounded and fuzzed. The fetch is HTTPS with PKIX
+ * validation (libcurl, GnuTLS flavour), no redirects, 64 KiB at most.
+ */
+#ifndef TLSA_CHECK_MTA_STS_H
+#define TLSA_CHECK_MTA_STS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "danegate.h"
+
+#define MTA_STS_MAX_BODY 65536
+#define MTA_STS_MAX_MX 32
+
+enum mta_sts_mode {
+	MTA_STS_NONE = 0,
+	MTA_STS_TESTING,
+	MTA_STS_ENFORCE,
+};
+
+struct mta_sts_policy {
+	enum mta_sts_mode mode;
+	long max_age;
+	char mx[MTA_STS_MAX_MX][DANEGATE_NAME_MAX];
+	size_t n_mx;
+};
+
+/*
+ * Parses a policy body (RFC 8461 §3.2): "key: value" lines (CRLF or LF);
+ * version must be STSv1, mode one of enforce/testing/none, max_age
+ * 0..31557600, at least one mx unless mode is none; unknown keys ignored.
+ * Returns 0, or -1 with a reason in err.
+ */
+int mta_sts_parse(const char *body, size_t len, struct mta_sts_policy *p,
+    char *err, size_t errlen);
+
+/* Does MX host name match one of the policy's patterns ("*.example.com"
+ * matches exactly one more label)? Case and a final dot do not matter. */
+bool mta_sts_mx_matches(const struct mta_sts_policy *p, const char *host);
+
+const char *mta_sts_mode_name(enum mta_sts_mode m);
+
+/* What tlsa-check learned about a domain's MTA-STS. */
+struct mta_sts_result {
+	bool published;			/* _mta-sts TXT with v=STSv1 */
+	enum danegate_dnssec txt_state;
+	char id[128];
+	bool fetched;			/* policy fetched and parsed */
+	struct mta_sts_policy policy;
+	enum danegate_reason reason;	/* NONE, or an sts-* failure */
+	char error[256];
+	bool mx_all_match;		/* every MX host matches a pattern */
+	char mx_unmatched[DANEGATE_NAME_MAX];	/* the first that does not */
+};
+
+/*
+ * Looks up _mta-sts.<domain>, fetches and parses the policy. ca_file: PKIX
+ * roots (NULL: the system's). The host mta-sts.<domain> is resolved with r
+ * (validated) and handed to libcurl, so the fetch uses the same DNS view as
+ * everything else. timeout_ms bounds the fetch.
+ */
+void mta_sts_check(struct danegate_resolver *r, const char *domain,
+    const char *ca_file, unsigned timeout_ms, bool ipv4, bool ipv6,
+    struct mta_sts_result *out);
+
+#endif
