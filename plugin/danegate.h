@@ -202,8 +202,14 @@ int danegate_tlsa_for_cert(const uint8_t *der, size_t der_len,
 /* The result of matching a chain against TLSA records. */
 struct danegate_match {
 	bool matched;
-	int record;			/* index of the matching record, or -1 */
-	int depth;			/* chain position it matched: 0 = leaf */
+	int record;			/* index of the matching record; -1 when
+					 * nothing matched (or no match was
+					 * tried), even if an anchor matched
+					 * but the chain or name then failed:
+					 * why names it */
+	int depth;			/* chain position it matched: 0 = leaf;
+					 * a bare DANE-TA key: one above the
+					 * certificate it signed; else -1 */
 	enum danegate_reason reason;	/* DANE_VERIFIED or a failure */
 	char why[256];			/* a sentence for humans */
 };
@@ -215,7 +221,9 @@ struct danegate_match {
  * bare key, then the chain is verified up to that anchor with dates, and
  * the leaf's name is checked against names (the TLSA base name, the MX
  * host name, the next-hop domain; NULL entries skipped). Unusable records
- * are skipped. now: the time for date checks.
+ * are skipped. now: the time for date checks, used as given (0 is the
+ * epoch, not "now"). Only the first 16 certificates of the chain are
+ * looked at: a longer chain can lose a match, never gain one.
  */
 int danegate_tlsa_match(const struct danegate_tlsa *records, size_t n_records,
     const uint8_t *const *chain_der, const size_t *chain_len, size_t n_chain,

@@ -72,9 +72,13 @@ mta_sts_parse(const char *body, size_t len, struct mta_sts_policy *p,
 			return -1;
 		}
 		{
-			size_t blank = strspn(line, " \t\r");
+			/* the body is not NUL-terminated: no str* here */
+			size_t blank = 0;
 
-			if (blank >= line_len)
+			while (blank < line_len && (line[blank] == ' ' ||
+			    line[blank] == '\t' || line[blank] == '\r'))
+				blank++;
+			if (blank == line_len)
 				continue;		/* empty line */
 		}
 		colon = memchr(line, ':', line_len);
