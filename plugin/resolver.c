@@ -41,6 +41,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,9 +172,19 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 	}
 	/* Last, so that it can override anything above (the tests' world:
 	 * root hints, do-not-query-localhost: no). */
-	if (opts->unbound_conf != NULL &&
-	    (rc = ub_ctx_config(r->ctx, opts->unbound_conf)) != 0)
-		goto fail;
+	if (opts->unbound_conf != NULL) {
+		/* libunbound's config reader is a flex scanner with global
+		 * state: two threads reading at once corrupt it ("fatal flex
+		 * scanner internal error"), so callers such as tlsa-check -j
+		 * are serialized here. */
+		static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
+
+		pthread_mutex_lock(&config_lock);
+		rc = ub_ctx_config(r->ctx, opts->unbound_conf);
+		pthread_mutex_unlock(&config_lock);
+		if (rc != 0)
+			goto fail;
+	}
 	*err = DANEGATE_OK;
 	return r;
 fail:
