@@ -375,6 +375,29 @@ audit_posture(struct danegate_resolver *r, struct audit *a,
 	}
 }
 
+/* Takes the reason of a failing host: its first failed connection's if
+ * it got that far, else what DNS said about it. */
+static void
+audit_blame_host(struct audit *a, const struct audit_host *h)
+{
+	for (size_t j = 0; j < h->n_probes; j++) {
+		const struct danegate_smtp_result *p = h->probes[j];
+
+		if (p->reason != DANEGATE_R_NONE &&
+		    p->reason != DANEGATE_R_DANE_VERIFIED &&
+		    p->reason != DANEGATE_R_DANE_TRUSTED) {
+			a->reason = p->reason;
+			snprintf(a->why, sizeof(a->why), "%.200s (%.60s): %.240s",
+			    h->mx->name, p->address, p->error[0] ? p->error :
+			    p->match.why);
+			return;
+		}
+	}
+	a->reason = h->mx->reason;
+	snprintf(a->why, sizeof(a->why), "%.200s: %.250s", h->mx->name,
+	    h->mx->why);
+}
+
 /* The domain's word: what a DANE-enforcing sender would get. */
 static void
 audit_judge_domain(struct audit *a)
@@ -404,31 +427,12 @@ audit_judge_domain(struct audit *a)
 			if (strcmp(h->verdict, "dns-failure") != 0)
 				any_dane_failure = true;
 			if (a->reason == DANEGATE_R_NONE ||
-			    a->reason == DANEGATE_R_DANE_VERIFIED) {
-				a->reason = h->mx->reason;
-				snprintf(a->why, sizeof(a->why), "%.200s: %.250s",
-				    h->mx->name, h->mx->why);
-			}
+			    a->reason == DANEGATE_R_DANE_VERIFIED)
+				audit_blame_host(a, h);
 		}
 	}
 	if (first == NULL) {
 		a->verdict = any_dane_failure ? "dane-failing" : "dns-failure";
-		for (size_t i = 0; i < a->n_hosts; i++)
-			for (size_t j = 0; j < a->hosts[i].n_probes; j++) {
-				const struct danegate_smtp_result *p =
-				    a->hosts[i].probes[j];
-
-				if (p->reason != DANEGATE_R_NONE &&
-				    p->reason != DANEGATE_R_DANE_VERIFIED) {
-					a->reason = p->reason;
-					snprintf(a->why, sizeof(a->why),
-					    "%.200s (%.60s): %.240s",
-					    a->hosts[i].mx->name, p->address,
-					    p->error[0] ? p->error :
-					    p->match.why);
-					return;
-				}
-			}
 		return;
 	}
 	if (first->authenticated)
