@@ -12,75 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dname.h"
 #include "msg.h"
 #include "wire.h"
 
 #define OPT_RR_LEN 11		/* root name, type, class, ttl, rdlength */
 #define EDE_TEXT_MAX 200	/* keep error answers small */
 #define ENC_MAX_NAMES 256	/* compression targets remembered */
-
-/*
- * Reads a possibly compressed name at w's position (w->buf is the whole
- * packet) into out as uncompressed wire format; leaves w after the name as
- * it is written at that position. Returns the name's length or -1.
- */
-static int
-name_read(struct wire *w, uint8_t out[DNS_MAX_NAME])
-{
-	size_t pos = w->pos, resume = 0, outlen = 0;
-	bool jumped = false;
-
-	if (w->err)
-		return -1;
-	for (;;) {
-		uint8_t c;
-
-		if (pos >= w->len)
-			goto bad;
-		c = w->buf[pos];
-		if ((c & 0xc0) == 0xc0) {
-			size_t target;
-
-			if (pos + 1 >= w->len)
-				goto bad;
-			target = (size_t)(c & 0x3f) << 8 | w->buf[pos + 1];
-			/* strictly backwards: no loops, bounded jumps */
-			if (target >= pos)
-				goto bad;
-			if (!jumped)
-				resume = pos + 2;
-			jumped = true;
-			pos = target;
-			continue;
-		}
-		if (c & 0xc0)		/* 0x40/0x80: obsolete label types */
-			goto bad;
-		if (outlen + c + 1 > DNS_MAX_NAME || pos + 1 + c > w->len)
-			goto bad;
-		memcpy(out + outlen, w->buf + pos, (size_t)c + 1);
-		outlen += (size_t)c + 1;
-		if (c == 0)
-			break;
-		pos += (size_t)c + 1;
-	}
-	w->pos = jumped ? resume : pos + 1;
-	return (int)outlen;
-bad:
-	w->err = true;
-	return -1;
-}
-
-/* Case-insensitive comparison of two uncompressed wire names. */
-static bool
-name_equal(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (tolower(a[i]) != tolower(b[i]))
-			return false;
-	return true;
-}
 
 enum msg_query_status
 msg_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
@@ -107,8 +45,8 @@ msg_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
 		return DNS_OPCODE(q->flags) != 0 ? MSG_QUERY_NOTIMP :
 		    MSG_QUERY_FORMERR;
 	/* A query name is never compressed: a pointer could only point into
-	 * the header. name_read() refuses that, as target >= 12 fails. */
-	n = name_read(&w, q->qname);
+	 * the header. dname_read() refuses that, as target >= 12 fails. */
+	n = dname_read(&w, q->qname);
 	q->qtype = wire_u16(&w);
 	q->qclass = wire_u16(&w);
 	if (n < 0 || !wire_ok(&w))
@@ -126,7 +64,7 @@ msg_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
 	for (unsigned i = 0; i < nscount; i++) {
 		uint8_t owner[DNS_MAX_NAME];
 
-		n = name_read(&w, owner);
+		n = dname_read(&w, owner);
 		wire_skip(&w, 8);		/* type, class, TTL */
 		wire_skip(&w, wire_u16(&w));
 		if (n < 0 || !wire_ok(&w))
@@ -140,7 +78,7 @@ msg_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
 		uint16_t type, rdlen, klass;
 		uint32_t ttl;
 
-		n = name_read(&w, owner);
+		n = dname_read(&w, owner);
 		type = wire_u16(&w);
 		klass = wire_u16(&w);
 		ttl = wire_u32(&w);
@@ -381,7 +319,7 @@ enc_rdata(struct encoder *e, struct wire *w, uint16_t type, uint16_t rdlen)
 	wbuf_bytes(&e->b, wire_take(w, prefix), prefix);
 	for (unsigned i = 0; i < names; i++) {
 		uint8_t name[DNS_MAX_NAME];
-		int n = name_read(w, name);
+		int n = dname_read(w, name);
 
 		if (n < 0 || w->pos > rd_start + rdlen) {
 			w->err = true;
@@ -437,8 +375,8 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 		return NULL;
 	for (int s = 0; s < 3; s++)
 		count[s] = wire_u16(&w);
-	n = name_read(&w, name);
-	if (n < 0 || !name_equal(name, (size_t)n, q->qname, q->qname_len) ||
+	n = dname_read(&w, name);
+	if (n < 0 || !dname_equal(name, (size_t)n, q->qname, q->qname_len) ||
 	    wire_u16(&w) != q->qtype || wire_u16(&w) != q->qclass ||
 	    !wire_ok(&w))
 		return NULL;
@@ -465,7 +403,7 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 			uint32_t ttl;
 			size_t rr_start = e->b.len;
 
-			n = name_read(&w, name);
+			n = dname_read(&w, name);
 			type = wire_u16(&w);
 			klass = wire_u16(&w);
 			ttl = wire_u32(&w);

@@ -18,26 +18,13 @@
 #include "log.h"
 #include "msg.h"
 #include "resolver.h"
+#include "unbound_defaults.h"
 
 struct resolver {
 	struct ub_ctx *ctx;
 	struct event_base *base;
 	unsigned inflight;
 	bool retired;
-};
-
-/*
- * Applied before the configuration, which may override them: libunbound's
- * own defaults suit a stub library, not a resolver serving a mail gateway.
- * These are the Unbound daemon's defaults.
- */
-static const char *const resolver_defaults[][2] = {
-	{ "outgoing-range:", "4096" },
-	{ "msg-cache-size:", "4m" },
-	{ "rrset-cache-size:", "8m" },
-	{ "key-cache-size:", "4m" },
-	{ "neg-cache-size:", "1m" },
-	{ "outgoing-num-tcp:", "10" },
 };
 
 const char *
@@ -139,12 +126,11 @@ resolver_new(struct event_base *base, const struct conf *conf)
 		free(r);
 		return NULL;
 	}
-	for (size_t i = 0; i < sizeof(resolver_defaults) /
-	    sizeof(resolver_defaults[0]); i++)
-		if ((rc = ub_ctx_set_option(r->ctx, resolver_defaults[i][0],
-		    resolver_defaults[i][1])) != 0)
+	for (size_t i = 0; i < UNBOUND_N_DEFAULTS; i++)
+		if ((rc = ub_ctx_set_option(r->ctx, unbound_defaults[i][0],
+		    unbound_defaults[i][1])) != 0)
 			log_warnx("libunbound refused default %s %s: %s",
-			    resolver_defaults[i][0], resolver_defaults[i][1],
+			    unbound_defaults[i][0], unbound_defaults[i][1],
 			    ub_strerror(rc));
 	/* libunbound's mesh must hold as many queries as we let in */
 	snprintf(num, sizeof(num), "%u", conf->num_queries_per_thread);

@@ -51,6 +51,8 @@
 #include <unbound-event.h>
 
 #include "internal.h"
+#include "dname.h"
+#include "unbound_defaults.h"
 #include "wire.h"
 #include "dest.h"
 
@@ -58,7 +60,6 @@
 #define RESOLVER_DEFAULT_TIMEOUT_MS 5000
 #define NAME_WIRE_MAX		255
 #define CNAME_HOPS_MAX		16	/* libunbound stops at 8 or so */
-#define POINTER_HOPS_MAX	64
 
 struct resolver_query {
 	struct resolver_query *prev, *next;	/* r->queries */
@@ -79,20 +80,6 @@ struct danegate_resolver {
 	unsigned timeout_ms;
 	struct resolver_query *queries;
 	struct resolver_owner *owners;
-};
-
-/*
- * Applied before the config file, which may override them: the Unbound
- * daemon's defaults, instead of libunbound's, which suit a stub library
- * and not a mail relay resolving for every outbound message.
- */
-static const char *const resolver_defaults[][2] = {
-	{ "outgoing-range:", "4096" },
-	{ "msg-cache-size:", "4m" },
-	{ "rrset-cache-size:", "8m" },
-	{ "key-cache-size:", "4m" },
-	{ "neg-cache-size:", "1m" },
-	{ "outgoing-num-tcp:", "10" },
 };
 
 static void
@@ -159,10 +146,9 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 	*err = DANEGATE_E_RESOLVER;
 	if ((r->ctx = ub_ctx_create_event(r->base)) == NULL)
 		goto fail;
-	for (size_t i = 0; i < sizeof(resolver_defaults) /
-	    sizeof(resolver_defaults[0]); i++)
-		(void)ub_ctx_set_option(r->ctx, resolver_defaults[i][0],
-		    resolver_defaults[i][1]);
+	for (size_t i = 0; i < UNBOUND_N_DEFAULTS; i++)
+		(void)ub_ctx_set_option(r->ctx, unbound_defaults[i][0],
+		    unbound_defaults[i][1]);
 	if ((rc = ub_ctx_add_ta_file(r->ctx, anchor)) != 0)
 		goto fail;
 	if (opts->forwarder != NULL &&
@@ -253,74 +239,16 @@ resolver_detach(struct danegate_resolver *r, struct resolver_owner *o)
 
 /* ---- answer packets ---------------------------------------------------- */
 
-/*
- * Reads the name at w's position, following compression pointers, into
- * out (uncompressed wire format); leaves w after the name as it appears
- * there. Each pointer must point before the previous one (so it cannot
- * loop) and the result must fit in 255 bytes.
- */
+/* dname_read() with the length returned through out_len. */
 static int
-pkt_read_name(const uint8_t *pkt, size_t len, struct wire *w,
-    uint8_t out[NAME_WIRE_MAX], size_t *out_len)
+pkt_read_name(struct wire *w, uint8_t out[NAME_WIRE_MAX], size_t *out_len)
 {
-	struct wire r = *w;
-	size_t n = 0, limit = w->pos;
-	unsigned hops = 0;
-	bool jumped = false;
+	int n = dname_read(w, out);
 
-	for (;;) {
-		size_t at = r.pos;
-		uint8_t l = wire_u8(&r);
-		const uint8_t *p;
-
-		if (!wire_ok(&r))
-			return -1;
-		if ((l & 0xc0) == 0xc0) {
-			size_t off = (size_t)(l & 0x3f) << 8 | wire_u8(&r);
-
-			if (!wire_ok(&r))
-				return -1;
-			if (!jumped) {
-				*w = r;
-				jumped = true;
-			}
-			if (off >= limit || off >= at || ++hops >
-			    POINTER_HOPS_MAX)
-				return -1;
-			limit = off;
-			wire_init(&r, pkt, len);
-			wire_seek(&r, off);
-			continue;
-		}
-		if ((l & 0xc0) != 0)	/* 0x40, 0x80: no such label types */
-			return -1;
-		if (n + 1 + l > NAME_WIRE_MAX)
-			return -1;
-		out[n++] = l;
-		if (l == 0)
-			break;
-		if ((p = wire_take(&r, l)) == NULL)
-			return -1;
-		memcpy(out + n, p, l);
-		n += l;
-	}
-	if (!jumped)
-		*w = r;
-	*out_len = n;
+	if (n < 0)
+		return -1;
+	*out_len = (size_t)n;
 	return 0;
-}
-
-/* Wire names are equal without regard to ASCII case (label lengths are
- * below 64 and so never touched by tolower()). */
-static bool
-wire_name_eq(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++)
-		if (tolower(a[i]) != tolower(b[i]))
-			return false;
-	return true;
 }
 
 struct pkt_rr {
@@ -332,10 +260,9 @@ struct pkt_rr {
 };
 
 static int
-pkt_read_rr(const uint8_t *pkt, size_t len, struct wire *w,
-    struct pkt_rr *rr)
+pkt_read_rr(struct wire *w, struct pkt_rr *rr)
 {
-	if (pkt_read_name(pkt, len, w, rr->owner, &rr->owner_len) != 0)
+	if (pkt_read_name(w, rr->owner, &rr->owner_len) != 0)
 		return -1;
 	rr->type = wire_u16(w);
 	rr->class = wire_u16(w);
@@ -348,7 +275,7 @@ pkt_read_rr(const uint8_t *pkt, size_t len, struct wire *w,
 
 /* Copies one record's rdata, decompressing the MX exchange name. */
 static int
-pkt_copy_rdata(const uint8_t *pkt, size_t len, const struct pkt_rr *rr,
+pkt_copy_rdata(const uint8_t *pkt, const struct pkt_rr *rr,
     struct lookup_rr *out)
 {
 	uint8_t buf[2 + NAME_WIRE_MAX];
@@ -363,7 +290,7 @@ pkt_copy_rdata(const uint8_t *pkt, size_t len, const struct pkt_rr *rr,
 		wire_init(&w, pkt, rr->rdata_pos + rr->rdlen);
 		wire_seek(&w, rr->rdata_pos);
 		be16_store(buf, wire_u16(&w));
-		if (!wire_ok(&w) || pkt_read_name(pkt, len, &w, buf + 2,
+		if (!wire_ok(&w) || pkt_read_name(&w, buf + 2,
 		    &name_len) != 0 || w.pos != rr->rdata_pos + rr->rdlen)
 			return -1;
 		n = 2 + name_len;
@@ -400,7 +327,7 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 	wire_skip(&w, 4);		/* nscount, arcount */
 	if (!wire_ok(&w) || qdcount != 1)
 		return -1;
-	if (pkt_read_name(pkt, len, &w, qname, &qname_len) != 0)
+	if (pkt_read_name(&w, qname, &qname_len) != 0)
 		return -1;
 	qtype = wire_u16(&w);
 	(void)wire_u16(&w);
@@ -417,14 +344,14 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 		for (unsigned i = 0; i < ancount && !found; i++) {
 			struct wire t;
 
-			if (pkt_read_rr(pkt, len, &w, &rr) != 0)
+			if (pkt_read_rr(&w, &rr) != 0)
 				return -1;
 			if (rr.type != DNS_TYPE_CNAME || rr.class != 1 ||
-			    !wire_name_eq(rr.owner, rr.owner_len, cur, cur_len))
+			    !dname_equal(rr.owner, rr.owner_len, cur, cur_len))
 				continue;
 			wire_init(&t, pkt, rr.rdata_pos + rr.rdlen);
 			wire_seek(&t, rr.rdata_pos);
-			if (pkt_read_name(pkt, len, &t, cur, &cur_len) != 0)
+			if (pkt_read_name(&t, cur, &cur_len) != 0)
 				return -1;
 			found = true;
 		}
@@ -433,7 +360,7 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 	}
 	if (hops > CNAME_HOPS_MAX)
 		return -1;
-	if (!wire_name_eq(cur, cur_len, qname, qname_len) &&
+	if (!dname_equal(cur, cur_len, qname, qname_len) &&
 	    dest_name_to_text(cur, cur_len, a->canonname,
 	    sizeof(a->canonname)) != 0)
 		return -1;
@@ -442,14 +369,14 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 	for (int pass = 0; pass < 2; pass++) {
 		wire_seek(&w, ans_pos);
 		for (unsigned i = 0; i < ancount; i++) {
-			if (pkt_read_rr(pkt, len, &w, &rr) != 0)
+			if (pkt_read_rr(&w, &rr) != 0)
 				return -1;
 			if (rr.type != a->type || rr.class != 1 ||
-			    !wire_name_eq(rr.owner, rr.owner_len, cur, cur_len))
+			    !dname_equal(rr.owner, rr.owner_len, cur, cur_len))
 				continue;
 			if (pass == 0)
 				n++;
-			else if (pkt_copy_rdata(pkt, len, &rr,
+			else if (pkt_copy_rdata(pkt, &rr,
 			    &a->rrs[k]) == 0)
 				a->n_rrs = ++k;
 			else
