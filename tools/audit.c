@@ -225,6 +225,15 @@ audit_probe_host(struct audit *a, struct audit_host *h,
 	default:
 		break;
 	}
+	/* a host that failed on the wire says why in its own reason */
+	if (!h->delivers || strcmp(h->verdict, "dane-partial") == 0)
+		for (size_t i = 0; i < h->n_probes; i++)
+			if (h->probes[i]->reason != DANEGATE_R_NONE &&
+			    h->probes[i]->reason != DANEGATE_R_DANE_VERIFIED &&
+			    h->probes[i]->reason != DANEGATE_R_DANE_TRUSTED) {
+				h->reason = h->probes[i]->reason;
+				break;
+			}
 	if (mx->policy == DANEGATE_POLICY_DANE)
 		audit_tlsa_operations(a, h, opts);
 }
@@ -481,6 +490,7 @@ audit_run(struct danegate_resolver *r, const char *name,
 		struct audit_host *h = &a->hosts[i];
 
 		h->mx = &a->dest->hosts[i];
+		h->reason = h->mx->reason;
 		audit_judge_host_dns(h);
 		if (opts->connect && h->delivers)
 			audit_probe_host(a, h, opts);

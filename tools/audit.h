@@ -55,6 +55,8 @@ struct audit_host {
 	struct danegate_smtp_result **probes;	/* one per address probed */
 	size_t n_probes;
 	const char *verdict;		/* this host alone, same vocabulary */
+	enum danegate_reason reason;	/* DNS's reason, or its connections'
+					 * failure when they failed */
 	bool delivers;			/* a sender would deliver here */
 	bool authenticated;		/* ... with a DANE match */
 };

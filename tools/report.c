@@ -255,7 +255,7 @@ json_audit(const struct audit *a)
 		json_object_object_add(ho, "policy",
 		    jstr(danegate_policy_name(mx->policy)));
 		json_object_object_add(ho, "reason",
-		    jstr(danegate_reason_name(mx->reason)));
+		    jstr(danegate_reason_name(h->reason)));
 		json_object_object_add(ho, "why", jstr(mx->why));
 		json_object_object_add(ho, "trusted_only",
 		    json_object_new_boolean(mx->trusted_only));
