@@ -111,8 +111,10 @@ audit_tlsa_operations(struct audit *a, const struct audit_host *h,
 			    "chain (RFC 7671 section 5.2.2)", mx->name, text);
 		}
 	}
-	if (p != NULL && usable > 0 && matching == usable &&
-	    !(ee_match && ta_match))
+	/* A DANE-TA record outlives the server's key; only a DANE-EE-only
+	 * set must have a record for the next key before a rollover. */
+	if (p != NULL && usable > 0 && matching == usable && ee_match &&
+	    !ta_match)
 		audit_warn(a, "%s: no key rollover prepared: every TLSA record "
 		    "matches the current certificate; publish one for the next "
 		    "key first (\"3 1 1 + 3 1 1\" or \"3 1 1 + 2 1 1\")",
@@ -150,9 +152,9 @@ audit_tlsa_operations(struct audit *a, const struct audit_host *h,
 			    der.size, 3, 1, 1, &want) == 0) {
 				danegate_tlsa_format(&want, text, sizeof(text));
 				audit_warn(a, "%s: the next certificate (%s) is "
-				    "not published yet: add %s IN TLSA %s",
-				    mx->name, opts->next_cert, mx->tlsa_base,
-				    text);
+				    "not published yet: add _%u._tcp.%s. IN TLSA "
+				    "%s", mx->name, opts->next_cert,
+				    a->dest->port, mx->tlsa_base, text);
 				danegate_tlsa_clear(&want);
 			}
 		}

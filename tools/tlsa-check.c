@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <gnutls/abstract.h>
@@ -175,21 +176,85 @@ worker(void *arg)
 }
 
 static int
-parse_uint(const char *opt, const char *s, unsigned long max,
-    unsigned long *out)
+parse_uint(const char *opt, const char *s, unsigned long min,
+    unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v > max) {
-		fprintf(stderr, "tlsa-check: %s: '%s' is not a number from 0 "
-		    "to %lu\n", opt, s, max);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 ||
+	    v < min || v > max) {
+		fprintf(stderr, "tlsa-check: %s: '%s' is not a number from %lu "
+		    "to %lu\n", opt, s, min, max);
 		return -1;
 	}
 	*out = v;
 	return 0;
+}
+
+/* The owner name of the first record of a zone-format file ("." for the
+ * root), or "" if there is none. */
+static void
+anchor_zone(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+
+	out[0] = '\0';
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t n = strcspn(line, " \t\r\n");
+
+		if (n == 0 || line[0] == ';' || line[0] == '#' ||
+		    line[0] == '$')
+			continue;
+		snprintf(out, cap, "%.*s", (int)n, line);
+		break;
+	}
+	fclose(f);
+}
+
+/*
+ * libunbound reads the trust anchor only at the first lookup and would
+ * then fail every lookup, which would look like a DNS failure of each
+ * domain. Check it once up front, as danegated does at start-up: the
+ * anchored zone's records must validate as secure.
+ */
+static int
+check_trust_anchor(const struct danegate_resolver_options *ropts)
+{
+	const char *file = ropts->trust_anchor_file ?
+	    ropts->trust_anchor_file : "/usr/share/dns/root.key";
+	struct danegate_resolver *r;
+	struct danegate_txt *txt = NULL;
+	char zone[256];
+	int err = 0, rc = -1;
+
+	if ((r = danegate_resolver_new(ropts, NULL, &err)) == NULL) {
+		fprintf(stderr, "tlsa-check: cannot set up the validating "
+		    "resolver with trust anchor %s: %s (check --trust-anchor, "
+		    "--resolver, --unbound-conf)\n", file,
+		    danegate_strerror(err));
+		return -1;
+	}
+	anchor_zone(file, zone, sizeof(zone));
+	if (zone[0] == '\0')
+		fprintf(stderr, "tlsa-check: %s: no DS or DNSKEY record\n",
+		    file);
+	else if (danegate_lookup_txt(r, zone, &txt) != 0 ||
+	    txt->state != DANEGATE_SECURE)
+		fprintf(stderr, "tlsa-check: the trust anchor %s does not "
+		    "validate %s (%s%s%s)\n", file, zone, txt ?
+		    danegate_dnssec_name(txt->state) : "lookup failed",
+		    txt && txt->why[0] ? ": " : "", txt ? txt->why : "");
+	else
+		rc = 0;
+	danegate_txt_free(txt);
+	danegate_resolver_free(r);
+	return rc;
 }
 
 /* ---- gen ---------------------------------------------------------------- */
@@ -246,22 +311,22 @@ gen_main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'u':
-			if (parse_uint("--usage", optarg, 255, &usage_v) != 0)
+			if (parse_uint("--usage", optarg, 0, 255, &usage_v) != 0)
 				return EXIT_USAGE;
 			break;
 		case 's':
-			if (parse_uint("--selector", optarg, 255, &selector))
+			if (parse_uint("--selector", optarg, 0, 255, &selector))
 				return EXIT_USAGE;
 			break;
 		case 'm':
-			if (parse_uint("--mtype", optarg, 255, &mtype) != 0)
+			if (parse_uint("--mtype", optarg, 0, 255, &mtype) != 0)
 				return EXIT_USAGE;
 			break;
 		case 'H':
 			host = optarg;
 			break;
 		case 'p':
-			if (parse_uint("--port", optarg, 65535, &port) != 0)
+			if (parse_uint("--port", optarg, 1, 65535, &port) != 0)
 				return EXIT_USAGE;
 			break;
 		case 'h':
@@ -321,9 +386,10 @@ gen_main(int argc, char **argv)
 			t.data = digest;
 			t.len = mtype == 1 ? 32 : 64;
 		}
-		snprintf(owner, sizeof(owner), "_%lu._tcp.%s%s", port,
-		    host ? host : "@", host && host[strlen(host) - 1] != '.' ?
-		    "." : "");
+		/* no host: a name relative to the host's own $ORIGIN */
+		snprintf(owner, sizeof(owner), "_%lu._tcp%s%s%s", port,
+		    host ? "." : "", host ? host : "",
+		    host && host[strlen(host) - 1] != '.' ? "." : "");
 		print_record(owner, &t, "public key (selector 1: the key "
 		    "alone)");
 		gnutls_free(spki.data);
@@ -336,9 +402,9 @@ gen_main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%s", host);
 	else
 		cert_host_name(certs[0], name, sizeof(name));
-	snprintf(owner, sizeof(owner), "_%lu._tcp.%s%s", port,
-	    name[0] ? name : "@", name[0] && name[strlen(name) - 1] != '.' ?
-	    "." : "");
+	snprintf(owner, sizeof(owner), "_%lu._tcp%s%s%s", port,
+	    name[0] ? "." : "", name,
+	    name[0] && name[strlen(name) - 1] != '.' ? "." : "");
 	for (unsigned i = 0; i < n; i++) {
 		gnutls_datum_t der = { NULL, 0 };
 		struct danegate_tlsa t = { 0 };
@@ -416,12 +482,11 @@ main(int argc, char **argv)
 			break;
 		case 'f':
 			if (read_targets(&run, optarg) != 0)
-				return EXIT_USAGE;
+				goto usage_error;
 			break;
 		case 'j':
-			if (parse_uint("-j", optarg, MAX_JOBS, &jobs) != 0 ||
-			    jobs == 0)
-				return EXIT_USAGE;
+			if (parse_uint("-j", optarg, 1, MAX_JOBS, &jobs) != 0)
+				goto usage_error;
 			break;
 		case 'J':
 			json = true;
@@ -430,14 +495,13 @@ main(int argc, char **argv)
 			run.aopts.connect = false;
 			break;
 		case 'p':
-			if (parse_uint("--port", optarg, 65535, &v) != 0 ||
-			    v == 0)
-				return EXIT_USAGE;
+			if (parse_uint("--port", optarg, 1, 65535, &v) != 0)
+				goto usage_error;
 			run.aopts.port = (uint16_t)v;
 			break;
 		case 'H':
 			if (add_target(&run, optarg, true) != 0)
-				return EXIT_USAGE;
+				goto usage_error;
 			break;
 		case 'r':
 			run.ropts.forwarder = optarg;
@@ -452,15 +516,14 @@ main(int argc, char **argv)
 			run.aopts.ca_file = optarg;
 			break;
 		case 'T':
-			if (parse_uint("--timeout", optarg, 3600, &v) != 0 ||
-			    v == 0)
-				return EXIT_USAGE;
+			if (parse_uint("--timeout", optarg, 1, 3600, &v) != 0)
+				goto usage_error;
 			run.aopts.timeout_ms = (unsigned)v * 1000;
 			run.ropts.timeout_ms = (unsigned)v * 1000;
 			break;
 		case 'E':
-			if (parse_uint("--expiry-days", optarg, 3650, &v) != 0)
-				return EXIT_USAGE;
+			if (parse_uint("--expiry-days", optarg, 0, 3650, &v) != 0)
+				goto usage_error;
 			run.aopts.expiry_days = (unsigned)v;
 			break;
 		case 'X':
@@ -468,30 +531,38 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			goto out;
 		case 'V':
 			printf("tlsa-check %s\n", PACKAGE_VERSION);
-			return 0;
+			goto out;
 		default:
 			usage(stderr);
-			return EXIT_USAGE;
+			goto usage_error;
 		}
 	}
 	if (only4 && only6) {
 		fprintf(stderr, "tlsa-check: -4 and -6 exclude each other\n");
-		return EXIT_USAGE;
+		goto usage_error;
 	}
 	run.aopts.ipv4 = !only6;
 	run.aopts.ipv6 = !only4;
 	for (int i = optind; i < argc; i++)
 		if (add_target(&run, argv[i], false) != 0)
-			return EXIT_USAGE;
+			goto usage_error;
 	if (run.n_targets == 0) {
 		usage(stderr);
-		return EXIT_USAGE;
+		goto usage_error;
 	}
+	if (run.aopts.next_cert != NULL && access(run.aopts.next_cert, R_OK)
+	    != 0) {
+		fprintf(stderr, "tlsa-check: --next-cert %s: %s\n",
+		    run.aopts.next_cert, strerror(errno));
+		goto usage_error;
+	}
+	if (check_trust_anchor(&run.ropts) != 0)
+		goto usage_error;
 	if ((run.audits = calloc(run.n_targets, sizeof(*run.audits))) == NULL)
-		return EXIT_USAGE;
+		goto usage_error;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (jobs > run.n_targets)
@@ -507,7 +578,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "tlsa-check: cannot set up the validating "
 		    "resolver: %s (check --trust-anchor, --resolver, "
 		    "--unbound-conf)\n", danegate_strerror(run.setup_error));
-		return EXIT_USAGE;
+		goto usage_error;
 	}
 	for (size_t i = 0; i < run.n_targets; i++) {
 		int c = audit_exit_class(&run.audits[i]);
@@ -524,12 +595,17 @@ main(int argc, char **argv)
 			report_text(stdout, &run.audits[i]);
 		}
 	}
+	curl_global_cleanup();
+	goto out;
+usage_error:
+	worst = EXIT_USAGE;
+out:
 	for (size_t i = 0; i < run.n_targets; i++) {
-		audit_free(&run.audits[i]);
+		if (run.audits != NULL)
+			audit_free(&run.audits[i]);
 		free(run.targets[i].name);
 	}
 	free(run.audits);
 	free(run.targets);
-	curl_global_cleanup();
 	return worst;
 }
