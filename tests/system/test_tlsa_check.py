@@ -4,7 +4,7 @@ JSON OUTPUT), the text report and exit statuses, --no-connect, --resolver
 behind a non-validating forwarder, `gen` (checked against the records the
 world serves, validated by delv), --next-cert, -f - and -j.
 
-Addresses: NET.1.40 (a non-validating Unbound), NET.3.1 port 2525 (a
+Addresses: NET.1.41 (a non-validating Unbound), NET.3.1 port 2525 (a
 listener that proves --no-connect connects nowhere). Only the world's mail
 domains are ever connected to; the DNS-only secure.example (MX on
 192.0.2.25, a real network here) only with --no-connect, and only after the
@@ -19,7 +19,7 @@ import dgsys
 import tlsacheck
 from tlsacheck import by_domain, strip_dot
 
-PLAIN_ADDR = dgsys.addr("1.40")
+PLAIN_ADDR = dgsys.addr("1.41")
 GUARD_PORT = 2525
 
 MAIL_DOMAINS = tlsacheck.mail_domains_from_world_sh()
@@ -60,7 +60,7 @@ def report(tool, cases):
 
 @pytest.fixture(scope="module")
 def plain(world, tmp_path_factory):
-    """A non-validating Unbound (iterator only) on NET.1.40."""
+    """A non-validating Unbound (iterator only) on NET.1.41."""
     u = tlsacheck.PlainUnbound(world, tmp_path_factory.mktemp("plain"),
                                PLAIN_ADDR)
     try:
