@@ -256,3 +256,48 @@ def test_wrong_trust_anchor_never_reports_ready(world, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+TCP_LIMITS_ADDR = addr("1.27")
+
+
+def test_tcp_idle_timeout_and_connection_cap(danegated):
+    """RFC 7766: an idle connection is closed after tcp-idle-timeout; past
+    incoming-num-tcp connections, new ones are closed at once while the
+    open ones keep working."""
+    d = danegated([TCP_LIMITS_ADDR], extra=["tcp-idle-timeout: 400",
+                                            "incoming-num-tcp: 2"])
+    q = mkq("www.secure.example", do=True)
+    wire = q.to_wire()
+    first = socket.create_connection((d.addr, 53), timeout=5)
+    second = socket.create_connection((d.addr, 53), timeout=5)
+    try:
+        time.sleep(0.1)          # both accepted before the third
+        third = socket.create_connection((d.addr, 53), timeout=5)
+        try:
+            third.settimeout(2)
+            # refused by closing: a query on it gets EOF (or a reset),
+            # never an answer (which a served connection would get)
+            try:
+                third.sendall(len(wire).to_bytes(2, "big") + wire)
+                got = third.recv(512)
+            except (ConnectionResetError, BrokenPipeError):
+                got = b""
+            assert got == b"", "third connection over the cap was served"
+        finally:
+            third.close()
+        # the two within the cap still answer
+        for s in (first, second):
+            s.sendall(len(wire).to_bytes(2, "big") + wire)
+            r = dgsys.tcp_read_msg(s)
+            assert r is not None and len(r) > 12
+        assert int(d.stats()["tcp.rejected"]) >= 1
+        # now idle: closed within the timeout (plus slack), not before
+        start = time.monotonic()
+        first.settimeout(5)
+        assert first.recv(512) == b""
+        waited = time.monotonic() - start
+        assert 0.2 < waited < 3, waited
+    finally:
+        first.close()
+        second.close()
