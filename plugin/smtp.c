@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -619,6 +620,17 @@ step_start(struct probe *p)
 		probe_error(p, DANEGATE_R_NONE, "cannot create a socket: %s",
 		    strerror(errno));
 		return STEP_DONE;
+	}
+	/*
+	 * SMTP is a dialogue of small writes, and GnuTLS sends the end of
+	 * a handshake as separate records: with Nagle's algorithm each waits
+	 * for the server's delayed ACK, some 40 ms per connection.
+	 */
+	{
+		int one = 1;
+
+		(void)setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	}
 	p->ev_read = event_new(p->base, p->fd, EV_READ, probe_io_cb, p);
 	p->ev_write = event_new(p->base, p->fd, EV_WRITE, probe_io_cb, p);

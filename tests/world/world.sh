@@ -94,6 +94,7 @@ ZONES=(
     "sts-enforce.example.         leaf  nsec   -"
     "sts-testing.example.         leaf  nsec   -"
     "sts-mismatch.example.        leaf  nsec   -"
+    "bulk.example.                leaf  nsec   -"
 )
 
 # The mail hosts: one Postfix smtpd listener each, on $SMTP_NET.N port 25.
