@@ -361,6 +361,17 @@ int danegate_smtp_probe_async(struct event_base *base,
     const struct danegate_smtp_options *opts, danegate_smtp_fn *cb,
     void *arg);
 
+/*
+ * Copies res (a probe of one address) and judges the copy's chain for
+ * host and nexthop_domain: its TLSA records, names and trusted_only. For
+ * audits that connect to an address once and judge it for every domain
+ * that uses it. What failed before TLS is kept as it was. *out is freed
+ * with danegate_smtp_result_free().
+ */
+int danegate_smtp_result_rejudge(const struct danegate_smtp_result *res,
+    const struct danegate_mx_host *host, const char *nexthop_domain,
+    struct danegate_smtp_result **out);
+
 void danegate_smtp_result_free(struct danegate_smtp_result *res);
 
 #ifdef __cplusplus

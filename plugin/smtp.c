@@ -508,72 +508,94 @@ collect_chain(struct probe *p)
 }
 
 /*
- * The DANE decision for this connection (RFC 7672 §3): only when the host
- * has usable TLSA records; otherwise TLS alone is the outcome.
+ * The DANE decision for a connection's chain (RFC 7672 §3), written into
+ * res: match, reason, and error when it fails. names: the reference
+ * identifiers for DANE-TA (RFC 7672 §3.2.2), NULL entries skipped. Only
+ * for hosts with usable TLSA records. Returns 0 or DANEGATE_E_NOMEM.
  */
-static enum step
-probe_match(struct probe *p)
+static int
+smtp_judge(struct danegate_smtp_result *res, const struct danegate_tlsa *tlsa,
+    size_t n_tlsa, bool trusted_only, const char *const names[3])
 {
-	struct danegate_smtp_result *res = p->res;
 	const uint8_t **ders;
 	size_t *lens;
-	const char *names[3];
 	int rc;
 
-	if (!p->has_usable_tlsa)
-		return STEP_NEXT;
 	if (res->n_chain == 0) {
 		/* nothing to match: same as a chain that does not match */
 		res->match.record = -1;
 		res->match.reason = DANEGATE_R_CERT_NOT_TRUSTED;
 		copy_str(res->match.why, sizeof(res->match.why),
 		    "the server presented no certificate");
-		probe_error(p, DANEGATE_R_CERT_NOT_TRUSTED,
+		res->reason = DANEGATE_R_CERT_NOT_TRUSTED;
+		copy_str(res->error, sizeof(res->error),
 		    "server presented no certificate for DANE to match");
-		return STEP_NEXT;
+		return 0;
 	}
 	ders = calloc(res->n_chain, sizeof(*ders));
 	lens = calloc(res->n_chain, sizeof(*lens));
 	if (ders == NULL || lens == NULL) {
 		free(ders);
 		free(lens);
-		p->err = DANEGATE_E_NOMEM;
-		return STEP_DONE;
+		return DANEGATE_E_NOMEM;
 	}
 	for (size_t i = 0; i < res->n_chain; i++) {
 		ders[i] = res->chain[i].der;
 		lens[i] = res->chain[i].der_len;
 	}
-	/* the reference identifiers for DANE-TA (RFC 7672 §3.2.2) */
-	names[0] = p->tlsa_base[0] != '\0' ? p->tlsa_base : NULL;
-	names[1] = p->host_name[0] != '\0' ? p->host_name : NULL;
-	names[2] = p->nexthop[0] != '\0' ? p->nexthop : NULL;
-	rc = danegate_tlsa_match(p->tlsa, p->n_tlsa, ders, lens,
-	    res->n_chain, names, 3, time(NULL), &res->match);
+	rc = danegate_tlsa_match(tlsa, n_tlsa, ders, lens, res->n_chain, names,
+	    3, time(NULL), &res->match);
 	free(ders);
 	free(lens);
-	if (rc == DANEGATE_E_NOMEM) {
-		p->err = DANEGATE_E_NOMEM;
-		return STEP_DONE;
-	}
+	if (rc == DANEGATE_E_NOMEM)
+		return rc;
 	if (rc < 0) {
 		/* fail closed: an engine error is no match */
-		probe_error(p, DANEGATE_R_VALIDATION_FAILURE,
+		res->reason = DANEGATE_R_VALIDATION_FAILURE;
+		snprintf(res->error, sizeof(res->error),
 		    "TLSA matching failed: %s", danegate_strerror(rc));
 	} else if (res->match.matched) {
 		/* RFC 7672 §2.2.1: with an insecure MX RRset a match only
 		 * makes the host "trusted", not "verified" */
-		res->reason = p->trusted_only ? DANEGATE_R_DANE_TRUSTED :
+		res->reason = trusted_only ? DANEGATE_R_DANE_TRUSTED :
 		    DANEGATE_R_DANE_VERIFIED;
 	} else {
-		enum danegate_reason reason = res->match.reason;
-
 		/* a non-match is a failure whatever the engine called it */
-		if (reason < DANEGATE_R_STARTTLS_NOT_SUPPORTED)
-			reason = DANEGATE_R_CERT_NOT_TRUSTED;
-		probe_error(p, reason,
-		    "certificate does not match the TLSA records: %s",
+		res->reason = res->match.reason < DANEGATE_R_STARTTLS_NOT_SUPPORTED ?
+		    DANEGATE_R_CERT_NOT_TRUSTED : res->match.reason;
+		snprintf(res->error, sizeof(res->error),
+		    "certificate does not match the TLSA records: %.200s",
 		    res->match.why[0] != '\0' ? res->match.why : "no match");
+	}
+	return 0;
+}
+
+/* The names DANE-TA checks: TLSA base name, MX host name, next hop. */
+static void
+judge_names(const char *names[3], const char *tlsa_base, const char *host,
+    const char *nexthop)
+{
+	names[0] = tlsa_base != NULL && tlsa_base[0] != '\0' ? tlsa_base : NULL;
+	names[1] = host != NULL && host[0] != '\0' ? host : NULL;
+	names[2] = nexthop != NULL && nexthop[0] != '\0' ? nexthop : NULL;
+}
+
+/*
+ * The DANE decision for this connection: only when the host has usable
+ * TLSA records; otherwise TLS alone is the outcome.
+ */
+static enum step
+probe_match(struct probe *p)
+{
+	const char *names[3];
+
+	if (!p->has_usable_tlsa || p->res->error[0] != '\0')
+		return STEP_NEXT;
+	judge_names(names, p->tlsa_base, p->host_name, p->nexthop);
+	if (smtp_judge(p->res, p->tlsa, p->n_tlsa, p->trusted_only, names) !=
+	    0) {
+		p->err = DANEGATE_E_NOMEM;
+		return STEP_DONE;
 	}
 	return STEP_NEXT;
 }
@@ -1247,6 +1269,65 @@ danegate_smtp_probe(const struct danegate_address *addr,
 }
 
 /* Frees a probe result and its chain; accepts NULL. */
+DANEGATE_EXPORT int
+danegate_smtp_result_rejudge(const struct danegate_smtp_result *res,
+    const struct danegate_mx_host *host, const char *nexthop_domain,
+    struct danegate_smtp_result **out)
+{
+	struct danegate_smtp_result *c;
+	const char *names[3];
+	bool usable = false;
+
+	*out = NULL;
+	if (res == NULL || host == NULL || (host->n_tlsa > 0 &&
+	    host->tlsa == NULL))
+		return DANEGATE_E_INVALID;
+	if ((c = malloc(sizeof(*c))) == NULL)
+		return DANEGATE_E_NOMEM;
+	*c = *res;
+	c->chain = NULL;
+	c->n_chain = 0;
+	if (res->n_chain > 0) {
+		if ((c->chain = calloc(res->n_chain, sizeof(*c->chain))) ==
+		    NULL) {
+			free(c);
+			return DANEGATE_E_NOMEM;
+		}
+		for (size_t i = 0; i < res->n_chain; i++) {
+			c->chain[i] = res->chain[i];
+			c->chain[i].der = malloc(res->chain[i].der_len + 1);
+			if (c->chain[i].der == NULL) {
+				danegate_smtp_result_free(c);
+				return DANEGATE_E_NOMEM;
+			}
+			memcpy(c->chain[i].der, res->chain[i].der,
+			    res->chain[i].der_len);
+			c->n_chain = i + 1;
+		}
+	}
+	/* what failed before TLS belongs to the address, not to the host's
+	 * records: it stays as it was */
+	if (!res->tls_established)
+		return *out = c, 0;
+	memset(&c->match, 0, sizeof(c->match));
+	c->match.record = c->match.depth = -1;
+	c->reason = DANEGATE_R_NONE;
+	c->error[0] = '\0';
+	for (size_t i = 0; i < host->n_tlsa; i++)
+		if (host->tlsa[i].usability == DANEGATE_TLSA_USABLE)
+			usable = true;
+	if (usable) {
+		judge_names(names, host->tlsa_base, host->name, nexthop_domain);
+		if (smtp_judge(c, host->tlsa, host->n_tlsa, host->trusted_only,
+		    names) != 0) {
+			danegate_smtp_result_free(c);
+			return DANEGATE_E_NOMEM;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
 DANEGATE_EXPORT void
 danegate_smtp_result_free(struct danegate_smtp_result *res)
 {

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,100 @@ audit_tlsa_operations(struct audit *a, const struct audit_host *h,
 	}
 }
 
+struct probe_cache_entry {
+	struct probe_cache_entry *next;
+	char key[DANEGATE_NAME_MAX + 96];
+	bool done;
+	struct danegate_smtp_result *res;	/* NULL: the probe failed */
+};
+
+struct probe_cache {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	struct probe_cache_entry *entries;
+};
+
+struct probe_cache *
+probe_cache_new(void)
+{
+	struct probe_cache *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->done, NULL);
+	return c;
+}
+
+void
+probe_cache_free(struct probe_cache *c)
+{
+	if (c == NULL)
+		return;
+	while (c->entries != NULL) {
+		struct probe_cache_entry *e = c->entries;
+
+		c->entries = e->next;
+		danegate_smtp_result_free(e->res);
+		free(e);
+	}
+	pthread_cond_destroy(&c->done);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/*
+ * Probes addr for mx, or reuses the run's probe of the same address and
+ * SNI name, judged for mx and nexthop. Returns the result (caller frees)
+ * or NULL.
+ */
+static struct danegate_smtp_result *
+audit_probe(const struct audit_options *opts,
+    const struct danegate_address *addr, const struct danegate_mx_host *mx,
+    const struct danegate_smtp_options *so)
+{
+	struct probe_cache *c = opts->probes;
+	struct probe_cache_entry *e;
+	struct danegate_smtp_result *res = NULL, *mine = NULL;
+	/* the SNI the probe sends (smtp.c): the TLSA base name first */
+	const char *sni = mx->tlsa_base[0] ? mx->tlsa_base :
+	    mx->expanded[0] ? mx->expanded : mx->name;
+	char key[sizeof(e->key)];
+
+	if (c == NULL) {
+		if (danegate_smtp_probe(addr, mx, so, &res) != 0)
+			return NULL;
+		return res;
+	}
+	snprintf(key, sizeof(key), "%s|%u|%.200s", addr->text,
+	    (unsigned)opts->port, sni);
+	pthread_mutex_lock(&c->lock);
+	for (e = c->entries; e != NULL; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			break;
+	if (e != NULL) {
+		while (!e->done)
+			pthread_cond_wait(&c->done, &c->lock);
+	} else if ((e = calloc(1, sizeof(*e))) != NULL) {
+		snprintf(e->key, sizeof(e->key), "%s", key);
+		e->next = c->entries;
+		c->entries = e;
+		pthread_mutex_unlock(&c->lock);
+		if (danegate_smtp_probe(addr, mx, so, &mine) != 0)
+			mine = NULL;
+		pthread_mutex_lock(&c->lock);
+		e->res = mine;
+		e->done = true;
+		pthread_cond_broadcast(&c->done);
+	}
+	if (e != NULL && e->res != NULL &&
+	    danegate_smtp_result_rejudge(e->res, mx, so->nexthop_domain,
+	    &res) != 0)
+		res = NULL;
+	pthread_mutex_unlock(&c->lock);
+	return res;
+}
+
 static void
 audit_probe_host(struct audit *a, struct audit_host *h,
     const struct audit_options *opts)
@@ -187,8 +282,7 @@ audit_probe_host(struct audit *a, struct audit_host *h,
 
 		if ((v6 && !opts->ipv6) || (!v6 && !opts->ipv4))
 			continue;
-		if (danegate_smtp_probe(addr, mx, &so, &res) != 0 ||
-		    res == NULL)
+		if ((res = audit_probe(opts, addr, mx, &so)) == NULL)
 			continue;
 		h->probes[h->n_probes++] = res;
 		if (res->tls_established)

@@ -29,6 +29,8 @@
 #include "danegate.h"
 #include "mta_sts.h"
 
+struct probe_cache;
+
 struct audit_options {
 	bool connect;			/* false: --no-connect */
 	bool ipv4, ipv6;
@@ -39,7 +41,19 @@ struct audit_options {
 	const char *ca_file;		/* PKIX roots for MTA-STS */
 	bool host_mode;			/* --host: names are hosts, not
 					 * domains */
+	struct probe_cache *probes;	/* shared by the run's audits, or
+					 * NULL: every audit connects itself */
 };
+
+/*
+ * A run's SMTP probes, shared between its threads: an address is
+ * connected to once per SNI name, and every domain that uses it judges the
+ * chain against its own TLSA records and names
+ * (danegate_smtp_result_rejudge). Many domains hosted on one provider's
+ * MX cost one TLS handshake, not one each.
+ */
+struct probe_cache *probe_cache_new(void);
+void probe_cache_free(struct probe_cache *c);
 
 /* The posture of a TXT-published policy: TLS-RPT, SPF, DMARC. */
 struct audit_txt_check {

@@ -50,6 +50,8 @@ struct run {
 	size_t n_targets;
 	struct audit *audits;
 	size_t next;			/* next target to take (under lock) */
+	struct danegate_resolver *warm;	/* the anchor check's resolver, for
+					 * the first worker (under lock) */
 	pthread_mutex_t lock;
 	int setup_error;
 };
@@ -151,7 +153,13 @@ worker(void *arg)
 	struct danegate_resolver *r;
 	int err = 0;
 
-	r = danegate_resolver_new(&run->ropts, NULL, &err);
+	/* the first worker starts with the anchor check's warm cache */
+	pthread_mutex_lock(&run->lock);
+	r = run->warm;
+	run->warm = NULL;
+	pthread_mutex_unlock(&run->lock);
+	if (r == NULL)
+		r = danegate_resolver_new(&run->ropts, NULL, &err);
 	if (r == NULL) {
 		pthread_mutex_lock(&run->lock);
 		run->setup_error = err ? err : DANEGATE_E_RESOLVER;
@@ -224,7 +232,8 @@ anchor_zone(const char *path, char *out, size_t cap)
  * anchored zone's records must validate as secure.
  */
 static int
-check_trust_anchor(const struct danegate_resolver_options *ropts)
+check_trust_anchor(const struct danegate_resolver_options *ropts,
+    struct danegate_resolver **warm)
 {
 	const char *file = ropts->trust_anchor_file ?
 	    ropts->trust_anchor_file : "/usr/share/dns/root.key";
@@ -253,7 +262,10 @@ check_trust_anchor(const struct danegate_resolver_options *ropts)
 	else
 		rc = 0;
 	danegate_txt_free(txt);
-	danegate_resolver_free(r);
+	if (rc == 0)
+		*warm = r;
+	else
+		danegate_resolver_free(r);
 	return rc;
 }
 
@@ -559,7 +571,10 @@ main(int argc, char **argv)
 		    run.aopts.next_cert, strerror(errno));
 		goto usage_error;
 	}
-	if (check_trust_anchor(&run.ropts) != 0)
+	if (check_trust_anchor(&run.ropts, &run.warm) != 0)
+		goto usage_error;
+	if (run.aopts.connect && (run.aopts.probes = probe_cache_new()) ==
+	    NULL)
 		goto usage_error;
 	if ((run.audits = calloc(run.n_targets, sizeof(*run.audits))) == NULL)
 		goto usage_error;
@@ -600,6 +615,8 @@ main(int argc, char **argv)
 usage_error:
 	worst = EXIT_USAGE;
 out:
+	danegate_resolver_free(run.warm);
+	probe_cache_free(run.aopts.probes);
 	for (size_t i = 0; i < run.n_targets; i++) {
 		if (run.audits != NULL)
 			audit_free(&run.audits[i]);
