@@ -1307,8 +1307,10 @@ danegate_smtp_result_rejudge(const struct danegate_smtp_result *res,
 	}
 	/* what failed before TLS belongs to the address, not to the host's
 	 * records: it stays as it was */
-	if (!res->tls_established)
-		return *out = c, 0;
+	if (!res->tls_established) {
+		*out = c;
+		return 0;
+	}
 	memset(&c->match, 0, sizeof(c->match));
 	c->match.record = c->match.depth = -1;
 	c->reason = DANEGATE_R_NONE;
