@@ -5,8 +5,8 @@
 # insecure and a bogus name and a TLSA lookup. Everything stays on loopback
 # (127.58.x.y) and is stopped at the end.
 #
-#     sudo ./demo.sh          # run the demo
-#     sudo ./demo.sh --keep   # leave world and danegated running to explore
+#     ./demo.sh          # run the demo (as root)
+#     ./demo.sh --keep   # leave world and danegated running to explore
 set -euo pipefail
 cd "$(dirname "$0")"
 top=$(pwd)
