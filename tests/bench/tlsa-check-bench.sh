@@ -56,6 +56,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$HERE/../.." && pwd)
+# shellcheck source=tests/world/procs.sh
+. "$TOP/tests/world/procs.sh"
 
 SMOKE=0
 KEEP=0
@@ -161,19 +163,6 @@ TMP=$(mktemp -d /tmp/danegate-tcbench.XXXXXX) || die "mktemp failed"
 WORLD=$TMP/world
 cd "$TMP" || die "cannot cd to $TMP"
 
-stop_pid() {
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    return 0
-}
 
 cleanup() {
     local rc=$?

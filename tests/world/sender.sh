@@ -36,6 +36,8 @@
 set -euo pipefail
 
 PROG=sender.sh
+# shellcheck source=tests/world/procs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
 log() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
@@ -48,20 +50,7 @@ EOF
     exit 2
 }
 
-# is_pid_of PID NAME: PID is alive and its command name is NAME.
-is_pid_of() {
-    local comm
-    [[ $1 =~ ^[0-9]+$ ]] || return 1
-    comm=$(cat "/proc/$1/comm" 2>/dev/null) || return 1
-    [[ $comm == "$2" ]]
-}
 
-# proc_alive PID: running (a zombie counts as exited).
-proc_alive() {
-    local state
-    state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
-    [[ -n $state && $state != Z ]]
-}
 
 # abs PATH: PATH made absolute (it need not exist yet).
 abs() {
@@ -96,26 +85,10 @@ instance_pids() {
 }
 
 cmd_down() {
-    local pid i
-    local -a pids=() alive=()
+    local -a pids=()
     [[ -d $C ]] || return 0
     mapfile -t pids < <(instance_pids | sort -un)
-    ((${#pids[@]} > 0)) || return 0
-    for pid in "${pids[@]}"; do
-        if is_pid_of "$pid" master; then kill -TERM "$pid" 2>/dev/null || true; fi
-    done
-    for ((i = 0; i < 50; i++)); do
-        alive=()
-        for pid in "${pids[@]}"; do
-            if proc_alive "$pid"; then alive+=("$pid"); fi
-        done
-        ((${#alive[@]} > 0)) || return 0
-        sleep 0.1
-    done
-    for pid in "${alive[@]}"; do
-        log "killing stuck Postfix process $pid"
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_postfix_pids "${pids[@]}"
 }
 
 write_conf() {

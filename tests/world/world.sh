@@ -22,6 +22,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/world/procs.sh
+. "$HERE/procs.sh"
 TEMPLATES=$HERE/zones
 
 NET=${WORLD_NET:-127.53}
@@ -580,25 +582,7 @@ wait_nsd() {
     done
 }
 
-# is_pid_of PID NAME: true if PID is a live process whose command is NAME.
-# NSD renames its processes "nsd: main", "nsd: xfrd", "nsd: server 1", so
-# "NAME: ..." matches too. A zombie (exited, not yet reaped: daemons are
-# reparented to PID 1, which may reap late in a container) is not live.
-is_pid_of() {
-    local comm
-    [[ $1 =~ ^[0-9]+$ ]] || return 1
-    comm=$(cat "/proc/$1/comm" 2>/dev/null) || return 1
-    [[ $comm == "$2" || $comm == "$2: "* ]] || return 1
-    proc_alive "$1"
-}
 
-# proc_alive PID: true if PID exists and is not a zombie.
-proc_alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat%% *} != Z ]]
-}
 
 # pids_of_conf NAME CONF: pids of the NAME processes started with "-c CONF"
 # (NSD forks a main, an xfrd and a server process).
@@ -955,8 +939,8 @@ start_postfix() {
 # process of the instance inherits), wait up to about 5 s for all of the
 # instance's processes to exit, then KILL what is left.
 stop_postfix() {
-    local conf pidfile pid p i var
-    local -a pids=() alive=()
+    local conf pidfile pid p var
+    local -a pids=()
     conf=$(pf_conf)
     pidfile=$(pf_queue)/pid/master.pid
     [[ -d $conf ]] || return 0
@@ -973,22 +957,7 @@ stop_postfix() {
         pid=$(tr -dc 0-9 <"$pidfile")
         if is_pid_of "$pid" master; then pids+=("$pid"); fi
     fi
-    ((${#pids[@]} > 0)) || return 0
-    for pid in "${pids[@]}"; do
-        if is_pid_of "$pid" master; then kill -TERM "$pid" 2>/dev/null || true; fi
-    done
-    for ((i = 0; i < 50; i++)); do
-        alive=()
-        for pid in "${pids[@]}"; do
-            if proc_alive "$pid"; then alive+=("$pid"); fi
-        done
-        ((${#alive[@]} > 0)) || return 0
-        sleep 0.1
-    done
-    for pid in "${alive[@]}"; do
-        log "killing stuck Postfix process $pid"
-        kill -KILL "$pid" 2>/dev/null || true
-    done
+    stop_postfix_pids "${pids[@]}"
 }
 
 # sts_policy MODE MX...: the text of an MTA-STS policy.
