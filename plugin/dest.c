@@ -17,7 +17,12 @@
  *   per host, A + AAAA:
  *     bogus or indeterminate       defer the host (dnssec-invalid)
  *     no addresses                 defer the host (no-address)
- *     insecure                     may (insecure-address), no TLSA lookup
+ *     insecure, no CNAME           may (insecure-address), no TLSA lookup
+ *     insecure behind a CNAME      CNAME query for the original name:
+ *                                  failed or no CNAME: defer (dnssec-
+ *                                  invalid); insecure: may (insecure-
+ *                                  address); secure: TLSA at
+ *                                  _PORT._tcp.<original name> only
  *     secure                       TLSA at _PORT._tcp.<expanded name>,
  *                                  then at the original name
  *   per host, TLSA:
@@ -346,9 +351,13 @@ tlsa_qname(char *out, size_t cap, uint16_t port, const char *base)
 	return 0;
 }
 
-/* The TLSA half of one host with secure addresses. */
+/*
+ * The TLSA half of one host: with secure addresses the CNAME-expanded
+ * name first, then the original; with alias_only (addresses insecure
+ * behind a secure CNAME, see host_alias()) only the original name.
+ */
 static int
-host_tlsa(struct eval *e, struct danegate_mx_host *h)
+host_tlsa(struct eval *e, struct danegate_mx_host *h, bool alias_only)
 {
 	char qname[DANEGATE_NAME_MAX];
 	const struct lookup_answer *t;
@@ -356,8 +365,9 @@ host_tlsa(struct eval *e, struct danegate_mx_host *h)
 	size_t usable;
 	int rc;
 
-	/* RFC 7672 §2.2.2: the CNAME-expanded name first */
-	base = h->expanded[0] != '\0' ? h->expanded : h->name;
+	/* RFC 7672 §2.2.2: the CNAME-expanded name first, when the whole
+	 * expansion is secure */
+	base = !alias_only && h->expanded[0] != '\0' ? h->expanded : h->name;
 	if (tlsa_qname(qname, sizeof(qname), e->port, base) != 0) {
 		h->tlsa_looked_up = true;
 		h->tlsa_state = DANEGATE_INDETERMINATE;
@@ -424,10 +434,70 @@ host_tlsa(struct eval *e, struct danegate_mx_host *h)
 	h->reason = DANEGATE_R_NONE;
 	why_set(h->why, sizeof(h->why), "%zu of %zu TLSA records at %s usable: "
 	    "DANE", usable, t->n_rrs, qname);
+	if (alias_only)
+		why_add(h->why, sizeof(h->why), " (%s is a secure CNAME; the "
+		    "addresses of %s are not signed)", h->name, h->expanded);
 	if (h->trusted_only)
 		why_add(h->why, sizeof(h->why), " (insecure MX RRset: a match "
 		    "is trusted, not verified)");
 	return 0;
+}
+
+/*
+ * A CNAME answer for the host's own name: the chain's first link. The
+ * packet reader follows CNAMEs from the question, so for a CNAME query
+ * it may report the link as the canonical name rather than as a record:
+ * either counts.
+ */
+static bool
+answer_is_cname(const struct lookup_answer *c)
+{
+	return c->n_rrs > 0 || c->canonname[0] != '\0';
+}
+
+/*
+ * A host whose addresses are insecure because its CNAME chain leaves
+ * signed space. RFC 7672 §2.2.2: the TLSA base is then the original
+ * name, if that name's own CNAME record is secure; the expanded name is
+ * never used. Postfix (tls_dane_resolve(), qname_secure()) decides this
+ * with a validated CNAME query for the original name and defers when
+ * that query fails or finds no CNAME any more; so does this.
+ */
+static int
+host_alias(struct eval *e, struct danegate_mx_host *h)
+{
+	const struct lookup_answer *c;
+	char what[DANEGATE_NAME_MAX + 32];
+
+	if ((c = eval_get(e, h->name, DNS_TYPE_CNAME)) == NULL)
+		return 0;
+	if (answer_failed(c)) {
+		host_defer(h, DANEGATE_R_DNSSEC_INVALID);
+		snprintf(what, sizeof(what), "the CNAME lookup for %s",
+		    h->name);
+		why_failed(h->why, sizeof(h->why), what, c);
+		why_add(h->why, sizeof(h->why), ": host skipped");
+		return 0;
+	}
+	if (!answer_is_cname(c)) {
+		/* the A/AAAA answers said CNAME, this one does not: the
+		 * zone changed in between; try again later */
+		host_defer(h, DANEGATE_R_DNSSEC_INVALID);
+		why_set(h->why, sizeof(h->why), "%s is no longer a CNAME (%s "
+		    "%s): DNSSEC status unknown, host skipped", h->name,
+		    danegate_dnssec_name(c->state), c->nxdomain ? "NXDOMAIN" :
+		    "NODATA");
+		return 0;
+	}
+	if (c->state != DANEGATE_SECURE) {
+		h->policy = DANEGATE_POLICY_MAY;
+		h->reason = DANEGATE_R_INSECURE_ADDRESS;
+		why_set(h->why, sizeof(h->why), "the addresses of %s and its "
+		    "CNAME to %s are not DNSSEC-signed: no TLSA lookup, "
+		    "opportunistic TLS", h->name, h->expanded);
+		return 0;
+	}
+	return host_tlsa(e, h, true);
 }
 
 /* One host: its addresses, then (if secure) its TLSA records. */
@@ -445,10 +515,11 @@ host_evaluate(struct eval *e, struct danegate_mx_host *h)
 		return 0;
 
 	h->address_state = state_worst(a4->state, a6->state);
-	if (a4->canonname[0] != '\0' && strcasecmp(a4->canonname, h->name))
+	if (a4->canonname[0] != '\0' &&
+	    strcasecmp(a4->canonname, h->name) != 0)
 		snprintf(h->expanded, sizeof(h->expanded), "%s", a4->canonname);
 	else if (a6->canonname[0] != '\0' &&
-	    strcasecmp(a6->canonname, h->name))
+	    strcasecmp(a6->canonname, h->name) != 0)
 		snprintf(h->expanded, sizeof(h->expanded), "%s", a6->canonname);
 
 	/* A bogus or failed family is not "no such records": defer. */
@@ -473,16 +544,19 @@ host_evaluate(struct eval *e, struct danegate_mx_host *h)
 			    "records", h->name);
 		return 0;
 	}
-	/* RFC 7672 §2.2.2: TLSA only where the addresses are secure */
+	/* RFC 7672 §2.2.2: TLSA only where the addresses are secure, or
+	 * at the original name when its CNAME is (host_alias()) */
 	if (h->address_state != DANEGATE_SECURE) {
+		if (h->expanded[0] != '\0')
+			return host_alias(e, h);
 		h->policy = DANEGATE_POLICY_MAY;
 		h->reason = DANEGATE_R_INSECURE_ADDRESS;
 		why_set(h->why, sizeof(h->why), "the addresses of %s are not "
 		    "DNSSEC-signed: no TLSA lookup, opportunistic TLS",
-		    h->expanded[0] != '\0' ? h->expanded : h->name);
+		    h->name);
 		return 0;
 	}
-	return host_tlsa(e, h);
+	return host_tlsa(e, h, false);
 }
 
 struct mx_entry {

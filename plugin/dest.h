@@ -129,6 +129,10 @@ typedef const struct lookup_answer *dest_get_fn(void *arg, const char *name,
  *    then the original name if the expanded one had nothing usable there:
  *    a secure denial or an insecure answer (as Postfix does); a failed
  *    lookup at the expanded name defers without trying the original.
+ *    Addresses made insecure by a CNAME chain that leaves signed space:
+ *    the original name's CNAME is looked up (type CNAME); if it is
+ *    secure, TLSA at the original name only (RFC 7672 §2.2.2, Postfix's
+ *    tls_dane_resolve()); if that lookup fails or finds no CNAME, defer.
  *    Bogus/indeterminate TLSA defers the host with DNSSEC_INVALID (RFC
  *    8460's "tlsa-invalid" is for records that cannot be used).
  *  - destination: the first host in MX order that is not deferred decides

@@ -499,17 +499,51 @@ def test_verdict_predicts_postfix(run, domain):
         "\n  - ".join(problems), text)
 
 
+# The CNAME'd MX hosts of issue 6 -> the TLSA base RFC 7672 §2.2.2 gives
+# (Postfix's tls_dane_resolve()). The world puts a record that matches
+# nothing at every other candidate base, so Postfix's "Verified" shows
+# which base it used, and tlsa-check must have used the same.
+CNAME_BASES = {
+    "cname-unsigned.example": "mx.cname-unsigned.example",
+    "cname-alias.example": "mx.cname-alias.example",
+    "cname-both.example": "both.cname-secure-target.example",
+    "cname-chain.example": "chain.cname-secure-target.example",
+    "cname-chain-unsigned.example": "mx.cname-chain-unsigned.example",
+}
+
+
+def test_cname_cases_in_world():
+    assert set(CNAME_BASES) <= set(DOMAINS), sorted(set(CNAME_BASES) -
+                                                    set(DOMAINS))
+
+
+@pytest.mark.parametrize("domain", sorted(CNAME_BASES))
+def test_cname_tlsa_base_as_postfix(run, domain):
+    pf = run["postfix"][domain]
+    tc = run["tlsa"].get(domain)
+    text = describe(domain, tc, pf, run["expected"].get(domain, ("?", "?")))
+    assert pf["status"] == "sent" and pf["sink"] is not None, text
+    assert tls_level(pf) == "Verified", text
+    assert tc is not None and tc["verdict"] == "dane-valid", text
+    bases = [(m.get("tlsa_base") or "").rstrip(".").lower()
+             for m in tc.get("mx") or []]
+    assert bases == [CNAME_BASES[domain]], text
+
+
 def test_report_table(run):
     """Writes the side-by-side table to the sender directory (and prints
     it: pytest -rP shows it)."""
-    rows = ["%-28s %-13s %-26s %-9s %-10s %s" % (
-        "domain", "verdict", "reason", "postfix", "tls", "relay / reason")]
+    rows = ["%-28s %-9s %-10s %-13s %-26s %-34s %s" % (
+        "domain", "postfix", "tls", "verdict", "reason", "tlsa base",
+        "relay / reason")]
     for d in run["domains"]:
         tc = run["tlsa"].get(d) or {"verdict": "-", "reason": "-"}
         pf = run["postfix"][d]
-        rows.append("%-28s %-13s %-26s %-9s %-10s %s" % (
-            d, tc["verdict"], tc["reason"], pf["status"],
-            tls_level(pf) if pf["status"] else "-",
+        bases = ",".join((m.get("tlsa_base") or "-").rstrip(".")
+                         for m in tc.get("mx") or []) or "-"
+        rows.append("%-28s %-9s %-10s %-13s %-26s %-34s %s" % (
+            d, pf["status"], tls_level(pf) if pf["status"] else "-",
+            tc["verdict"], tc["reason"], bases,
             pf["relay"] if pf["status"] == "sent" else pf["text"]))
     table = "\n".join(rows) + "\n"
     Path(run["sender"]["dir"], "differential.txt").write_text(table)

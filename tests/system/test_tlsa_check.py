@@ -339,6 +339,45 @@ def test_json_cname_mx(report):
     assert only_connection(mx)["match"]["matched"] is True
 
 
+# The CNAME'd MX hosts of issue 6: (domain, expanded name, TLSA base,
+# address DNSSEC state). Every other TLSA base would meet a record that
+# matches nothing (tests/world/README.md), so a match proves the base.
+CNAME_CASES = [
+    # secure CNAME into an unsigned zone: the alias (RFC 7672 §2.2.2)
+    ("cname-unsigned.example", "host.cname-insecure-target.example",
+     "mx.cname-unsigned.example", "insecure"),
+    ("cname-alias.example", "alias.cname-secure-target.example",
+     "mx.cname-alias.example", "secure"),
+    ("cname-both.example", "both.cname-secure-target.example",
+     "both.cname-secure-target.example", "secure"),
+    ("cname-chain.example", "chain.cname-secure-target.example",
+     "chain.cname-secure-target.example", "secure"),
+    # through an unsigned hop: the alias, not the (signed) end
+    ("cname-chain-unsigned.example", "leave.cname-secure-target.example",
+     "mx.cname-chain-unsigned.example", "insecure"),
+]
+
+
+@pytest.mark.parametrize("domain,expanded,base,addresses", CNAME_CASES)
+def test_json_cname_tlsa_base(report, hosts, domain, expanded, base,
+                              addresses):
+    d = domain_doc(report, domain)
+    assert d["mx_dnssec"] == "secure"
+    mx = only_mx(d)
+    assert strip_dot(mx["name"]) == "mx." + domain
+    assert strip_dot(mx["expanded"]) == expanded
+    assert mx["address_dnssec"] == addresses
+    assert mx["addresses"] == [hosts[expanded]["address"]]
+    assert strip_dot(mx["tlsa_base"]) == base, mx["why"]
+    assert mx["tlsa_dnssec"] == "secure"
+    assert [t["usable"] for t in mx["tlsa"]] == [True], mx["tlsa"]
+    assert mx["policy"] == "dane" and mx["trusted_only"] is False
+    assert mx["verdict"] == "dane-valid", mx["why"]
+    c = only_connection(mx)
+    assert c["match"]["matched"] is True, c
+    assert c["reason"] == "dane-verified"
+
+
 def test_json_insecure_mx(report):
     d = domain_doc(report, "insecure-mx.example")
     assert d["mx_dnssec"] == "insecure"

@@ -1060,22 +1060,269 @@ START_TEST(cname_expanded_insecure)
 }
 END_TEST
 
+/*
+ * A host whose CNAME chain leaves signed space: A and AAAA insecure, the
+ * chain ending at target. The CNAME query for the original name comes
+ * back as the packet reader reports it: the link as canonname, no record.
+ */
+static void
+cname_host_insecure(const char *name, const char *target)
+{
+	struct lookup_answer *a;
+
+	a = ans(name, DNS_TYPE_A, DANEGATE_INSECURE);
+	ans_addr(a, "192.0.2.30");
+	snprintf(a->canonname, sizeof(a->canonname), "%s", target);
+	a = ans(name, DNS_TYPE_AAAA, DANEGATE_INSECURE);
+	snprintf(a->canonname, sizeof(a->canonname), "%s", target);
+}
+
+static struct lookup_answer *
+cname_link(const char *name, const char *target, enum danegate_dnssec state)
+{
+	struct lookup_answer *a = ans(name, DNS_TYPE_CNAME, state);
+
+	snprintf(a->canonname, sizeof(a->canonname), "%s", target);
+	return a;
+}
+
 START_TEST(cname_insecure_target)
 {
 	struct danegate_destination *d;
-	struct lookup_answer *a;
 
-	/* the chain ends in an unsigned zone: insecure, no TLSA at all */
-	a = ans("alias.secure.example", DNS_TYPE_A, DANEGATE_INSECURE);
-	ans_addr(a, "192.0.2.30");
-	snprintf(a->canonname, sizeof(a->canonname), "www.insecure.example");
-	a = ans("alias.secure.example", DNS_TYPE_AAAA, DANEGATE_INSECURE);
-	snprintf(a->canonname, sizeof(a->canonname), "www.insecure.example");
-	d = one_host("alias.secure.example");
+	/* the CNAME itself is unsigned: insecure, no TLSA at all */
+	cname_host_insecure("alias.insecure.example", "www.insecure.example");
+	cname_link("alias.insecure.example", "www.insecure.example",
+	    DANEGATE_INSECURE);
+	tlsa_usable("alias.insecure.example");
+	d = one_host("alias.insecure.example");
 	ck_assert_str_eq(d->hosts[0].expanded, "www.insecure.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_MAY);
 	ck_assert_int_eq(d->hosts[0].reason, DANEGATE_R_INSECURE_ADDRESS);
-	ck_assert(!was_asked(tname("alias.secure.example"), DNS_TYPE_TLSA));
+	ck_assert(was_asked("alias.insecure.example", DNS_TYPE_CNAME));
+	ck_assert(!was_asked(tname("alias.insecure.example"), DNS_TYPE_TLSA));
 	ck_assert(!was_asked(tname("www.insecure.example"), DNS_TYPE_TLSA));
+	ck_assert(!d->hosts[0].tlsa_looked_up);
+	danegate_destination_free(d);
+}
+END_TEST
+
+START_TEST(cname_secure_into_unsigned)
+{
+	struct danegate_destination *d;
+
+	/* issue 6 §1: mx.cname-unsigned.example is a secure CNAME to a host
+	 * in an unsigned zone, a secure TLSA RRset at the alias: Postfix
+	 * verifies with it */
+	cname_host_insecure("mx.cname-unsigned.example",
+	    "host.cname-insecure-target.example");
+	ans_mx(ans("d.example", DNS_TYPE_MX, DANEGATE_SECURE), 10,
+	    "mx.cname-unsigned.example");
+	/* the CNAME query only once the addresses are known insecure */
+	expect_pending("d.example", false);
+	ck_assert_uint_eq(n_missing, 1);
+	ck_assert(was_missing("mx.cname-unsigned.example", DNS_TYPE_CNAME));
+	cname_link("mx.cname-unsigned.example",
+	    "host.cname-insecure-target.example", DANEGATE_SECURE);
+	/* then the alias's TLSA, never the target's */
+	expect_pending("d.example", false);
+	ck_assert_uint_eq(n_missing, 1);
+	ck_assert(was_missing(tname("mx.cname-unsigned.example"),
+	    DNS_TYPE_TLSA));
+	tlsa_usable("mx.cname-unsigned.example");
+	ans_tlsa(ans(tname("host.cname-insecure-target.example"),
+	    DNS_TYPE_TLSA, DANEGATE_INSECURE), 3, 1, 1, 32);
+
+	d = evaluate("d.example");
+	ck_assert_int_eq(d->policy, DANEGATE_POLICY_DANE);
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DANE);
+	ck_assert_int_eq(d->hosts[0].address_state, DANEGATE_INSECURE);
+	ck_assert_str_eq(d->hosts[0].expanded,
+	    "host.cname-insecure-target.example");
+	ck_assert_str_eq(d->hosts[0].tlsa_base, "mx.cname-unsigned.example");
+	ck_assert(d->hosts[0].tlsa_looked_up);
+	ck_assert_int_eq(d->hosts[0].tlsa_state, DANEGATE_SECURE);
+	ck_assert_uint_eq(d->hosts[0].n_tlsa, 1);
+	ck_assert(!d->hosts[0].trusted_only);
+	ck_assert(!was_asked(tname("host.cname-insecure-target.example"),
+	    DNS_TYPE_TLSA));
+	ck_assert_str_eq(d->hosts[0].why, "1 of 1 TLSA records at "
+	    "_25._tcp.mx.cname-unsigned.example usable: DANE "
+	    "(mx.cname-unsigned.example is a secure CNAME; the addresses of "
+	    "host.cname-insecure-target.example are not signed)");
+	danegate_destination_free(d);
+}
+END_TEST
+
+START_TEST(cname_secure_into_unsigned_record_form)
+{
+	struct danegate_destination *d;
+	struct lookup_answer *c;
+	uint8_t rd[256];
+	size_t n;
+
+	/* a CNAME answer that carries the link as a record counts too */
+	cname_host_insecure("mx.cname-unsigned.example",
+	    "host.cname-insecure-target.example");
+	c = ans("mx.cname-unsigned.example", DNS_TYPE_CNAME, DANEGATE_SECURE);
+	n = name_wire("host.cname-insecure-target.example", rd);
+	ans_rr(c, rd, n);
+	tlsa_usable("mx.cname-unsigned.example");
+	d = one_host("mx.cname-unsigned.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DANE);
+	ck_assert_str_eq(d->hosts[0].tlsa_base, "mx.cname-unsigned.example");
+	danegate_destination_free(d);
+}
+END_TEST
+
+START_TEST(cname_secure_into_unsigned_host_only)
+{
+	struct danegate_destination *d = NULL;
+
+	cname_host_insecure("mx.cname-unsigned.example",
+	    "host.cname-insecure-target.example");
+	cname_link("mx.cname-unsigned.example",
+	    "host.cname-insecure-target.example", DANEGATE_SECURE);
+	tlsa_usable("mx.cname-unsigned.example");
+	ck_assert_int_eq(dest_evaluate("mx.cname-unsigned.example", 25, true,
+	    world_get, NULL, &d), 0);
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DANE);
+	ck_assert_str_eq(d->hosts[0].tlsa_base, "mx.cname-unsigned.example");
+	danegate_destination_free(d);
+}
+END_TEST
+
+START_TEST(cname_secure_into_unsigned_alias_tlsa)
+{
+	struct danegate_destination *d;
+
+	/* what is at the alias decides, as for any TLSA base */
+	cname_host_insecure("a.secure.example", "www.insecure.example");
+	cname_link("a.secure.example", "www.insecure.example",
+	    DANEGATE_SECURE);
+	ans_nx(tname("a.secure.example"), DNS_TYPE_TLSA, DANEGATE_SECURE);
+	d = one_host("a.secure.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_MAY);
+	ck_assert_int_eq(d->hosts[0].reason, DANEGATE_R_NO_TLSA);
+	ck_assert_str_eq(d->hosts[0].tlsa_base, "a.secure.example");
+	danegate_destination_free(d);
+	world_reset();
+
+	cname_host_insecure("a.secure.example", "www.insecure.example");
+	cname_link("a.secure.example", "www.insecure.example",
+	    DANEGATE_SECURE);
+	ans_fail(tname("a.secure.example"), DNS_TYPE_TLSA, DANEGATE_BOGUS,
+	    "signature crypto failed");
+	d = one_host("a.secure.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DEFER);
+	ck_assert_int_eq(d->hosts[0].reason, DANEGATE_R_DNSSEC_INVALID);
+	danegate_destination_free(d);
+	world_reset();
+
+	cname_host_insecure("a.secure.example", "www.insecure.example");
+	cname_link("a.secure.example", "www.insecure.example",
+	    DANEGATE_SECURE);
+	ans_tlsa(ans(tname("a.secure.example"), DNS_TYPE_TLSA,
+	    DANEGATE_SECURE), 0, 0, 1, 32);
+	d = one_host("a.secure.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_ENCRYPT);
+	ck_assert_int_eq(d->hosts[0].reason, DANEGATE_R_TLSA_UNUSABLE);
+	danegate_destination_free(d);
+}
+END_TEST
+
+START_TEST(cname_link_failed)
+{
+	struct danegate_destination *d;
+
+	/* Postfix: "DNSSEC status lookup error", TLSA lookup error: defer */
+	cname_host_insecure("a.secure.example", "www.insecure.example");
+	ans_fail("a.secure.example", DNS_TYPE_CNAME, DANEGATE_BOGUS,
+	    "signature crypto failed");
+	tlsa_usable("a.secure.example");
+	d = one_host("a.secure.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DEFER);
+	ck_assert_int_eq(d->hosts[0].reason, DANEGATE_R_DNSSEC_INVALID);
+	ck_assert(!was_asked(tname("a.secure.example"), DNS_TYPE_TLSA));
+	ck_assert_str_eq(d->hosts[0].why, "the CNAME lookup for "
+	    "a.secure.example is bogus: signature crypto failed: host "
+	    "skipped");
+	danegate_destination_free(d);
+	world_reset();
+
+	/* no CNAME any more: not known to be secure either: defer */
+	cname_host_insecure("a.secure.example", "www.insecure.example");
+	(void)ans("a.secure.example", DNS_TYPE_CNAME, DANEGATE_SECURE);
+	tlsa_usable("a.secure.example");
+	d = one_host("a.secure.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DEFER);
+	ck_assert_int_eq(d->hosts[0].reason, DANEGATE_R_DNSSEC_INVALID);
+	ck_assert(!was_asked(tname("a.secure.example"), DNS_TYPE_TLSA));
+	danegate_destination_free(d);
+}
+END_TEST
+
+START_TEST(cname_chain_secure)
+{
+	struct danegate_destination *d;
+
+	/* mx -> hop -> chain, all signed: the end of the chain first; the
+	 * hop is no TLSA base */
+	cname_host("mx.cname-chain.example",
+	    "chain.cname-secure-target.example");
+	tlsa_usable("chain.cname-secure-target.example");
+	tlsa_usable("hop.cname-secure-target.example");
+	d = one_host("mx.cname-chain.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DANE);
+	ck_assert_str_eq(d->hosts[0].tlsa_base,
+	    "chain.cname-secure-target.example");
+	ck_assert(!was_asked(tname("hop.cname-secure-target.example"),
+	    DNS_TYPE_TLSA));
+	ck_assert(!was_asked("mx.cname-chain.example", DNS_TYPE_CNAME));
+	danegate_destination_free(d);
+}
+END_TEST
+
+START_TEST(cname_chain_leaves_signed_space)
+{
+	struct danegate_destination *d;
+
+	/* mx (signed) -> hop (unsigned) -> leave (signed): the addresses
+	 * are insecure, the first link secure: the alias's TLSA, never the
+	 * (secure) TLSA at the end of the chain */
+	cname_host_insecure("mx.cname-chain-unsigned.example",
+	    "leave.cname-secure-target.example");
+	cname_link("mx.cname-chain-unsigned.example",
+	    "hop.cname-insecure-target.example", DANEGATE_SECURE);
+	tlsa_usable("leave.cname-secure-target.example");
+	tlsa_usable("mx.cname-chain-unsigned.example");
+	d = one_host("mx.cname-chain-unsigned.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DANE);
+	ck_assert_str_eq(d->hosts[0].tlsa_base,
+	    "mx.cname-chain-unsigned.example");
+	ck_assert(!was_asked(tname("leave.cname-secure-target.example"),
+	    DNS_TYPE_TLSA));
+	ck_assert(!was_asked(tname("hop.cname-insecure-target.example"),
+	    DNS_TYPE_TLSA));
+	danegate_destination_free(d);
+}
+END_TEST
+
+START_TEST(cname_insecure_mx_secure_alias)
+{
+	struct danegate_destination *d;
+
+	/* an insecure MX RRset naming such a host: a match only trusts */
+	cname_host_insecure("mx.cname-unsigned.example",
+	    "host.cname-insecure-target.example");
+	cname_link("mx.cname-unsigned.example",
+	    "host.cname-insecure-target.example", DANEGATE_SECURE);
+	tlsa_usable("mx.cname-unsigned.example");
+	ans_mx(ans("insecure.example", DNS_TYPE_MX, DANEGATE_INSECURE), 10,
+	    "mx.cname-unsigned.example");
+	d = evaluate("insecure.example");
+	ck_assert_int_eq(d->hosts[0].policy, DANEGATE_POLICY_DANE);
+	ck_assert(d->hosts[0].trusted_only);
 	danegate_destination_free(d);
 }
 END_TEST
@@ -1497,6 +1744,14 @@ dest_suite(void)
 	tcase_add_test(tc, cname_expanded_failed);
 	tcase_add_test(tc, cname_expanded_insecure);
 	tcase_add_test(tc, cname_insecure_target);
+	tcase_add_test(tc, cname_secure_into_unsigned);
+	tcase_add_test(tc, cname_secure_into_unsigned_record_form);
+	tcase_add_test(tc, cname_secure_into_unsigned_host_only);
+	tcase_add_test(tc, cname_secure_into_unsigned_alias_tlsa);
+	tcase_add_test(tc, cname_link_failed);
+	tcase_add_test(tc, cname_chain_secure);
+	tcase_add_test(tc, cname_chain_leaves_signed_space);
+	tcase_add_test(tc, cname_insecure_mx_secure_alias);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hosts");

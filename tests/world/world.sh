@@ -84,6 +84,14 @@ ZONES=(
     "pkix-only.example.           leaf  nsec   -"
     "cname-mx.example.            leaf  nsec   -"
     "cname-target.example.        leaf  nsec   -"
+    # CNAME'd MX hosts and the TLSA base (RFC 7672 §2.2.2; issue 6)
+    "cname-unsigned.example.          leaf  nsec   -"
+    "cname-alias.example.             leaf  nsec   -"
+    "cname-both.example.              leaf  nsec   -"
+    "cname-chain.example.             leaf  nsec   -"
+    "cname-chain-unsigned.example.    leaf  nsec   -"
+    "cname-secure-target.example.     leaf  nsec   -"
+    "cname-insecure-target.example.   leaf  none   -"
     "tlsa-expired.example.        leaf  nsec   expired-tlsa"
     "bad-length.example.          leaf  nsec   -"
     "two-mx.example.              leaf  nsec   -"
@@ -128,6 +136,12 @@ MAIL_HOSTS=(
     "NO_STARTTLS          8  mx.no-starttls.example.          host      int   no   secure    311+"
     "PKIX_ONLY            9  mx.pkix-only.example.            host      full  yes  secure    001+,111+"
     "CNAME_TARGET        10  host.cname-target.example.       host+mx.cname-mx.example  int  yes  secure  311+"
+    # CNAME'd MX hosts (issue 6): the TLSA column is the target's own
+    "CNAME_UNSIGNED       22  host.cname-insecure-target.example.  host+mx.cname-unsigned.example        int  yes  insecure  311-"
+    "CNAME_ALIAS          23  alias.cname-secure-target.example.   host+mx.cname-alias.example           int  yes  nxdomain  -"
+    "CNAME_BOTH           24  both.cname-secure-target.example.    host+mx.cname-both.example            int  yes  secure    311+"
+    "CNAME_CHAIN          25  chain.cname-secure-target.example.   host+mx.cname-chain.example           int  yes  secure    311+"
+    "CNAME_CHAIN_UNSIGNED 26  leave.cname-secure-target.example.   host+mx.cname-chain-unsigned.example  int  yes  secure    311-"
     "TLSA_EXPIRED        11  mx.tlsa-expired.example.         host      int   yes  bogus     311+"
     "BAD_LENGTH          12  mx.bad-length.example.           host      int   yes  secure    311+,311-"
     "TWO_MX1             13  mx1.two-mx.example.              host      int   yes  secure    311+"
@@ -174,6 +188,12 @@ MAIL_CASES=(
     "no-starttls.example          dane-failing  starttls-not-supported    -        -    valid 3 1 1 but the server offers no STARTTLS"
     "pkix-only.example            encrypt-only  tlsa-unusable             -        -    only 0 0 1 (root CA) and 1 1 1 (leaf): both match, both unusable"
     "cname-mx.example             dane-valid    dane-verified             -        -    MX host is a CNAME to host.cname-target.example; TLSA at _25._tcp.host.cname-target.example"
+    # CNAME'd MX hosts (issue 6): where the TLSA base is
+    "cname-unsigned.example       dane-valid    dane-verified             -        -    secure CNAME into an unsigned zone: TLSA at the alias _25._tcp.mx.cname-unsigned.example (matches); the target's insecure TLSA (matching nothing) ignored"
+    "cname-alias.example          dane-valid    dane-verified             -        -    secure CNAME to a secure target without TLSA (NXDOMAIN): TLSA at the alias (matches)"
+    "cname-both.example           dane-valid    dane-verified             -        -    secure CNAME to a secure target, TLSA at both: the target's (matches) wins over the alias's (matches nothing)"
+    "cname-chain.example          dane-valid    dane-verified             -        -    secure chain of two CNAMEs: TLSA at the end (matches); the hop's (matching nothing) unused"
+    "cname-chain-unsigned.example dane-valid    dane-verified             -        -    chain mx (signed) -> hop (unsigned) -> leave (signed): TLSA at the alias (matches), not at the end (secure, matching nothing)"
     "tlsa-expired.example         dane-failing  dnssec-invalid            -        -    TLSA RRSIG expired: SERVFAIL (the record itself would match)"
     "bad-length.example           dane-valid    dane-verified             -        -    a 3 1 1 with a 31-byte digest beside a good 3 1 1"
     "two-mx.example               dane-partial  -                         -        -    MX 10 mx1 (3 1 1 matches), MX 20 mx2 (3 1 1 matches nothing)"
@@ -1242,6 +1262,57 @@ check_smtp_host() {
         "chain $want_len, pkix ${errs:-ok}, tlsa $got"
 }
 
+# check_cname_cases: the CNAME'd MX hosts of issue 6: MX, the first link of
+# each chain, the addresses through the chain (AD only if it stays signed)
+# and the TLSA RRset at each alias, compared with the target's files.
+check_cname_cases() {
+    local line alias key link ad rcode match got why n host leaf chain
+    for line in \
+        "cname-unsigned.example      CNAME_UNSIGNED       host.cname-insecure-target.example.  noad NOERROR  311+" \
+        "cname-alias.example         CNAME_ALIAS          alias.cname-secure-target.example.   ad   NOERROR  311+" \
+        "cname-both.example          CNAME_BOTH           both.cname-secure-target.example.    ad   NOERROR  311-" \
+        "cname-chain.example         CNAME_CHAIN          hop.cname-secure-target.example.     ad   NXDOMAIN -" \
+        "cname-chain-unsigned.example CNAME_CHAIN_UNSIGNED hop.cname-insecure-target.example.  noad NOERROR  311+"
+    do
+        read -r alias key link ad rcode match <<<"$line"
+        check_case "$alias." MX NOERROR ad "10 mx.$alias."
+        check_case "mx.$alias." CNAME NOERROR ad "$link"
+        n=$(mail_host_field "$key" 2)
+        check_case "mx.$alias." A NOERROR "$ad" "$SMTP_NET.$n"
+        if [[ $rcode == NXDOMAIN ]]; then
+            check_case "_25._tcp.mx.$alias." TLSA NXDOMAIN ad nodata
+        else
+            check_case "_25._tcp.mx.$alias." TLSA NOERROR ad -
+        fi
+        host=$(mail_host_field "$key" 3)
+        leaf=$(mail_host_field "$key" 4)
+        chain=$(mail_host_field "$key" 5)
+        mail_host_files "$leaf" "$host" "$chain"
+        got=$(tlsa_records "_25._tcp.mx.$alias" | tlsa_summary "${FILES[@]:1}")
+        why=
+        [[ $got == "$match" ]] || why=" got $got, want $match"
+        report "tlsa _25._tcp.mx.$alias vs the files of $host" "$why" "$got"
+    done
+    check_case hop.cname-secure-target.example. CNAME NOERROR ad \
+        chain.cname-secure-target.example.
+    check_case hop.cname-insecure-target.example. CNAME NOERROR noad \
+        leave.cname-secure-target.example.
+}
+
+# mail_host_field KEY I: field I (1-based) of KEY's MAIL_HOSTS line.
+mail_host_field() {
+    local line
+    local -a f
+    for line in "${MAIL_HOSTS[@]}"; do
+        read -r -a f <<<"$line"
+        if [[ ${f[0]} == "$1" ]]; then
+            echo "${f[$2 - 1]}"
+            return 0
+        fi
+    done
+    die "no mail host $1"
+}
+
 # check_mail: the mail part of `check` (Unbound must be running).
 check_mail() {
     local line key n host leaf chain tls tlsa match ad why got
@@ -1268,6 +1339,7 @@ check_mail() {
     check_case mx.cname-mx.example. A NOERROR ad "$SMTP_NET.10"
     check_case mx.cname-mx.example. CNAME NOERROR ad host.cname-target.example.
     check_case _25._tcp.mx.cname-mx.example. TLSA NXDOMAIN ad nodata
+    check_cname_cases
     check_case tlsa-expired.example. MX NOERROR ad "10 mx.tlsa-expired.example."
     check_case bad-length.example. MX NOERROR ad "10 mx.bad-length.example."
     check_case two-mx.example. MX NOERROR ad "10 mx1.two-mx.example."
