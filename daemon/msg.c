@@ -513,50 +513,6 @@ msg_answer_render(const struct msg_answer *a, const struct dns_query *q,
 }
 
 int
-msg_name_to_text(const uint8_t *name, size_t name_len, char *out, size_t cap)
-{
-	size_t i = 0, o = 0;
-
-	if (name_len == 1 && name[0] == 0) {
-		if (cap < 2)
-			return -1;
-		memcpy(out, ".", 2);
-		return 0;
-	}
-	while (i < name_len && name[i] != 0) {
-		uint8_t c = name[i];
-
-		if (c > 63 || i + 1 + c > name_len)
-			return -1;
-		for (unsigned j = 1; j <= c; j++) {
-			uint8_t ch = name[i + j];
-
-			if (o + 5 > cap)
-				return -1;
-			if (strchr(".;\\()\"@$", ch) != NULL && ch != 0) {
-				out[o++] = '\\';
-				out[o++] = (char)ch;
-			} else if (ch < 0x21 || ch > 0x7e) {
-				out[o++] = '\\';
-				out[o++] = (char)('0' + ch / 100);
-				out[o++] = (char)('0' + ch / 10 % 10);
-				out[o++] = (char)('0' + ch % 10);
-			} else {
-				out[o++] = (char)ch;
-			}
-		}
-		if (o + 2 > cap)
-			return -1;
-		out[o++] = '.';
-		i += (size_t)c + 1;
-	}
-	if (i >= name_len)		/* no root label */
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
-int
 msg_ede_from_why_bogus(const char *why)
 {
 	if (why == NULL)

@@ -15,6 +15,7 @@
 #include <unbound-event.h>
 
 #include "conf.h"
+#include "dname.h"
 #include "log.h"
 #include "msg.h"
 #include "resolver.h"
@@ -220,10 +221,10 @@ resolver_resolve(struct resolver *r, struct resolver_req *req,
     const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
     resolver_done_fn *done, void *arg)
 {
-	char name[4 * DNS_MAX_NAME + 2];
+	char name[DNS_NAME_TEXT_MAX];
 	int rc, id;
 
-	if (msg_name_to_text(qname, qname_len, name, sizeof(name)) != 0)
+	if (dname_to_text(qname, qname_len, false, name, sizeof(name)) != 0)
 		return -1;
 	req->resolver = r;
 	req->done = done;

@@ -38,6 +38,7 @@
 #include "acl.h"
 #include "cache.h"
 #include "conf.h"
+#include "dname.h"
 #include "log.h"
 #include "msg.h"
 #include "ratelimit.h"
@@ -329,7 +330,7 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 	struct pending *p = arg;
 	struct server *s = p->srv;
 	struct msg_answer *a;
-	char name[4 * DNS_MAX_NAME + 2];
+	char name[DNS_NAME_TEXT_MAX];
 
 	s->inflight--;
 	if (p->to.tcp && p->to.conn->bev == NULL) {
@@ -347,7 +348,7 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 		 * fail closed here. */
 		s->stats.bogus++;
 		if (log_get_verbosity() >= LOG_VERB_INFO &&
-		    msg_name_to_text(p->q.qname, p->q.qname_len, name,
+		    dname_to_text(p->q.qname, p->q.qname_len, false, name,
 		    sizeof(name)) == 0)
 			log_info("bogus answer for %s type %u: %s", name,
 			    p->q.qtype, why_bogus ? why_bogus : "?");

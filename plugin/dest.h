@@ -35,16 +35,7 @@
 #include <stdint.h>
 
 #include "danegate.h"
-
-#define DNS_TYPE_A	1
-#define DNS_TYPE_CNAME	5
-#define DNS_TYPE_MX	15
-#define DNS_TYPE_AAAA	28
-#define DNS_TYPE_TLSA	52
-
-#define DNS_RCODE_NOERROR	0
-#define DNS_RCODE_SERVFAIL	2
-#define DNS_RCODE_NXDOMAIN	3
+#include "dns.h"
 
 #define DEST_PENDING	1	/* dest_evaluate(): answers still missing */
 #define DEST_MAX_HOSTS	16	/* MX hosts looked at, lowest preference
@@ -87,15 +78,6 @@ void lookup_answer_clear(struct lookup_answer *a);
 void lookup_answer_from_packet(struct lookup_answer *out, const char *name,
     uint16_t type, int err, const uint8_t *pkt, size_t len, int sec,
     const char *why_bogus);
-
-/*
- * Writes the wire-format name (uncompressed, len bytes) in presentation
- * form without the trailing dot ("." for the root), escaping '.', '\\' and
- * anything outside letters, digits, '-' and '_' (RFC 4343). Returns 0, or
- * -1 if the name is malformed or does not fit in cap.
- */
-int dest_name_to_text(const uint8_t *wire, size_t len, char *out,
-    size_t cap);
 
 /* ---- the decision ------------------------------------------------------ */
 

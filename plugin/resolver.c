@@ -58,7 +58,6 @@
 
 #define RESOLVER_DEFAULT_ANCHOR	"/usr/share/dns/root.key"
 #define RESOLVER_DEFAULT_TIMEOUT_MS 5000
-#define NAME_WIRE_MAX		255
 #define CNAME_HOPS_MAX		16	/* libunbound stops at 8 or so */
 
 struct resolver_query {
@@ -241,7 +240,7 @@ resolver_detach(struct danegate_resolver *r, struct resolver_owner *o)
 
 /* dname_read() with the length returned through out_len. */
 static int
-pkt_read_name(struct wire *w, uint8_t out[NAME_WIRE_MAX], size_t *out_len)
+pkt_read_name(struct wire *w, uint8_t out[DNS_MAX_NAME], size_t *out_len)
 {
 	int n = dname_read(w, out);
 
@@ -252,7 +251,7 @@ pkt_read_name(struct wire *w, uint8_t out[NAME_WIRE_MAX], size_t *out_len)
 }
 
 struct pkt_rr {
-	uint8_t owner[NAME_WIRE_MAX];
+	uint8_t owner[DNS_MAX_NAME];
 	size_t owner_len;
 	uint16_t type, class;
 	size_t rdata_pos;		/* offset in the packet */
@@ -278,7 +277,7 @@ static int
 pkt_copy_rdata(const uint8_t *pkt, const struct pkt_rr *rr,
     struct lookup_rr *out)
 {
-	uint8_t buf[2 + NAME_WIRE_MAX];
+	uint8_t buf[2 + DNS_MAX_NAME];
 	size_t n;
 
 	if (rr->type == DNS_TYPE_MX) {
@@ -313,7 +312,7 @@ pkt_copy_rdata(const uint8_t *pkt, const struct pkt_rr *rr,
 static int
 pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 {
-	uint8_t qname[NAME_WIRE_MAX], cur[NAME_WIRE_MAX];
+	uint8_t qname[DNS_MAX_NAME], cur[DNS_MAX_NAME];
 	size_t qname_len, cur_len, ans_pos, n = 0, k = 0;
 	uint16_t qdcount, ancount, qtype;
 	struct pkt_rr rr;
@@ -361,7 +360,7 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 	if (hops > CNAME_HOPS_MAX)
 		return -1;
 	if (!dname_equal(cur, cur_len, qname, qname_len) &&
-	    dest_name_to_text(cur, cur_len, a->canonname,
+	    dname_to_text(cur, cur_len, true, a->canonname,
 	    sizeof(a->canonname)) != 0)
 		return -1;
 

@@ -15,8 +15,6 @@
 #include "dest.h"
 #include "internal.h"
 
-#define DNS_TYPE_TXT 16
-
 /* Joins one TXT record's strings; NULL if malformed or not text. */
 static char *
 txt_join(const uint8_t *rdata, size_t len)
