@@ -511,26 +511,3 @@ msg_answer_render(const struct msg_answer *a, const struct dns_query *q,
 	be16_store(out + 10, (uint16_t)(be16_load(out + 10) + 1));
 	return b.err ? 0 : b.len;
 }
-
-int
-msg_ede_from_why_bogus(const char *why)
-{
-	if (why == NULL)
-		return DNS_EDE_DNSSEC_BOGUS;
-	/* libunbound's validator phrases (val_*.c, 1.17) */
-	if (strstr(why, "expired") != NULL)
-		return DNS_EDE_SIGNATURE_EXPIRED;
-	if (strstr(why, "before inception") != NULL ||
-	    strstr(why, "not yet valid") != NULL)
-		return DNS_EDE_SIGNATURE_NOT_YET_VALID;
-	if (strstr(why, "no signatures") != NULL ||
-	    strstr(why, "no RRSIG") != NULL)
-		return DNS_EDE_RRSIGS_MISSING;
-	if (strstr(why, "DNSKEY") != NULL || strstr(why, "DS hash") != NULL ||
-	    strstr(why, "no keys") != NULL ||
-	    strstr(why, "key for validation") != NULL)
-		return DNS_EDE_DNSKEY_MISSING;
-	if (strstr(why, "NSEC") != NULL || strstr(why, "nsec") != NULL)
-		return DNS_EDE_NSEC_MISSING;
-	return DNS_EDE_DNSSEC_BOGUS;
-}

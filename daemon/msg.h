@@ -107,7 +107,4 @@ size_t msg_answer_render(const struct msg_answer *a,
  * size capped at ours. */
 size_t msg_udp_limit(const struct dns_query *q, uint16_t edns_size);
 
-/* Maps libunbound's why_bogus text onto an RFC 8914 code. */
-int msg_ede_from_why_bogus(const char *why_bogus);
-
 #endif

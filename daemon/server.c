@@ -44,6 +44,7 @@
 #include "ratelimit.h"
 #include "resolver.h"
 #include "server.h"
+#include "ubctx.h"
 #include "wire.h"
 
 #define UDP_BATCH 32			/* datagrams per recvmmsg/sendmmsg */
@@ -353,7 +354,7 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 			log_info("bogus answer for %s type %u: %s", name,
 			    p->q.qtype, why_bogus ? why_bogus : "?");
 		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
-		    msg_ede_from_why_bogus(why_bogus), why_bogus);
+		    ubctx_ede_from_why(why_bogus), why_bogus);
 		goto done;
 	}
 	if (len >= DNS_HEADER_LEN && (pkt[3] & 0xf) == DNS_RCODE_SERVFAIL) {
@@ -361,7 +362,7 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 		 * failure, which comes as insecure + why_bogus) */
 		s->stats.indeterminate++;
 		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
-		    why_bogus ? msg_ede_from_why_bogus(why_bogus) :
+		    why_bogus ? ubctx_ede_from_why(why_bogus) :
 		    DNS_EDE_NO_REACHABLE_AUTHORITY, why_bogus);
 		goto done;
 	}

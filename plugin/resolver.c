@@ -9,22 +9,13 @@
  * per-lookup timeout and the same concurrency (ub_ctx_create()'s blocking
  * ub_resolve() has no timeout at all).
  *
- * Facts about libunbound 1.17 this file is built around (daemon/resolver.h
- * has the same list):
- *  - a bogus answer arrives as err 0, sec 1 and a NOERROR packet with the
- *    data: it is reported as bogus and its data never looked at;
- *  - callbacks may fire inside ub_resolve_event() itself;
- *  - ub_cancel() on an event context writes to a pipe nobody reads and
- *    frees the query while the mesh still refers to it: it is never
- *    called. A lookup that times out is answered "indeterminate" at once
- *    and its query kept, silent, until libunbound calls back or the
- *    context is deleted;
- *  - options must all be set before the first resolve;
- *  - the library defaults are tiny (16 outgoing ports, 1 MB caches):
- *    raised to the Unbound daemon's defaults before the config file is
- *    read, which may change them again;
- *  - without a trust anchor everything is "insecure": the anchor file is
- *    required and checked to be readable.
+ * The context is set up by lib/ubctx.c, which lists the facts about
+ * libunbound 1.17 this file is built around. Here they mean: a bogus
+ * answer is reported as bogus and its data never looked at; a callback
+ * may come inside ub_resolve_event(); ub_cancel() is never called, so a
+ * lookup that times out is answered "indeterminate" at once and its query
+ * kept, silent, until libunbound calls back or the context is deleted;
+ * the anchor file is required and checked when the resolver is made.
  *
  * SECURITY: libunbound talks to the DNS (root servers and authoritative
  * servers, or the forwarder) with the caller's privileges. The answer
@@ -41,7 +32,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +42,7 @@
 
 #include "internal.h"
 #include "dname.h"
-#include "unbound_defaults.h"
+#include "ubctx.h"
 #include "wire.h"
 #include "dest.h"
 
@@ -111,8 +101,8 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 	struct danegate_resolver_options none = { 0 };
 	struct danegate_resolver *r;
 	const char *anchor;
-	FILE *f;
-	int dummy, rc;
+	char why[512];
+	int dummy;
 
 	if (err == NULL)
 		err = &dummy;
@@ -121,14 +111,6 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 		opts = &none;
 	anchor = opts->trust_anchor_file != NULL ? opts->trust_anchor_file :
 	    RESOLVER_DEFAULT_ANCHOR;
-
-	/* libunbound only reads the anchor at the first lookup and would
-	 * then call everything insecure: find out now. */
-	if ((f = fopen(anchor, "r")) == NULL) {
-		*err = DANEGATE_E_RESOLVER;
-		return NULL;
-	}
-	fclose(f);
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
@@ -143,33 +125,21 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 	} else
 		r->base = base;
 	*err = DANEGATE_E_RESOLVER;
-	if ((r->ctx = ub_ctx_create_event(r->base)) == NULL)
+	if ((r->ctx = ubctx_new(r->base, why, sizeof(why))) == NULL)
 		goto fail;
-	for (size_t i = 0; i < UNBOUND_N_DEFAULTS; i++)
-		(void)ub_ctx_set_option(r->ctx, unbound_defaults[i][0],
-		    unbound_defaults[i][1]);
-	if ((rc = ub_ctx_add_ta_file(r->ctx, anchor)) != 0)
+	if (ubctx_add_anchor_file(r->ctx, anchor, why, sizeof(why)) != 0)
 		goto fail;
 	if (opts->forwarder != NULL &&
-	    (rc = ub_ctx_set_fwd(r->ctx, opts->forwarder)) != 0) {
+	    ub_ctx_set_fwd(r->ctx, opts->forwarder) != 0) {
 		*err = DANEGATE_E_INVALID;
 		goto fail;
 	}
 	/* Last, so that it can override anything above (the tests' world:
 	 * root hints, do-not-query-localhost: no). */
-	if (opts->unbound_conf != NULL) {
-		/* libunbound's config reader is a flex scanner with global
-		 * state: two threads reading at once corrupt it ("fatal flex
-		 * scanner internal error"), so callers such as tlsa-check -j
-		 * are serialized here. */
-		static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
-
-		pthread_mutex_lock(&config_lock);
-		rc = ub_ctx_config(r->ctx, opts->unbound_conf);
-		pthread_mutex_unlock(&config_lock);
-		if (rc != 0)
-			goto fail;
-	}
+	if (opts->unbound_conf != NULL &&
+	    ubctx_read_config(r->ctx, opts->unbound_conf, why,
+	    sizeof(why)) != 0)
+		goto fail;
 	*err = DANEGATE_OK;
 	return r;
 fail:

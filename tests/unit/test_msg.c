@@ -513,24 +513,6 @@ START_TEST(answer_rdata_names_survive_recompression)
 }
 END_TEST
 
-START_TEST(ede_codes_from_libunbound_reasons)
-{
-	ck_assert_int_eq(msg_ede_from_why_bogus(NULL), 6);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <www.expired.example. A IN>: signature "
-	    "expired from 127.53.0.3"), 7);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <x. A IN>: signature before inception date"),
-	    8);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <x. A IN>: No DNSKEY record from 1.2.3.4"), 9);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <x. A IN>: no signatures from 1.2.3.4"), 10);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <x. A IN>: signature crypto failed"), 6);
-}
-END_TEST
-
 static Suite *
 msg_suite(void)
 {
@@ -552,7 +534,6 @@ msg_suite(void)
 	tcase_add_test(ta, answer_render_patches_for_the_client);
 	tcase_add_test(ta, answer_too_large_is_truncated);
 	tcase_add_test(ta, answer_rdata_names_survive_recompression);
-	tcase_add_test(ta, ede_codes_from_libunbound_reasons);
 	suite_add_tcase(s, tq);
 	suite_add_tcase(s, ta);
 	return s;
