@@ -54,6 +54,7 @@
 #include "dname.h"
 #include "wire.h"
 #include "dest.h"
+#include "resolver.h"
 
 #define NAME_TEXT_MAX	253		/* without the trailing dot */
 
@@ -85,18 +86,6 @@ why_add(char *why, size_t cap, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(why + n, cap - n, fmt, ap);
 	va_end(ap);
-}
-
-void
-lookup_answer_clear(struct lookup_answer *a)
-{
-	if (a == NULL)
-		return;
-	for (size_t i = 0; i < a->n_rrs; i++)
-		free(a->rrs[i].data);
-	free(a->rrs);
-	a->rrs = NULL;
-	a->n_rrs = 0;
 }
 
 /*

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dest.h"
 #include "internal.h"
+#include "resolver.h"
 
 /* Joins one TXT record's strings; NULL if malformed or not text. */
 static char *
