@@ -973,17 +973,14 @@ probe_on_answer(void *arg, int err, const uint8_t *pkt, size_t len,
     enum resolver_sec sec, const char *why_bogus)
 {
 	struct server *s = arg;
-	char status[512];
+	char status[512], why[480];
 
-	(void)pkt;
-	(void)len;
 	s->probe_outstanding--;
-	if (err != 0 || sec != RESOLVER_SECURE) {
+	if (ubctx_probe_verdict(NULL, err, pkt, len, (int)sec, why_bogus, NULL,
+	    why, sizeof(why)) != 0) {
 		s->probe_failed++;
-		snprintf(status, sizeof(status), "trust anchor check failed: "
-		    "DNSKEY is %s%s%s", err ? resolver_strerror(err) :
-		    sec == RESOLVER_BOGUS ? "bogus" : "insecure",
-		    why_bogus ? ": " : "", why_bogus ? why_bogus : "");
+		snprintf(status, sizeof(status), "trust anchor check failed: %s",
+		    why);
 		log_err("%s; not ready, retrying in %d s", status,
 		    PROBE_RETRY_SECONDS);
 		if (s->status)

@@ -138,13 +138,17 @@ ubctx_anchor_zone(const char *rr, char *zone, size_t zone_cap)
 }
 
 int
-ubctx_add_anchor_file(struct ub_ctx *ctx, const char *path, char *why,
-    size_t cap)
+ubctx_add_anchor_file(struct ub_ctx *ctx, const char *path, char *zone,
+    size_t zone_cap, char *why, size_t cap)
 {
-	char zone[DNS_NAME_TEXT_MAX];
+	char buf[DNS_NAME_TEXT_MAX];
 	int rc;
 
-	if (ubctx_anchor_file_zone(path, zone, sizeof(zone), why, cap) != 0)
+	if (zone == NULL) {
+		zone = buf;
+		zone_cap = sizeof(buf);
+	}
+	if (ubctx_anchor_file_zone(path, zone, zone_cap, why, cap) != 0)
 		return -1;
 	if ((rc = ub_ctx_add_ta_file(ctx, path)) != 0) {
 		snprintf(why, cap, "trust anchor %s: %s", path,
@@ -206,6 +210,8 @@ ubctx_ede(int err, const uint8_t *pkt, size_t len, int sec,
 {
 	int rcode = ubctx_rcode(err, pkt, len);
 
+	if (err != 0)
+		return DNS_EDE_NO_REACHABLE_AUTHORITY;
 	if (sec == UBCTX_BOGUS)
 		return ubctx_ede_from_why(why_bogus);
 	if (rcode == -1 || rcode == DNS_RCODE_SERVFAIL)
@@ -265,7 +271,11 @@ ubctx_probe_verdict(const char *zone, int err, const uint8_t *pkt,
 	else
 		ubctx_describe(err, pkt, len, sec, why_bogus, what,
 		    sizeof(what));
-	snprintf(why, cap, "the trust anchor for %s does not validate: "
-	    "DNSKEY %s", zone, what);
+	if (zone != NULL)
+		snprintf(why, cap, "the trust anchor for %s does not validate: "
+		    "DNSKEY %s", zone, what);
+	else
+		snprintf(why, cap, "a trust anchor does not validate: DNSKEY "
+		    "%s", what);
 	return -1;
 }

@@ -90,10 +90,11 @@ int ubctx_read_config(struct ub_ctx *ctx, const char *path, char *why,
 /*
  * Adds the DS/DNSKEY records of a zone-format file as trust anchors,
  * after checking that it can be read and names a zone (libunbound would
- * only find out at the first resolve).
+ * only find out at the first resolve); the zone goes to zone if that is
+ * not NULL (see ubctx_anchor_file_zone).
  */
-int ubctx_add_anchor_file(struct ub_ctx *ctx, const char *path, char *why,
-    size_t cap);
+int ubctx_add_anchor_file(struct ub_ctx *ctx, const char *path, char *zone,
+    size_t zone_cap, char *why, size_t cap);
 
 /*
  * The zone a trust-anchor file is for: the owner of its first record, as
@@ -115,7 +116,8 @@ int ubctx_anchor_zone(const char *rr, char *zone, size_t zone_cap);
  * else NULL): ready (0) only for a secure NOERROR answer, i.e. the anchor
  * matches the zone's keys and libunbound validates with it. Otherwise -1
  * and why says "the trust anchor for ZONE does not validate: DNSKEY
- * <what happened>".
+ * <what happened>" ("a trust anchor does not validate: ..." if zone is
+ * NULL).
  */
 int ubctx_probe_verdict(const char *zone, int err, const uint8_t *pkt,
     size_t len, int sec, const char *why_bogus, const char *reason,
@@ -131,9 +133,10 @@ void ubctx_describe(int err, const uint8_t *pkt, size_t len, int sec,
     const char *why_bogus, char *out, size_t cap);
 
 /*
- * The RFC 8914 code danegate gives a failed or bogus result: derived from
- * libunbound's why_bogus text (ubctx_ede_from_why) when there is one,
- * else No Reachable Authority for a failure (libunbound 1.17 puts no EDE
+ * The RFC 8914 code danegate gives a failed or bogus result: No Reachable
+ * Authority when the lookup failed (err set); derived from libunbound's
+ * why_bogus text (ubctx_ede_from_why) for bogus data and for a SERVFAIL
+ * that has a reason; else No Reachable Authority for a failure (libunbound 1.17 puts no EDE
  * option in the packets it hands over). DNS_EDE_NONE for a usable
  * answer.
  */

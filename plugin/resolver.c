@@ -52,6 +52,7 @@ struct resolver_query {
 	char name[DANEGATE_NAME_MAX];
 	uint16_t type;
 	resolver_answer_fn *cb;		/* NULL once answered/timed out */
+	resolver_raw_fn *raw;		/* instead of cb: the bare result */
 	void *arg;
 	struct event *timer;
 	bool starting;			/* inside ub_resolve_event() */
@@ -63,6 +64,7 @@ struct danegate_resolver {
 	struct event_base *base;
 	bool own_base;			/* made for the blocking calls */
 	unsigned timeout_ms;
+	char anchor_zone[DNS_NAME_TEXT_MAX];	/* the trust anchor's */
 	struct resolver_query *queries;
 	struct resolver_owner *owners;
 };
@@ -123,7 +125,8 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 	*err = DANEGATE_E_RESOLVER;
 	if ((r->ctx = ubctx_new(r->base, why, sizeof(why))) == NULL)
 		goto fail;
-	if (ubctx_add_anchor_file(r->ctx, anchor, why, sizeof(why)) != 0)
+	if (ubctx_add_anchor_file(r->ctx, anchor, r->anchor_zone,
+	    sizeof(r->anchor_zone), why, sizeof(why)) != 0)
 		goto fail;
 	if (opts->forwarder != NULL &&
 	    ub_ctx_set_fwd(r->ctx, opts->forwarder) != 0) {
@@ -215,6 +218,20 @@ query_deliver(struct resolver_query *q, struct lookup_answer *a)
 	cb(q->arg, a);
 }
 
+/* The bare result for a raw query; reason is set when there was no
+ * callback (timeout, a refused query). */
+static void
+query_deliver_raw(struct resolver_query *q, int err, const uint8_t *pkt,
+    size_t len, int sec, const char *why_bogus, const char *reason)
+{
+	resolver_raw_fn *raw = q->raw;
+
+	q->raw = NULL;
+	if (q->timer != NULL)
+		evtimer_del(q->timer);
+	raw(q->arg, err, pkt, len, sec, why_bogus, reason);
+}
+
 static void
 query_on_answer(void *mydata, int err, void *pkt, int len, int sec,
     char *why_bogus, int was_ratelimited)
@@ -224,7 +241,10 @@ query_on_answer(void *mydata, int err, void *pkt, int len, int sec,
 
 	(void)was_ratelimited;
 	q->ub_done = true;
-	if (q->cb != NULL) {
+	if (q->raw != NULL) {
+		query_deliver_raw(q, err, pkt, len > 0 ? (size_t)len : 0, sec,
+		    why_bogus, NULL);
+	} else if (q->cb != NULL) {
 		lookup_answer_from_packet(&a, q->name, q->type, err, pkt,
 		    len > 0 ? (size_t)len : 0, sec, why_bogus);
 		query_deliver(q, &a);
@@ -250,12 +270,16 @@ query_on_timeout(evutil_socket_t fd, short what, void *arg)
 	snprintf(a.why, sizeof(a.why), "no answer within %u ms",
 	    q->r->timeout_ms);
 	/* q stays, silent, until libunbound answers (see the top). */
-	query_deliver(q, &a);
+	if (q->raw != NULL)
+		query_deliver_raw(q, 0, NULL, 0, 0, NULL, a.why);
+	else
+		query_deliver(q, &a);
 }
 
-int
-resolver_lookup_async(struct danegate_resolver *r, const char *name,
-    uint16_t type, resolver_answer_fn *cb, void *arg)
+/* Starts a lookup answered through cb, or raw if that is not NULL. */
+static int
+query_start(struct danegate_resolver *r, const char *name, uint16_t type,
+    resolver_answer_fn *cb, resolver_raw_fn *raw, void *arg)
 {
 	struct resolver_query *q;
 	struct lookup_answer a;
@@ -271,7 +295,8 @@ resolver_lookup_async(struct danegate_resolver *r, const char *name,
 	q->r = r;
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	q->type = type;
-	q->cb = cb;
+	q->cb = raw == NULL ? cb : NULL;
+	q->raw = raw;
 	q->arg = arg;
 	q->next = r->queries;
 	if (r->queries != NULL)
@@ -284,7 +309,9 @@ resolver_lookup_async(struct danegate_resolver *r, const char *name,
 	if (rc != 0) {
 		/* e.g. a name libunbound cannot parse: an answer like any
 		 * other failure, so that callers have one path */
-		if (q->cb != NULL) {
+		if (q->raw != NULL) {
+			query_deliver_raw(q, rc, NULL, 0, 0, NULL, NULL);
+		} else if (q->cb != NULL) {
 			lookup_answer_from_packet(&a, name, type, rc, NULL, 0,
 			    0, NULL);
 			query_deliver(q, &a);
@@ -300,6 +327,20 @@ resolver_lookup_async(struct danegate_resolver *r, const char *name,
 	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
 	evtimer_add(q->timer, &tv);
 	return 0;
+}
+
+int
+resolver_lookup_async(struct danegate_resolver *r, const char *name,
+    uint16_t type, resolver_answer_fn *cb, void *arg)
+{
+	return query_start(r, name, type, cb, NULL, arg);
+}
+
+int
+resolver_lookup_raw(struct danegate_resolver *r, const char *name,
+    uint16_t type, resolver_raw_fn *raw, void *arg)
+{
+	return query_start(r, name, type, NULL, raw, arg);
 }
 
 int
@@ -342,4 +383,43 @@ resolver_lookup(struct danegate_resolver *r, const char *name,
 	    &lw)) != 0)
 		return rc;
 	return resolver_run(r, &lw.done);
+}
+
+/* ---- the trust anchor --------------------------------------------------- */
+
+struct check_wait {
+	bool done;
+	int rc;
+	const char *zone;
+	char *why;
+	size_t cap;
+};
+
+static void
+check_on_result(void *arg, int err, const uint8_t *pkt, size_t len, int sec,
+    const char *why_bogus, const char *reason)
+{
+	struct check_wait *cw = arg;
+
+	cw->rc = ubctx_probe_verdict(cw->zone, err, pkt, len, sec, why_bogus,
+	    reason, cw->why, cw->cap) == 0 ? 0 : DANEGATE_E_RESOLVER;
+	cw->done = true;
+}
+
+DANEGATE_EXPORT int
+danegate_resolver_check(struct danegate_resolver *r, char *why, size_t cap)
+{
+	struct check_wait cw = { false, 0, NULL, why, cap };
+	int rc;
+
+	if (r == NULL || why == NULL || cap == 0 || resolver_is_async(r))
+		return DANEGATE_E_INVALID;
+	why[0] = '\0';
+	cw.zone = r->anchor_zone;
+	if ((rc = resolver_lookup_raw(r, r->anchor_zone, UBCTX_PROBE_TYPE,
+	    check_on_result, &cw)) != 0)
+		return rc;
+	if ((rc = resolver_run(r, &cw.done)) != 0)
+		return rc;
+	return cw.rc;
 }

@@ -10,6 +10,7 @@
 #define DANEGATE_RESOLVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lookup.h"
@@ -30,6 +31,20 @@ typedef void resolver_answer_fn(void *arg, struct lookup_answer *ans);
  */
 int resolver_lookup_async(struct danegate_resolver *r, const char *name,
     uint16_t type, resolver_answer_fn *cb, void *arg);
+
+/*
+ * The bare result, for the few callers that judge libunbound's result
+ * themselves (the anchor check, with lib/ubctx.c's rule): the resolve
+ * callback's err, packet (borrowed for the call), sec and why_bogus, or
+ * with reason set (and the rest zero) when libunbound did not answer in
+ * time.
+ */
+typedef void resolver_raw_fn(void *arg, int err, const uint8_t *pkt,
+    size_t len, int sec, const char *why_bogus, const char *reason);
+
+/* resolver_lookup_async(), answered with the bare result. */
+int resolver_lookup_raw(struct danegate_resolver *r, const char *name,
+    uint16_t type, resolver_raw_fn *raw, void *arg);
 
 /* The same, blocking (resolvers created without an event base only). */
 int resolver_lookup(struct danegate_resolver *r, const char *name,

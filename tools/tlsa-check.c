@@ -87,34 +87,11 @@ worker(void *arg)
 }
 
 
-/* The owner name of the first record of a zone-format file ("." for the
- * root), or "" if there is none. */
-static void
-anchor_zone(const char *path, char *out, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	char line[1024];
-
-	out[0] = '\0';
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		size_t n = strcspn(line, " \t\r\n");
-
-		if (n == 0 || line[0] == ';' || line[0] == '#' ||
-		    line[0] == '$')
-			continue;
-		snprintf(out, cap, "%.*s", (int)n, line);
-		break;
-	}
-	fclose(f);
-}
-
 /*
- * libunbound reads the trust anchor only at the first lookup and would
- * then fail every lookup, which would look like a DNS failure of each
- * domain. Check it once up front, as danegated does at start-up: the
- * anchored zone's records must validate as secure.
+ * The trust anchor is checked once up front, with danegated's rule
+ * (danegate_resolver_check): otherwise a broken one would show as a DNS
+ * failure of every domain. The checked resolver, its cache warm, goes to
+ * the first worker.
  */
 static int
 check_trust_anchor(const struct danegate_resolver_options *ropts,
@@ -123,9 +100,8 @@ check_trust_anchor(const struct danegate_resolver_options *ropts,
 	const char *file = ropts->trust_anchor_file ?
 	    ropts->trust_anchor_file : "/usr/share/dns/root.key";
 	struct danegate_resolver *r;
-	struct danegate_txt *txt = NULL;
-	char zone[256];
-	int err = 0, rc = -1;
+	char why[512];
+	int err = 0;
 
 	if ((r = danegate_resolver_new(ropts, NULL, &err)) == NULL) {
 		fprintf(stderr, "tlsa-check: cannot set up the validating "
@@ -134,24 +110,13 @@ check_trust_anchor(const struct danegate_resolver_options *ropts,
 		    danegate_strerror(err));
 		return -1;
 	}
-	anchor_zone(file, zone, sizeof(zone));
-	if (zone[0] == '\0')
-		fprintf(stderr, "tlsa-check: %s: no DS or DNSKEY record\n",
-		    file);
-	else if (danegate_lookup_txt(r, zone, &txt) != 0 ||
-	    txt->state != DANEGATE_SECURE)
-		fprintf(stderr, "tlsa-check: the trust anchor %s does not "
-		    "validate %s (%s%s%s)\n", file, zone, txt ?
-		    danegate_dnssec_name(txt->state) : "lookup failed",
-		    txt && txt->why[0] ? ": " : "", txt ? txt->why : "");
-	else
-		rc = 0;
-	danegate_txt_free(txt);
-	if (rc == 0)
-		*warm = r;
-	else
+	if (danegate_resolver_check(r, why, sizeof(why)) != 0) {
+		fprintf(stderr, "tlsa-check: %s: %s\n", file, why);
 		danegate_resolver_free(r);
-	return rc;
+		return -1;
+	}
+	*warm = r;
+	return 0;
 }
 
 /* ---- audit -------------------------------------------------------------- */

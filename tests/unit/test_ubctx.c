@@ -211,7 +211,7 @@ START_TEST(context_setup)
 	ck_assert_int_eq(ubctx_set_option(ctx, "msg-cache-size", "1m", why,
 	    sizeof(why)), 0);
 	ck_assert_int_eq(ubctx_add_anchor_file(ctx, "/nonexistent/root.key",
-	    why, sizeof(why)), -1);
+	    NULL, 0, why, sizeof(why)), -1);
 	ck_assert_ptr_nonnull(strstr(why, "/nonexistent/root.key"));
 	p = write_file("server:\n\tno-such-option: 1\n");
 	ck_assert_int_eq(ubctx_read_config(ctx, p, why, sizeof(why)), -1);
