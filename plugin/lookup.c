@@ -7,10 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <unbound.h>
-
 #include "dname.h"
 #include "lookup.h"
+#include "ubctx.h"
 #include "wire.h"
 
 void
@@ -183,20 +182,19 @@ lookup_answer_from_packet(struct lookup_answer *a, const char *name,
     uint16_t type, int err, const uint8_t *pkt, size_t len, int sec,
     const char *why_bogus)
 {
-	const char *rn;
-
 	memset(a, 0, sizeof(*a));
 	snprintf(a->name, sizeof(a->name), "%s", name);
 	a->type = type;
 	a->rcode = -1;
 	a->state = DANEGATE_INDETERMINATE;
-	if (err != 0) {
-		snprintf(a->why, sizeof(a->why), "lookup failed: %s",
-		    ub_strerror(err));
-		return;
-	}
-	if (pkt == NULL || len < 12) {
-		snprintf(a->why, sizeof(a->why), "no answer");
+	/* What happened, in words that say more than "failed": the rcode
+	 * (event contexts report a failed resolution as err = rcode), the
+	 * RFC 8914 code and libunbound's reason (lib/ubctx.c). */
+	if (err != 0 || pkt == NULL || len < DNS_HEADER_LEN) {
+		if (err > 0)
+			a->rcode = err;
+		ubctx_describe(err, pkt, len, sec, why_bogus, a->why,
+		    sizeof(a->why));
 		return;
 	}
 	a->rcode = pkt[3] & 0x0f;
@@ -209,14 +207,8 @@ lookup_answer_from_packet(struct lookup_answer *a, const char *name,
 		return;
 	}
 	if (a->rcode != DNS_RCODE_NOERROR && a->rcode != DNS_RCODE_NXDOMAIN) {
-		rn = dns_rcode_name(a->rcode);
-		if (rn != NULL)
-			snprintf(a->why, sizeof(a->why), "%s%s%s", rn,
-			    why_bogus ? ": " : "", why_bogus ? why_bogus : "");
-		else
-			snprintf(a->why, sizeof(a->why), "rcode %d%s%s",
-			    a->rcode, why_bogus ? ": " : "",
-			    why_bogus ? why_bogus : "");
+		ubctx_describe(err, pkt, len, sec, why_bogus, a->why,
+		    sizeof(a->why));
 		return;
 	}
 	if (pkt_parse_answer(a, pkt, len) != 0) {

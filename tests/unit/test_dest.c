@@ -1319,16 +1319,25 @@ START_TEST(packet_failures)
 	ck_assert_ptr_nonnull(strstr(a.why, "lookup failed: "));
 	lookup_answer_clear(&a);
 
+	/* a failed resolution on an event context: err is the rcode, not
+	 * a libunbound error ("lookup failed: unknown error" before) */
+	lookup_answer_from_packet(&a, "x.example", DNS_TYPE_A, 2, NULL, 0, 0,
+	    NULL);
+	ck_assert_int_eq(a.state, DANEGATE_INDETERMINATE);
+	ck_assert_int_eq(a.rcode, 2);
+	ck_assert_str_eq(a.why, "SERVFAIL (EDE 22 No Reachable Authority)");
+
 	/* SERVFAIL, with and without libunbound's reason */
 	pkt_start(&p, 2, 0, "www.bogus.example", DNS_TYPE_A);
 	lookup_answer_from_packet(&a, "www.bogus.example", DNS_TYPE_A, 0, p.b,
 	    p.n, 0, NULL);
 	ck_assert_int_eq(a.state, DANEGATE_INDETERMINATE);
 	ck_assert_int_eq(a.rcode, 2);
-	ck_assert_str_eq(a.why, "SERVFAIL");
+	ck_assert_str_eq(a.why, "SERVFAIL (EDE 22 No Reachable Authority)");
 	lookup_answer_from_packet(&a, "www.bogus.example", DNS_TYPE_A, 0, p.b,
-	    p.n, 0, "validation failure <x>");
-	ck_assert_str_eq(a.why, "SERVFAIL: validation failure <x>");
+	    p.n, 0, "validation failure <x>: signature expired");
+	ck_assert_str_eq(a.why, "SERVFAIL (EDE 7 Signature Expired): "
+	    "validation failure <x>: signature expired");
 	pkt_start(&p, 5, 0, "www.bogus.example", DNS_TYPE_A);
 	lookup_answer_from_packet(&a, "www.bogus.example", DNS_TYPE_A, 0, p.b,
 	    p.n, 0, NULL);

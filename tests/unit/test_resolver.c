@@ -159,6 +159,21 @@ START_TEST(check_says_why_the_anchor_fails)
 }
 END_TEST
 
+START_TEST(failed_lookup_says_what_happened)
+{
+	struct danegate_resolver *r = dead_resolver();
+	struct lookup_answer a;
+
+	memset(&a, 0, sizeof(a));
+	ck_assert_int_eq(resolver_lookup(r, "mx.example", DNS_TYPE_MX, &a), 0);
+	ck_assert_int_eq(a.state, DANEGATE_INDETERMINATE);
+	ck_assert_msg(strncmp(a.why, "SERVFAIL (EDE ", 14) == 0, "%s", a.why);
+	ck_assert_ptr_null(strstr(a.why, "unknown error"));
+	lookup_answer_clear(&a);
+	danegate_resolver_free(r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -171,6 +186,7 @@ main(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, setup_refuses_unusable_anchor_files);
 	tcase_add_test(tc, check_says_why_the_anchor_fails);
+	tcase_add_test(tc, failed_lookup_says_what_happened);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
