@@ -14,9 +14,9 @@
 
 #include "internal.h"
 #include "resolver.h"
+#include "txt.h"
 
-/* Joins one TXT record's strings; NULL if malformed or not text. */
-static char *
+char *
 txt_join(const uint8_t *rdata, size_t len)
 {
 	char *out = malloc(len + 1);
