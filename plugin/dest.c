@@ -375,10 +375,11 @@ host_evaluate(struct eval *e, struct danegate_mx_host *h)
 		return 0;
 
 	h->address_state = state_worst(a4->state, a6->state);
-	if (a4->canonname[0] != '\0' && strcasecmp(a4->canonname, h->name))
+	if (a4->canonname[0] != '\0' &&
+	    strcasecmp(a4->canonname, h->name) != 0)
 		snprintf(h->expanded, sizeof(h->expanded), "%s", a4->canonname);
 	else if (a6->canonname[0] != '\0' &&
-	    strcasecmp(a6->canonname, h->name))
+	    strcasecmp(a6->canonname, h->name) != 0)
 		snprintf(h->expanded, sizeof(h->expanded), "%s", a6->canonname);
 
 	/* A bogus or failed family is not "no such records": defer. */

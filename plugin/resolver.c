@@ -83,13 +83,20 @@ query_unlink(struct resolver_query *q)
 	q->prev = q->next = NULL;
 }
 
+/* Frees a query that is no longer on r->queries. */
+static void
+query_destroy(struct resolver_query *q)
+{
+	if (q->timer != NULL)
+		event_free(q->timer);
+	free(q);
+}
+
 static void
 query_free(struct resolver_query *q)
 {
 	query_unlink(q);
-	if (q->timer != NULL)
-		event_free(q->timer);
-	free(q);
+	query_destroy(q);
 }
 
 DANEGATE_EXPORT struct danegate_resolver *
@@ -164,8 +171,12 @@ danegate_resolver_free(struct danegate_resolver *r)
 		resolver_detach(r, o);
 		o->cancel(o);
 	}
-	while (r->queries != NULL)
-		query_free(r->queries);
+	while (r->queries != NULL) {
+		struct resolver_query *q = r->queries;
+
+		r->queries = q->next;
+		query_destroy(q);
+	}
 	if (r->own_base)
 		event_base_free(r->base);
 	free(r);
