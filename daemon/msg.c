@@ -155,7 +155,7 @@ opt_write(struct wbuf *b, const struct dns_query *q, int rcode,
 		return;
 	}
 	wbuf_u16(b, (uint16_t)(4 + 2 + text_len));
-	wbuf_u16(b, 15);			/* EDNS option: EDE */
+	wbuf_u16(b, DNS_EDNS_OPT_EDE);
 	wbuf_u16(b, (uint16_t)(2 + text_len));
 	wbuf_u16(b, (uint16_t)ede);
 	wbuf_bytes(b, ede_text, text_len);

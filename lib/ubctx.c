@@ -210,7 +210,9 @@ ubctx_ede(int err, const uint8_t *pkt, size_t len, int sec,
 {
 	int rcode = ubctx_rcode(err, pkt, len);
 
-	if (err != 0)
+	if (err < 0)			/* libunbound itself failed */
+		return DNS_EDE_OTHER;
+	if (err > 0)
 		return DNS_EDE_NO_REACHABLE_AUTHORITY;
 	if (sec == UBCTX_BOGUS)
 		return ubctx_ede_from_why(why_bogus);
@@ -249,7 +251,8 @@ ubctx_describe(int err, const uint8_t *pkt, size_t len, int sec,
 		snprintf(what, sizeof(what), "%s", rn);
 	else
 		snprintf(what, sizeof(what), "rcode %d", rcode);
-	if (ede != DNS_EDE_NONE)
+	/* a local failure (err < 0) has no DNS error to name */
+	if (ede != DNS_EDE_NONE && err >= 0)
 		snprintf(edetext, sizeof(edetext), " (EDE %d%s%s)", ede,
 		    en != NULL ? " " : "", en != NULL ? en : "");
 	snprintf(out, cap, "%s%s%s%s", what, edetext, why_bogus != NULL ?

@@ -133,8 +133,9 @@ void ubctx_describe(int err, const uint8_t *pkt, size_t len, int sec,
     const char *why_bogus, char *out, size_t cap);
 
 /*
- * The RFC 8914 code danegate gives a failed or bogus result: No Reachable
- * Authority when the lookup failed (err set); derived from libunbound's
+ * The RFC 8914 code danegate gives a failed or bogus result: Other Error
+ * when libunbound itself failed (err < 0), No Reachable Authority when the
+ * resolution failed (err > 0, the rcode); derived from libunbound's
  * why_bogus text (ubctx_ede_from_why) for bogus data and for a SERVFAIL
  * that has a reason; else No Reachable Authority for a failure (libunbound 1.17 puts no EDE
  * option in the packets it hands over). DNS_EDE_NONE for a usable

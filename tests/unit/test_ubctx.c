@@ -129,8 +129,10 @@ START_TEST(describe_says_what_happened)
 	ubctx_describe(DNS_RCODE_SERVFAIL, pkt, 0, 0, NULL, out, sizeof(out));
 	ck_assert_str_eq(out, "SERVFAIL (EDE 22 No Reachable Authority)");
 	ubctx_describe(UB_NOMEM, NULL, 0, 0, NULL, out, sizeof(out));
-	ck_assert_str_eq(out, "lookup failed: out of memory (EDE 22 No "
-	    "Reachable Authority)");
+	ck_assert_str_eq(out, "lookup failed: out of memory");
+	ck_assert_int_eq(ubctx_ede(UB_NOMEM, NULL, 0, 0, NULL), DNS_EDE_OTHER);
+	ck_assert_int_eq(ubctx_ede(DNS_RCODE_SERVFAIL, NULL, 0, 0, NULL),
+	    DNS_EDE_NO_REACHABLE_AUTHORITY);
 	packet(pkt, DNS_RCODE_SERVFAIL);
 	ubctx_describe(0, pkt, sizeof(pkt), 0, "exceeded the maximum "
 	    "nameserver nxdomains", out, sizeof(out));
