@@ -155,7 +155,7 @@ opt_write(struct wbuf *b, const struct dns_query *q, int rcode,
 		return;
 	}
 	wbuf_u16(b, (uint16_t)(4 + 2 + text_len));
-	wbuf_u16(b, 15);			/* EDNS option: EDE */
+	wbuf_u16(b, DNS_EDNS_OPT_EDE);
 	wbuf_u16(b, (uint16_t)(2 + text_len));
 	wbuf_u16(b, (uint16_t)ede);
 	wbuf_bytes(b, ede_text, text_len);
@@ -510,71 +510,4 @@ msg_answer_render(const struct msg_answer *a, const struct dns_query *q,
 	opt_write(&b, q, a->rcode, edns_size, DNS_EDE_NONE, NULL);
 	be16_store(out + 10, (uint16_t)(be16_load(out + 10) + 1));
 	return b.err ? 0 : b.len;
-}
-
-int
-msg_name_to_text(const uint8_t *name, size_t name_len, char *out, size_t cap)
-{
-	size_t i = 0, o = 0;
-
-	if (name_len == 1 && name[0] == 0) {
-		if (cap < 2)
-			return -1;
-		memcpy(out, ".", 2);
-		return 0;
-	}
-	while (i < name_len && name[i] != 0) {
-		uint8_t c = name[i];
-
-		if (c > 63 || i + 1 + c > name_len)
-			return -1;
-		for (unsigned j = 1; j <= c; j++) {
-			uint8_t ch = name[i + j];
-
-			if (o + 5 > cap)
-				return -1;
-			if (strchr(".;\\()\"@$", ch) != NULL && ch != 0) {
-				out[o++] = '\\';
-				out[o++] = (char)ch;
-			} else if (ch < 0x21 || ch > 0x7e) {
-				out[o++] = '\\';
-				out[o++] = (char)('0' + ch / 100);
-				out[o++] = (char)('0' + ch / 10 % 10);
-				out[o++] = (char)('0' + ch % 10);
-			} else {
-				out[o++] = (char)ch;
-			}
-		}
-		if (o + 2 > cap)
-			return -1;
-		out[o++] = '.';
-		i += (size_t)c + 1;
-	}
-	if (i >= name_len)		/* no root label */
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
-int
-msg_ede_from_why_bogus(const char *why)
-{
-	if (why == NULL)
-		return DNS_EDE_DNSSEC_BOGUS;
-	/* libunbound's validator phrases (val_*.c, 1.17) */
-	if (strstr(why, "expired") != NULL)
-		return DNS_EDE_SIGNATURE_EXPIRED;
-	if (strstr(why, "before inception") != NULL ||
-	    strstr(why, "not yet valid") != NULL)
-		return DNS_EDE_SIGNATURE_NOT_YET_VALID;
-	if (strstr(why, "no signatures") != NULL ||
-	    strstr(why, "no RRSIG") != NULL)
-		return DNS_EDE_RRSIGS_MISSING;
-	if (strstr(why, "DNSKEY") != NULL || strstr(why, "DS hash") != NULL ||
-	    strstr(why, "no keys") != NULL ||
-	    strstr(why, "key for validation") != NULL)
-		return DNS_EDE_DNSKEY_MISSING;
-	if (strstr(why, "NSEC") != NULL || strstr(why, "nsec") != NULL)
-		return DNS_EDE_NSEC_MISSING;
-	return DNS_EDE_DNSSEC_BOGUS;
 }

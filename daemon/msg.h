@@ -23,59 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DNS_HEADER_LEN 12
-#define DNS_MAX_NAME 255
-#define DNS_MAX_TCP 65535
-#define DNS_MIN_UDP 512
-
-enum dns_rcode {
-	DNS_RCODE_NOERROR = 0,
-	DNS_RCODE_FORMERR = 1,
-	DNS_RCODE_SERVFAIL = 2,
-	DNS_RCODE_NXDOMAIN = 3,
-	DNS_RCODE_NOTIMP = 4,
-	DNS_RCODE_REFUSED = 5,
-	DNS_RCODE_BADVERS = 16,		/* extended: needs an OPT record */
-};
-
-enum dns_type {
-	DNS_TYPE_A = 1, DNS_TYPE_NS = 2, DNS_TYPE_MD = 3, DNS_TYPE_MF = 4,
-	DNS_TYPE_CNAME = 5, DNS_TYPE_SOA = 6, DNS_TYPE_MB = 7, DNS_TYPE_MG = 8,
-	DNS_TYPE_MR = 9, DNS_TYPE_PTR = 12, DNS_TYPE_MINFO = 14,
-	DNS_TYPE_MX = 15, DNS_TYPE_TXT = 16, DNS_TYPE_AAAA = 28,
-	DNS_TYPE_SRV = 33, DNS_TYPE_DNAME = 39, DNS_TYPE_OPT = 41,
-	DNS_TYPE_DS = 43, DNS_TYPE_RRSIG = 46, DNS_TYPE_NSEC = 47,
-	DNS_TYPE_DNSKEY = 48, DNS_TYPE_NSEC3 = 50, DNS_TYPE_NSEC3PARAM = 51,
-	DNS_TYPE_TLSA = 52, DNS_TYPE_TSIG = 250, DNS_TYPE_IXFR = 251,
-	DNS_TYPE_AXFR = 252, DNS_TYPE_ANY = 255,
-};
-
-#define DNS_CLASS_IN 1
-
-/* Header flag bits, in the 16-bit flags word. */
-#define DNS_FLAG_QR 0x8000
-#define DNS_FLAG_AA 0x0400
-#define DNS_FLAG_TC 0x0200
-#define DNS_FLAG_RD 0x0100
-#define DNS_FLAG_RA 0x0080
-#define DNS_FLAG_AD 0x0020
-#define DNS_FLAG_CD 0x0010
-#define DNS_OPCODE(flags) (((flags) >> 11) & 0xf)
-
-/* RFC 8914 Extended DNS Error codes danegated uses. */
-enum dns_ede {
-	DNS_EDE_NONE = -1,
-	DNS_EDE_OTHER = 0,
-	DNS_EDE_DNSSEC_BOGUS = 6,
-	DNS_EDE_SIGNATURE_EXPIRED = 7,
-	DNS_EDE_SIGNATURE_NOT_YET_VALID = 8,
-	DNS_EDE_DNSKEY_MISSING = 9,
-	DNS_EDE_RRSIGS_MISSING = 10,
-	DNS_EDE_NSEC_MISSING = 12,
-	DNS_EDE_PROHIBITED = 18,
-	DNS_EDE_NO_REACHABLE_AUTHORITY = 22,
-	DNS_EDE_NETWORK_ERROR = 23,
-};
+#include "dns.h"
 
 /* What the client asked, as parsed from its query. */
 struct dns_query {
@@ -158,16 +106,5 @@ size_t msg_answer_render(const struct msg_answer *a,
 /* The UDP size limit for answers to q: 512 without EDNS, else the client's
  * size capped at ours. */
 size_t msg_udp_limit(const struct dns_query *q, uint16_t edns_size);
-
-/*
- * Writes the presentation form of a wire-format name ("www.example.") into
- * out, escaping as RFC 1035 §5.1 says. Returns 0, or -1 if it does not fit
- * or the name is malformed.
- */
-int msg_name_to_text(const uint8_t *name, size_t name_len, char *out,
-    size_t cap);
-
-/* Maps libunbound's why_bogus text onto an RFC 8914 code. */
-int msg_ede_from_why_bogus(const char *why_bogus);
 
 #endif

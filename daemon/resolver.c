@@ -3,7 +3,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +14,11 @@
 #include <unbound-event.h>
 
 #include "conf.h"
+#include "dname.h"
 #include "log.h"
 #include "msg.h"
 #include "resolver.h"
-#include "unbound_defaults.h"
+#include "ubctx.h"
 
 struct resolver {
 	struct ub_ctx *ctx;
@@ -30,16 +30,12 @@ struct resolver {
 const char *
 resolver_strerror(int err)
 {
-	return ub_strerror(err);
+	return ubctx_strerror(err);
 }
 
 /*
- * Options that ub_ctx_set_option() cannot carry go through a temporary
- * unbound.conf read with ub_ctx_config():
- *  - forward-zone:/stub-zone: clauses have no set_option form at all;
- *  - local-zone: through set_option is accepted but, in libunbound 1.17,
- *    "nodefault" has no effect (RFC 6761 names such as test. stay
- *    answered locally); through a file it works.
+ * Options that ub_ctx_set_option() cannot carry (see ubctx.h) go through
+ * a temporary unbound.conf read with ubctx_read_config().
  */
 static bool
 resolver_option_via_file(const struct conf_ub_option *o)
@@ -50,7 +46,7 @@ resolver_option_via_file(const struct conf_ub_option *o)
 static int
 resolver_apply_file(struct ub_ctx *ctx, const struct conf *conf)
 {
-	char path[] = "/tmp/danegated-zones.XXXXXX";
+	char path[] = "/tmp/danegated-zones.XXXXXX", why[512];
 	const char *where_file = NULL;
 	unsigned where_line = 0;
 	size_t n_local = 0;
@@ -101,11 +97,12 @@ resolver_apply_file(struct ub_ctx *ctx, const struct conf *conf)
 			fprintf(f, "\tstub-prime: %s\n",
 			    z->prime ? "yes" : "no");
 	}
-	rc = fclose(f);
-	if (rc == 0 && (rc = ub_ctx_config(ctx, path)) != 0)
+	if ((rc = fclose(f)) != 0)
+		log_warn("cannot write a temporary file for forward/stub zones");
+	else if ((rc = ubctx_read_config(ctx, path, why, sizeof(why))) != 0)
 		log_err("%s:%u: libunbound refused the local-zone/forward-zone/"
 		    "stub-zone settings (the first is here): %s", where_file,
-		    where_line, ub_strerror(rc));
+		    where_line, why);
 	unlink(path);
 	return rc == 0 ? 0 : -1;
 }
@@ -114,49 +111,43 @@ struct resolver *
 resolver_new(struct event_base *base, const struct conf *conf)
 {
 	struct resolver *r;
-	char num[32];
-	int errors = 0, rc;
+	char num[32], why[512];
+	int errors = 0;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatal("calloc");
 	r->base = base;
-	r->ctx = base ? ub_ctx_create_event(base) : ub_ctx_create();
-	if (r->ctx == NULL) {
-		log_err("cannot create a libunbound context");
+	if ((r->ctx = ubctx_new(base, why, sizeof(why))) == NULL) {
+		log_err("%s", why);
 		free(r);
 		return NULL;
 	}
-	for (size_t i = 0; i < UNBOUND_N_DEFAULTS; i++)
-		if ((rc = ub_ctx_set_option(r->ctx, unbound_defaults[i][0],
-		    unbound_defaults[i][1])) != 0)
-			log_warnx("libunbound refused default %s %s: %s",
-			    unbound_defaults[i][0], unbound_defaults[i][1],
-			    ub_strerror(rc));
 	/* libunbound's mesh must hold as many queries as we let in */
 	snprintf(num, sizeof(num), "%u", conf->num_queries_per_thread);
-	(void)ub_ctx_set_option(r->ctx, "num-queries-per-thread:", num);
+	if (ubctx_set_option(r->ctx, "num-queries-per-thread", num, why,
+	    sizeof(why)) != 0)
+		log_warnx("%s", why);
 	snprintf(num, sizeof(num), "%u", conf->edns_buffer_size);
-	(void)ub_ctx_set_option(r->ctx, "edns-buffer-size:", num);
+	if (ubctx_set_option(r->ctx, "edns-buffer-size", num, why,
+	    sizeof(why)) != 0)
+		log_warnx("%s", why);
 
 	for (size_t i = 0; i < conf->n_ub_options; i++) {
 		const struct conf_ub_option *o = &conf->ub_options[i];
-		char opt[128];
 
 		if (resolver_option_via_file(o))
 			continue;
-		snprintf(opt, sizeof(opt), "%s:", o->name);
-		if (ub_ctx_set_option(r->ctx, opt, o->value) != 0) {
-			log_err("%s:%u: %s: '%s' is not accepted by libunbound "
-			    "(unknown option or bad value)", o->file, o->line,
-			    o->name, o->value);
+		if (ubctx_set_option(r->ctx, o->name, o->value, why,
+		    sizeof(why)) != 0) {
+			log_err("%s:%u: %s", o->file, o->line, why);
 			errors++;
 		}
 	}
 	/* the front answer cache's share of msg-cache-size (conf.h) */
 	snprintf(num, sizeof(num), "%zu", conf->unbound_msg_cache_size);
-	if ((rc = ub_ctx_set_option(r->ctx, "msg-cache-size:", num)) != 0)
-		log_warnx("libunbound refused msg-cache-size %s: %s", num,
-		    ub_strerror(rc));
+	if (ubctx_set_option(r->ctx, "msg-cache-size", num, why,
+	    sizeof(why)) != 0)
+		log_warnx("%s", why);
 	if (resolver_apply_file(r->ctx, conf) != 0)
 		errors++;
 	if (errors > 0) {
@@ -220,10 +211,10 @@ resolver_resolve(struct resolver *r, struct resolver_req *req,
     const uint8_t *qname, size_t qname_len, uint16_t qtype, uint16_t qclass,
     resolver_done_fn *done, void *arg)
 {
-	char name[4 * DNS_MAX_NAME + 2];
+	char name[DNS_NAME_TEXT_MAX];
 	int rc, id;
 
-	if (msg_name_to_text(qname, qname_len, name, sizeof(name)) != 0)
+	if (dname_to_text(qname, qname_len, false, name, sizeof(name)) != 0)
 		return -1;
 	req->resolver = r;
 	req->done = done;
@@ -262,33 +253,6 @@ resolver_shutdown(struct resolver *r)
 		resolver_free(r);
 }
 
-/* The owner name of the first record in a zone-format file. */
-static int
-anchor_owner_from_file(const char *path, char *owner, size_t cap)
-{
-	char line[1024];
-	FILE *f = fopen(path, "r");
-	int rc = -1;
-
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *p = line;
-
-		if (*p == ';' || *p == '#' || *p == '$' ||
-		    isspace((unsigned char)*p))
-			continue;
-		p[strcspn(p, " \t\r\n")] = '\0';
-		if (*p == '\0' || strlen(p) >= cap)
-			continue;
-		snprintf(owner, cap, "%s", p);
-		rc = 0;
-		break;
-	}
-	fclose(f);
-	return rc;
-}
-
 size_t
 resolver_anchor_names(const struct conf *conf, char names[][256], size_t max)
 {
@@ -296,16 +260,19 @@ resolver_anchor_names(const struct conf *conf, char names[][256], size_t max)
 
 	for (size_t i = 0; i < conf->n_ub_options && n < max; i++) {
 		const struct conf_ub_option *o = &conf->ub_options[i];
-		char owner[256];
+		char owner[256], why[512];
 
 		if (strcmp(o->name, "trust-anchor-file") == 0 ||
 		    strcmp(o->name, "auto-trust-anchor-file") == 0) {
-			if (anchor_owner_from_file(o->value, owner,
+			if (ubctx_anchor_file_zone(o->value, owner,
+			    sizeof(owner), why, sizeof(why)) != 0) {
+				log_warnx("%s:%u: %s", o->file, o->line, why);
+				continue;
+			}
+		} else if (strcmp(o->name, "trust-anchor") == 0) {
+			if (ubctx_anchor_zone(o->value, owner,
 			    sizeof(owner)) != 0)
 				continue;
-		} else if (strcmp(o->name, "trust-anchor") == 0) {
-			snprintf(owner, sizeof(owner), "%.*s",
-			    (int)strcspn(o->value, " \t"), o->value);
 		} else {
 			continue;
 		}

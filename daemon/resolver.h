@@ -2,20 +2,16 @@
  * resolver.h - danegated's back end: one libunbound context driven by the
  * daemon's libevent loop (ub_ctx_create_event + ub_resolve_event).
  *
- * Facts about libunbound 1.17 this module is built around:
- *  - the callback reports a bogus answer as err 0, sec 1 and a NOERROR
- *    packet with the data: the caller must turn it into SERVFAIL;
- *  - callbacks for local data fire inside ub_resolve_event() itself, so the
- *    caller's request must be complete before resolver_resolve() is called
- *    and must not be touched after it returns 0;
- *  - the first resolve finalizes the context; options must all be set
- *    before, which resolver_new() does;
- *  - the library defaults are tiny (16 outgoing ports, 1 MB caches):
- *    resolver_new() raises them to Unbound's daemon defaults before the
- *    configured options are applied;
- *  - without a trust anchor it calls everything insecure: a conf without
- *    one is refused, and resolver_probe() checks that each anchored zone
- *    validates as secure before danegated reports ready.
+ * The context is set up by lib/ubctx.c, whose header lists the facts
+ * about libunbound 1.17 this module is built around. Here they mean: a
+ * bogus answer (err 0, sec 1, NOERROR with the data) must be turned into
+ * SERVFAIL by the caller; a callback for local data fires inside
+ * ub_resolve_event(), so the caller's request must be complete before
+ * resolver_resolve() is called and not touched after it returns 0; every
+ * option is set in resolver_new(); a conf without a trust anchor is
+ * refused, and the readiness probe (server.c, with ubctx_probe_verdict())
+ * checks that each anchored zone validates before danegated reports
+ * ready.
  *
  * A reload builds a new resolver; the old one is retired with
  * resolver_retire() and deletes itself once its last query has answered, so
@@ -93,7 +89,8 @@ void resolver_shutdown(struct resolver *r);
 size_t resolver_anchor_names(const struct conf *conf, char names[][256],
     size_t max);
 
-/* libunbound's text for an error code. */
+/* Text for a resolve callback's err: the rcode's name for a failed
+ * resolution, libunbound's text for its own codes (ubctx_strerror). */
 const char *resolver_strerror(int err);
 
 #endif

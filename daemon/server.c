@@ -38,11 +38,13 @@
 #include "acl.h"
 #include "cache.h"
 #include "conf.h"
+#include "dname.h"
 #include "log.h"
 #include "msg.h"
 #include "ratelimit.h"
 #include "resolver.h"
 #include "server.h"
+#include "ubctx.h"
 #include "wire.h"
 
 #define UDP_BATCH 32			/* datagrams per recvmmsg/sendmmsg */
@@ -329,7 +331,7 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 	struct pending *p = arg;
 	struct server *s = p->srv;
 	struct msg_answer *a;
-	char name[4 * DNS_MAX_NAME + 2];
+	char name[DNS_NAME_TEXT_MAX];
 
 	s->inflight--;
 	if (p->to.tcp && p->to.conn->bev == NULL) {
@@ -347,12 +349,12 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 		 * fail closed here. */
 		s->stats.bogus++;
 		if (log_get_verbosity() >= LOG_VERB_INFO &&
-		    msg_name_to_text(p->q.qname, p->q.qname_len, name,
+		    dname_to_text(p->q.qname, p->q.qname_len, false, name,
 		    sizeof(name)) == 0)
 			log_info("bogus answer for %s type %u: %s", name,
 			    p->q.qtype, why_bogus ? why_bogus : "?");
 		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
-		    msg_ede_from_why_bogus(why_bogus), why_bogus);
+		    ubctx_ede_from_why(why_bogus), why_bogus);
 		goto done;
 	}
 	if (len >= DNS_HEADER_LEN && (pkt[3] & 0xf) == DNS_RCODE_SERVFAIL) {
@@ -360,7 +362,7 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 		 * failure, which comes as insecure + why_bogus) */
 		s->stats.indeterminate++;
 		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
-		    why_bogus ? msg_ede_from_why_bogus(why_bogus) :
+		    why_bogus ? ubctx_ede_from_why(why_bogus) :
 		    DNS_EDE_NO_REACHABLE_AUTHORITY, why_bogus);
 		goto done;
 	}
@@ -971,17 +973,14 @@ probe_on_answer(void *arg, int err, const uint8_t *pkt, size_t len,
     enum resolver_sec sec, const char *why_bogus)
 {
 	struct server *s = arg;
-	char status[512];
+	char status[512], why[480];
 
-	(void)pkt;
-	(void)len;
 	s->probe_outstanding--;
-	if (err != 0 || sec != RESOLVER_SECURE) {
+	if (ubctx_probe_verdict(NULL, err, pkt, len, (int)sec, why_bogus, NULL,
+	    why, sizeof(why)) != 0) {
 		s->probe_failed++;
-		snprintf(status, sizeof(status), "trust anchor check failed: "
-		    "DNSKEY is %s%s%s", err ? resolver_strerror(err) :
-		    sec == RESOLVER_BOGUS ? "bogus" : "insecure",
-		    why_bogus ? ": " : "", why_bogus ? why_bogus : "");
+		snprintf(status, sizeof(status), "trust anchor check failed: %s",
+		    why);
 		log_err("%s; not ready, retrying in %d s", status,
 		    PROBE_RETRY_SECONDS);
 		if (s->status)

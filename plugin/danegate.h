@@ -139,6 +139,20 @@ struct danegate_resolver *danegate_resolver_new(
  * back. */
 void danegate_resolver_free(struct danegate_resolver *r);
 
+/*
+ * Checks the trust anchor before the resolver is trusted with anything:
+ * libunbound reads it only at the first lookup, and with an anchor that
+ * matches no key every answer would fail (or, without one, come out
+ * insecure), which would look like a DNS failure of each domain. The
+ * anchored zone's DNSKEY RRset must validate as secure; the rule is
+ * danegated's readiness check. Blocking resolvers only. Returns 0, or
+ * DANEGATE_E_RESOLVER with a sentence in why ("the trust anchor for .
+ * does not validate: DNSKEY SERVFAIL (EDE 22 No Reachable Authority)"),
+ * or DANEGATE_E_INVALID.
+ */
+int danegate_resolver_check(struct danegate_resolver *r, char *why,
+    size_t cap);
+
 /* A validated TXT lookup (MTA-STS, TLS-RPT, SPF, DMARC records). */
 struct danegate_txt {
 	enum danegate_dnssec state;

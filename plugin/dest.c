@@ -56,10 +56,11 @@
 #include <event2/event.h>
 
 #include "internal.h"
+#include "dname.h"
 #include "wire.h"
 #include "dest.h"
+#include "resolver.h"
 
-#define NAME_WIRE_MAX	255
 #define NAME_TEXT_MAX	253		/* without the trailing dot */
 
 static void why_set(char *why, size_t cap, const char *fmt, ...)
@@ -90,77 +91,6 @@ why_add(char *why, size_t cap, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(why + n, cap - n, fmt, ap);
 	va_end(ap);
-}
-
-void
-lookup_answer_clear(struct lookup_answer *a)
-{
-	if (a == NULL)
-		return;
-	for (size_t i = 0; i < a->n_rrs; i++)
-		free(a->rrs[i].data);
-	free(a->rrs);
-	a->rrs = NULL;
-	a->n_rrs = 0;
-}
-
-int
-dest_name_to_text(const uint8_t *wire, size_t len, char *out, size_t cap)
-{
-	struct wire w;
-	size_t n = 0;
-
-	if (cap == 0)
-		return -1;
-	if (len > NAME_WIRE_MAX)
-		return -1;
-	wire_init(&w, wire, len);
-	for (;;) {
-		uint8_t l = wire_u8(&w);
-		const uint8_t *p;
-
-		if (!wire_ok(&w) || l > 63)	/* no pointers in here */
-			return -1;
-		if (l == 0)
-			break;
-		if ((p = wire_take(&w, l)) == NULL)
-			return -1;
-		if (n > 0) {
-			if (n + 1 >= cap)
-				return -1;
-			out[n++] = '.';
-		}
-		for (size_t i = 0; i < l; i++) {
-			uint8_t c = p[i];
-			int k;
-
-			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9') || c == '-' || c == '_') {
-				if (n + 1 >= cap)
-					return -1;
-				out[n++] = (char)c;
-			} else if (c == '.' || c == '\\') {
-				if (n + 2 >= cap)
-					return -1;
-				out[n++] = '\\';
-				out[n++] = (char)c;
-			} else {
-				k = snprintf(out + n, cap - n, "\\%03u", c);
-				if (k < 0 || (size_t)k >= cap - n)
-					return -1;
-				n += (size_t)k;
-			}
-		}
-	}
-	if (wire_left(&w) != 0)		/* the name must fill the record */
-		return -1;
-	if (n == 0) {
-		if (cap < 2)
-			return -1;
-		out[n++] = '.';
-	}
-	out[n] = '\0';
-	return 0;
 }
 
 /*
@@ -633,7 +563,7 @@ dest_mx(struct danegate_destination *d, const struct lookup_answer *mx,
 		e[n].index = i;
 		name = wire_take(&w, wire_left(&w));
 		if (!wire_ok(&w) || name == NULL ||
-		    dest_name_to_text(name, mx->rrs[i].len - 2u, e[n].name,
+		    dname_to_text(name, mx->rrs[i].len - 2u, true, e[n].name,
 		    sizeof(e[n].name)) != 0) {
 			(*dropped)++;
 			continue;

@@ -1,8 +1,6 @@
 /*
- * dest.h - the RFC 7672 destination logic of libdanegate, and the lookups
- * it runs on; internal to the library.
- *
- * Two halves:
+ * dest.h - the RFC 7672 destination logic of libdanegate; internal to the
+ * library.
  *
  *  - dest_evaluate() is a pure function from recorded DNS answers to a
  *    struct danegate_destination: MX, then per host A and AAAA, then TLSA
@@ -15,10 +13,10 @@
  *    for a superset of what the previous one asked for, and the last run
  *    sees all of them.
  *
- *  - resolver_lookup_async()/resolver_lookup() (resolver.c) run one
- *    validated lookup through libunbound and turn its answer into a
- *    struct lookup_answer: the DNSSEC state, the rcode, the CNAME target
- *    and the records of the queried type at the end of the chain.
+ *  - dest.c's driver (danegate_destination_lookup*) runs it over the
+ *    lookups of resolver.h, which answer with a struct lookup_answer
+ *    (lookup.h): the DNSSEC state, the rcode, the CNAME target and the
+ *    records of the queried type at the end of the chain.
  *
  * The decision rules are DESIGN.md's "SMTP DANE rules"; the choices it
  * left open are documented at dest_evaluate() and in dest.c.
@@ -35,67 +33,11 @@
 #include <stdint.h>
 
 #include "danegate.h"
-
-#define DNS_TYPE_A	1
-#define DNS_TYPE_CNAME	5
-#define DNS_TYPE_MX	15
-#define DNS_TYPE_AAAA	28
-#define DNS_TYPE_TLSA	52
-
-#define DNS_RCODE_NOERROR	0
-#define DNS_RCODE_SERVFAIL	2
-#define DNS_RCODE_NXDOMAIN	3
+#include "lookup.h"
 
 #define DEST_PENDING	1	/* dest_evaluate(): answers still missing */
 #define DEST_MAX_HOSTS	16	/* MX hosts looked at, lowest preference
 				 * first; the rest are named in d->why */
-
-/* One record's rdata, names inside it uncompressed (MX: preference and
- * exchange in wire format). */
-struct lookup_rr {
-	uint8_t *data;
-	uint16_t len;
-};
-
-/*
- * The result of one lookup. Owned by whoever holds it; lookup_answer_clear()
- * frees rrs. Tests may build one over static storage and never clear it.
- */
-struct lookup_answer {
-	char name[DANEGATE_NAME_MAX];	/* as asked */
-	uint16_t type;
-	enum danegate_dnssec state;
-	int rcode;			/* DNS rcode; -1: no answer at all */
-	bool nxdomain;			/* rcode NXDOMAIN */
-	bool nodata;			/* NOERROR without records */
-	char canonname[DANEGATE_NAME_MAX]; /* CNAME target ("" if none) */
-	char why[256];			/* why bogus/indeterminate ("" if
-					 * neither) */
-	struct lookup_rr *rrs;		/* of the queried type, owner =
-					 * the end of the CNAME chain */
-	size_t n_rrs;
-};
-
-void lookup_answer_clear(struct lookup_answer *a);
-
-/*
- * Turns libunbound's answer into *out (which the caller clears): err is
- * libunbound's error code (0: none), sec 0 insecure / 1 bogus / 2 secure,
- * why_bogus may be NULL. Never fails: what cannot be read becomes an
- * indeterminate answer that says why.
- */
-void lookup_answer_from_packet(struct lookup_answer *out, const char *name,
-    uint16_t type, int err, const uint8_t *pkt, size_t len, int sec,
-    const char *why_bogus);
-
-/*
- * Writes the wire-format name (uncompressed, len bytes) in presentation
- * form without the trailing dot ("." for the root), escaping '.', '\\' and
- * anything outside letters, digits, '-' and '_' (RFC 4343). Returns 0, or
- * -1 if the name is malformed or does not fit in cap.
- */
-int dest_name_to_text(const uint8_t *wire, size_t len, char *out,
-    size_t cap);
 
 /* ---- the decision ------------------------------------------------------ */
 
@@ -142,52 +84,5 @@ typedef const struct lookup_answer *dest_get_fn(void *arg, const char *name,
  */
 int dest_evaluate(const char *domain, uint16_t port, bool host_only,
     dest_get_fn *get, void *arg, struct danegate_destination **out);
-
-/* ---- the lookups (resolver.c) ------------------------------------------- */
-
-struct danegate_resolver;
-
-/* Called once per lookup with the answer, which it may keep (move the
- * struct) or clear. */
-typedef void resolver_answer_fn(void *arg, struct lookup_answer *ans);
-
-/*
- * Starts a validated lookup of name/type on the resolver's event base.
- * cb(arg, answer) is called exactly once, possibly before this returns;
- * a libunbound failure or a timeout (the resolver's timeout_ms) arrives
- * as an indeterminate answer. Returns 0, or DANEGATE_E_NOMEM (cb is then
- * not called).
- */
-int resolver_lookup_async(struct danegate_resolver *r, const char *name,
-    uint16_t type, resolver_answer_fn *cb, void *arg);
-
-/* The same, blocking (resolvers created without an event base only). */
-int resolver_lookup(struct danegate_resolver *r, const char *name,
-    uint16_t type, struct lookup_answer *out);
-
-/* True if r runs on the caller's event base (the *_async calls). */
-bool resolver_is_async(const struct danegate_resolver *r);
-
-struct event_base *resolver_base(const struct danegate_resolver *r);
-
-/*
- * Blocking resolvers: runs the private event base until *done is true.
- * Returns 0, or DANEGATE_E_RESOLVER if the loop ran dry first.
- */
-int resolver_run(struct danegate_resolver *r, const bool *done);
-
-/*
- * Work that must end with the resolver: danegate_resolver_free() calls
- * cancel(owner) for each attached owner, after libunbound is gone and
- * before the lookups are freed. cancel must free the owner without
- * calling anyone back.
- */
-struct resolver_owner {
-	struct resolver_owner *prev, *next;
-	void (*cancel)(struct resolver_owner *o);
-};
-
-void resolver_attach(struct danegate_resolver *r, struct resolver_owner *o);
-void resolver_detach(struct danegate_resolver *r, struct resolver_owner *o);
 
 #endif

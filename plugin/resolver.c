@@ -1,7 +1,7 @@
 /*
  * resolver.c - libdanegate's validating resolver: one libunbound context
  * on a libevent base, and single lookups turned into struct lookup_answer
- * (see dest.h).
+ * (lookup.h does the packet).
  *
  * Every lookup goes through ub_resolve_event(). A resolver created
  * without a base gets a private one, which the blocking calls run until
@@ -9,27 +9,17 @@
  * per-lookup timeout and the same concurrency (ub_ctx_create()'s blocking
  * ub_resolve() has no timeout at all).
  *
- * Facts about libunbound 1.17 this file is built around (daemon/resolver.h
- * has the same list):
- *  - a bogus answer arrives as err 0, sec 1 and a NOERROR packet with the
- *    data: it is reported as bogus and its data never looked at;
- *  - callbacks may fire inside ub_resolve_event() itself;
- *  - ub_cancel() on an event context writes to a pipe nobody reads and
- *    frees the query while the mesh still refers to it: it is never
- *    called. A lookup that times out is answered "indeterminate" at once
- *    and its query kept, silent, until libunbound calls back or the
- *    context is deleted;
- *  - options must all be set before the first resolve;
- *  - the library defaults are tiny (16 outgoing ports, 1 MB caches):
- *    raised to the Unbound daemon's defaults before the config file is
- *    read, which may change them again;
- *  - without a trust anchor everything is "insecure": the anchor file is
- *    required and checked to be readable.
+ * The context is set up by lib/ubctx.c, which lists the facts about
+ * libunbound 1.17 this file is built around. Here they mean: a bogus
+ * answer is reported as bogus and its data never looked at; a callback
+ * may come inside ub_resolve_event(); ub_cancel() is never called, so a
+ * lookup that times out is answered "indeterminate" at once and its query
+ * kept, silent, until libunbound calls back or the context is deleted;
+ * the anchor file is required and checked when the resolver is made.
  *
  * SECURITY: libunbound talks to the DNS (root servers and authoritative
  * servers, or the forwarder) with the caller's privileges. The answer
- * packets it hands over are parsed here with a bounded cursor; names are
- * decompressed with backward-only pointers and a hop limit (RFC 9267).
+ * packets it hands over are parsed by lookup.c.
  *
  * Ownership: the resolver owns its queries, including timed-out ones;
  * danegate_resolver_free() deletes the libunbound context first (no
@@ -41,7 +31,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,15 +40,11 @@
 #include <unbound-event.h>
 
 #include "internal.h"
-#include "dname.h"
-#include "unbound_defaults.h"
-#include "wire.h"
-#include "dest.h"
+#include "resolver.h"
+#include "ubctx.h"
 
 #define RESOLVER_DEFAULT_ANCHOR	"/usr/share/dns/root.key"
 #define RESOLVER_DEFAULT_TIMEOUT_MS 5000
-#define NAME_WIRE_MAX		255
-#define CNAME_HOPS_MAX		16	/* libunbound stops at 8 or so */
 
 struct resolver_query {
 	struct resolver_query *prev, *next;	/* r->queries */
@@ -67,6 +52,7 @@ struct resolver_query {
 	char name[DANEGATE_NAME_MAX];
 	uint16_t type;
 	resolver_answer_fn *cb;		/* NULL once answered/timed out */
+	resolver_raw_fn *raw;		/* instead of cb: the bare result */
 	void *arg;
 	struct event *timer;
 	bool starting;			/* inside ub_resolve_event() */
@@ -78,6 +64,7 @@ struct danegate_resolver {
 	struct event_base *base;
 	bool own_base;			/* made for the blocking calls */
 	unsigned timeout_ms;
+	char anchor_zone[DNS_NAME_TEXT_MAX];	/* the trust anchor's */
 	struct resolver_query *queries;
 	struct resolver_owner *owners;
 };
@@ -96,13 +83,20 @@ query_unlink(struct resolver_query *q)
 	q->prev = q->next = NULL;
 }
 
+/* Frees a query that is no longer on r->queries. */
+static void
+query_destroy(struct resolver_query *q)
+{
+	if (q->timer != NULL)
+		event_free(q->timer);
+	free(q);
+}
+
 static void
 query_free(struct resolver_query *q)
 {
 	query_unlink(q);
-	if (q->timer != NULL)
-		event_free(q->timer);
-	free(q);
+	query_destroy(q);
 }
 
 DANEGATE_EXPORT struct danegate_resolver *
@@ -112,8 +106,8 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 	struct danegate_resolver_options none = { 0 };
 	struct danegate_resolver *r;
 	const char *anchor;
-	FILE *f;
-	int dummy, rc;
+	char why[512];
+	int dummy;
 
 	if (err == NULL)
 		err = &dummy;
@@ -122,14 +116,6 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 		opts = &none;
 	anchor = opts->trust_anchor_file != NULL ? opts->trust_anchor_file :
 	    RESOLVER_DEFAULT_ANCHOR;
-
-	/* libunbound only reads the anchor at the first lookup and would
-	 * then call everything insecure: find out now. */
-	if ((f = fopen(anchor, "r")) == NULL) {
-		*err = DANEGATE_E_RESOLVER;
-		return NULL;
-	}
-	fclose(f);
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
@@ -144,33 +130,22 @@ danegate_resolver_new(const struct danegate_resolver_options *opts,
 	} else
 		r->base = base;
 	*err = DANEGATE_E_RESOLVER;
-	if ((r->ctx = ub_ctx_create_event(r->base)) == NULL)
+	if ((r->ctx = ubctx_new(r->base, why, sizeof(why))) == NULL)
 		goto fail;
-	for (size_t i = 0; i < UNBOUND_N_DEFAULTS; i++)
-		(void)ub_ctx_set_option(r->ctx, unbound_defaults[i][0],
-		    unbound_defaults[i][1]);
-	if ((rc = ub_ctx_add_ta_file(r->ctx, anchor)) != 0)
+	if (ubctx_add_anchor_file(r->ctx, anchor, r->anchor_zone,
+	    sizeof(r->anchor_zone), why, sizeof(why)) != 0)
 		goto fail;
 	if (opts->forwarder != NULL &&
-	    (rc = ub_ctx_set_fwd(r->ctx, opts->forwarder)) != 0) {
+	    ub_ctx_set_fwd(r->ctx, opts->forwarder) != 0) {
 		*err = DANEGATE_E_INVALID;
 		goto fail;
 	}
 	/* Last, so that it can override anything above (the tests' world:
 	 * root hints, do-not-query-localhost: no). */
-	if (opts->unbound_conf != NULL) {
-		/* libunbound's config reader is a flex scanner with global
-		 * state: two threads reading at once corrupt it ("fatal flex
-		 * scanner internal error"), so callers such as tlsa-check -j
-		 * are serialized here. */
-		static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
-
-		pthread_mutex_lock(&config_lock);
-		rc = ub_ctx_config(r->ctx, opts->unbound_conf);
-		pthread_mutex_unlock(&config_lock);
-		if (rc != 0)
-			goto fail;
-	}
+	if (opts->unbound_conf != NULL &&
+	    ubctx_read_config(r->ctx, opts->unbound_conf, why,
+	    sizeof(why)) != 0)
+		goto fail;
 	*err = DANEGATE_OK;
 	return r;
 fail:
@@ -196,8 +171,12 @@ danegate_resolver_free(struct danegate_resolver *r)
 		resolver_detach(r, o);
 		o->cancel(o);
 	}
-	while (r->queries != NULL)
-		query_free(r->queries);
+	while (r->queries != NULL) {
+		struct resolver_query *q = r->queries;
+
+		r->queries = q->next;
+		query_destroy(q);
+	}
 	if (r->own_base)
 		event_base_free(r->base);
 	free(r);
@@ -237,231 +216,6 @@ resolver_detach(struct danegate_resolver *r, struct resolver_owner *o)
 	o->prev = o->next = NULL;
 }
 
-/* ---- answer packets ---------------------------------------------------- */
-
-/* dname_read() with the length returned through out_len. */
-static int
-pkt_read_name(struct wire *w, uint8_t out[NAME_WIRE_MAX], size_t *out_len)
-{
-	int n = dname_read(w, out);
-
-	if (n < 0)
-		return -1;
-	*out_len = (size_t)n;
-	return 0;
-}
-
-struct pkt_rr {
-	uint8_t owner[NAME_WIRE_MAX];
-	size_t owner_len;
-	uint16_t type, class;
-	size_t rdata_pos;		/* offset in the packet */
-	uint16_t rdlen;
-};
-
-static int
-pkt_read_rr(struct wire *w, struct pkt_rr *rr)
-{
-	if (pkt_read_name(w, rr->owner, &rr->owner_len) != 0)
-		return -1;
-	rr->type = wire_u16(w);
-	rr->class = wire_u16(w);
-	(void)wire_u32(w);		/* TTL */
-	rr->rdlen = wire_u16(w);
-	rr->rdata_pos = w->pos;
-	wire_skip(w, rr->rdlen);
-	return wire_ok(w) ? 0 : -1;
-}
-
-/* Copies one record's rdata, decompressing the MX exchange name. */
-static int
-pkt_copy_rdata(const uint8_t *pkt, const struct pkt_rr *rr,
-    struct lookup_rr *out)
-{
-	uint8_t buf[2 + NAME_WIRE_MAX];
-	size_t n;
-
-	if (rr->type == DNS_TYPE_MX) {
-		struct wire w;
-		size_t name_len;
-
-		/* a cursor over exactly the rdata, but names may point back
-		 * into the whole packet */
-		wire_init(&w, pkt, rr->rdata_pos + rr->rdlen);
-		wire_seek(&w, rr->rdata_pos);
-		be16_store(buf, wire_u16(&w));
-		if (!wire_ok(&w) || pkt_read_name(&w, buf + 2,
-		    &name_len) != 0 || w.pos != rr->rdata_pos + rr->rdlen)
-			return -1;
-		n = 2 + name_len;
-	} else {
-		n = rr->rdlen;
-	}
-	if ((out->data = malloc(n > 0 ? n : 1)) == NULL)
-		return -1;
-	memcpy(out->data, rr->type == DNS_TYPE_MX ? buf : pkt + rr->rdata_pos,
-	    n);
-	out->len = (uint16_t)n;
-	return 0;
-}
-
-/*
- * Fills a's records and canonname from the answer section: follows the
- * CNAME chain from the question name, then keeps the records of the
- * queried type owned by the end of the chain.
- */
-static int
-pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
-{
-	uint8_t qname[NAME_WIRE_MAX], cur[NAME_WIRE_MAX];
-	size_t qname_len, cur_len, ans_pos, n = 0, k = 0;
-	uint16_t qdcount, ancount, qtype;
-	struct pkt_rr rr;
-	struct wire w;
-	unsigned hops;
-
-	wire_init(&w, pkt, len);
-	wire_skip(&w, 4);		/* id, flags */
-	qdcount = wire_u16(&w);
-	ancount = wire_u16(&w);
-	wire_skip(&w, 4);		/* nscount, arcount */
-	if (!wire_ok(&w) || qdcount != 1)
-		return -1;
-	if (pkt_read_name(&w, qname, &qname_len) != 0)
-		return -1;
-	qtype = wire_u16(&w);
-	(void)wire_u16(&w);
-	if (!wire_ok(&w) || qtype != a->type)
-		return -1;
-	ans_pos = w.pos;
-	memcpy(cur, qname, qname_len);
-	cur_len = qname_len;
-
-	for (hops = 0; hops <= CNAME_HOPS_MAX; hops++) {
-		bool found = false;
-
-		wire_seek(&w, ans_pos);
-		for (unsigned i = 0; i < ancount && !found; i++) {
-			struct wire t;
-
-			if (pkt_read_rr(&w, &rr) != 0)
-				return -1;
-			if (rr.type != DNS_TYPE_CNAME || rr.class != 1 ||
-			    !dname_equal(rr.owner, rr.owner_len, cur, cur_len))
-				continue;
-			wire_init(&t, pkt, rr.rdata_pos + rr.rdlen);
-			wire_seek(&t, rr.rdata_pos);
-			if (pkt_read_name(&t, cur, &cur_len) != 0)
-				return -1;
-			found = true;
-		}
-		if (!found)
-			break;
-	}
-	if (hops > CNAME_HOPS_MAX)
-		return -1;
-	if (!dname_equal(cur, cur_len, qname, qname_len) &&
-	    dest_name_to_text(cur, cur_len, a->canonname,
-	    sizeof(a->canonname)) != 0)
-		return -1;
-
-	/* count, then copy */
-	for (int pass = 0; pass < 2; pass++) {
-		wire_seek(&w, ans_pos);
-		for (unsigned i = 0; i < ancount; i++) {
-			if (pkt_read_rr(&w, &rr) != 0)
-				return -1;
-			if (rr.type != a->type || rr.class != 1 ||
-			    !dname_equal(rr.owner, rr.owner_len, cur, cur_len))
-				continue;
-			if (pass == 0)
-				n++;
-			else if (pkt_copy_rdata(pkt, &rr,
-			    &a->rrs[k]) == 0)
-				a->n_rrs = ++k;
-			else
-				return -1;
-		}
-		if (pass == 0) {
-			if (n == 0)
-				break;
-			if ((a->rrs = calloc(n, sizeof(*a->rrs))) == NULL)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-static const char *
-rcode_name(int rcode)
-{
-	switch (rcode) {
-	case 1:
-		return "FORMERR";
-	case 2:
-		return "SERVFAIL";
-	case 4:
-		return "NOTIMP";
-	case 5:
-		return "REFUSED";
-	default:
-		return NULL;
-	}
-}
-
-void
-lookup_answer_from_packet(struct lookup_answer *a, const char *name,
-    uint16_t type, int err, const uint8_t *pkt, size_t len, int sec,
-    const char *why_bogus)
-{
-	const char *rn;
-
-	memset(a, 0, sizeof(*a));
-	snprintf(a->name, sizeof(a->name), "%s", name);
-	a->type = type;
-	a->rcode = -1;
-	a->state = DANEGATE_INDETERMINATE;
-	if (err != 0) {
-		snprintf(a->why, sizeof(a->why), "lookup failed: %s",
-		    ub_strerror(err));
-		return;
-	}
-	if (pkt == NULL || len < 12) {
-		snprintf(a->why, sizeof(a->why), "no answer");
-		return;
-	}
-	a->rcode = pkt[3] & 0x0f;
-	if (sec == 1) {
-		/* libunbound hands bogus data over as a NOERROR answer: it
-		 * is never used. */
-		a->state = DANEGATE_BOGUS;
-		snprintf(a->why, sizeof(a->why), "%s", why_bogus != NULL ?
-		    why_bogus : "DNSSEC validation failed");
-		return;
-	}
-	if (a->rcode != DNS_RCODE_NOERROR && a->rcode != DNS_RCODE_NXDOMAIN) {
-		rn = rcode_name(a->rcode);
-		if (rn != NULL)
-			snprintf(a->why, sizeof(a->why), "%s%s%s", rn,
-			    why_bogus ? ": " : "", why_bogus ? why_bogus : "");
-		else
-			snprintf(a->why, sizeof(a->why), "rcode %d%s%s",
-			    a->rcode, why_bogus ? ": " : "",
-			    why_bogus ? why_bogus : "");
-		return;
-	}
-	if (pkt_parse_answer(a, pkt, len) != 0) {
-		lookup_answer_clear(a);
-		a->canonname[0] = '\0';
-		snprintf(a->why, sizeof(a->why), "malformed answer (%zu bytes)",
-		    len);
-		return;
-	}
-	a->state = sec == 2 ? DANEGATE_SECURE : DANEGATE_INSECURE;
-	a->nxdomain = a->rcode == DNS_RCODE_NXDOMAIN;
-	a->nodata = a->rcode == DNS_RCODE_NOERROR && a->n_rrs == 0;
-}
-
 /* ---- lookups ----------------------------------------------------------- */
 
 static void
@@ -475,6 +229,20 @@ query_deliver(struct resolver_query *q, struct lookup_answer *a)
 	cb(q->arg, a);
 }
 
+/* The bare result for a raw query; reason is set when there was no
+ * callback (timeout, a refused query). */
+static void
+query_deliver_raw(struct resolver_query *q, int err, const uint8_t *pkt,
+    size_t len, int sec, const char *why_bogus, const char *reason)
+{
+	resolver_raw_fn *raw = q->raw;
+
+	q->raw = NULL;
+	if (q->timer != NULL)
+		evtimer_del(q->timer);
+	raw(q->arg, err, pkt, len, sec, why_bogus, reason);
+}
+
 static void
 query_on_answer(void *mydata, int err, void *pkt, int len, int sec,
     char *why_bogus, int was_ratelimited)
@@ -484,7 +252,10 @@ query_on_answer(void *mydata, int err, void *pkt, int len, int sec,
 
 	(void)was_ratelimited;
 	q->ub_done = true;
-	if (q->cb != NULL) {
+	if (q->raw != NULL) {
+		query_deliver_raw(q, err, pkt, len > 0 ? (size_t)len : 0, sec,
+		    why_bogus, NULL);
+	} else if (q->cb != NULL) {
 		lookup_answer_from_packet(&a, q->name, q->type, err, pkt,
 		    len > 0 ? (size_t)len : 0, sec, why_bogus);
 		query_deliver(q, &a);
@@ -510,12 +281,16 @@ query_on_timeout(evutil_socket_t fd, short what, void *arg)
 	snprintf(a.why, sizeof(a.why), "no answer within %u ms",
 	    q->r->timeout_ms);
 	/* q stays, silent, until libunbound answers (see the top). */
-	query_deliver(q, &a);
+	if (q->raw != NULL)
+		query_deliver_raw(q, 0, NULL, 0, 0, NULL, a.why);
+	else
+		query_deliver(q, &a);
 }
 
-int
-resolver_lookup_async(struct danegate_resolver *r, const char *name,
-    uint16_t type, resolver_answer_fn *cb, void *arg)
+/* Starts a lookup answered through cb, or raw if that is not NULL. */
+static int
+query_start(struct danegate_resolver *r, const char *name, uint16_t type,
+    resolver_answer_fn *cb, resolver_raw_fn *raw, void *arg)
 {
 	struct resolver_query *q;
 	struct lookup_answer a;
@@ -531,7 +306,8 @@ resolver_lookup_async(struct danegate_resolver *r, const char *name,
 	q->r = r;
 	snprintf(q->name, sizeof(q->name), "%s", name);
 	q->type = type;
-	q->cb = cb;
+	q->cb = raw == NULL ? cb : NULL;
+	q->raw = raw;
 	q->arg = arg;
 	q->next = r->queries;
 	if (r->queries != NULL)
@@ -544,7 +320,9 @@ resolver_lookup_async(struct danegate_resolver *r, const char *name,
 	if (rc != 0) {
 		/* e.g. a name libunbound cannot parse: an answer like any
 		 * other failure, so that callers have one path */
-		if (q->cb != NULL) {
+		if (q->raw != NULL) {
+			query_deliver_raw(q, rc, NULL, 0, 0, NULL, NULL);
+		} else if (q->cb != NULL) {
 			lookup_answer_from_packet(&a, name, type, rc, NULL, 0,
 			    0, NULL);
 			query_deliver(q, &a);
@@ -560,6 +338,20 @@ resolver_lookup_async(struct danegate_resolver *r, const char *name,
 	tv.tv_usec = (r->timeout_ms % 1000) * 1000;
 	evtimer_add(q->timer, &tv);
 	return 0;
+}
+
+int
+resolver_lookup_async(struct danegate_resolver *r, const char *name,
+    uint16_t type, resolver_answer_fn *cb, void *arg)
+{
+	return query_start(r, name, type, cb, NULL, arg);
+}
+
+int
+resolver_lookup_raw(struct danegate_resolver *r, const char *name,
+    uint16_t type, resolver_raw_fn *raw, void *arg)
+{
+	return query_start(r, name, type, NULL, raw, arg);
 }
 
 int
@@ -602,4 +394,43 @@ resolver_lookup(struct danegate_resolver *r, const char *name,
 	    &lw)) != 0)
 		return rc;
 	return resolver_run(r, &lw.done);
+}
+
+/* ---- the trust anchor --------------------------------------------------- */
+
+struct check_wait {
+	bool done;
+	int rc;
+	const char *zone;
+	char *why;
+	size_t cap;
+};
+
+static void
+check_on_result(void *arg, int err, const uint8_t *pkt, size_t len, int sec,
+    const char *why_bogus, const char *reason)
+{
+	struct check_wait *cw = arg;
+
+	cw->rc = ubctx_probe_verdict(cw->zone, err, pkt, len, sec, why_bogus,
+	    reason, cw->why, cw->cap) == 0 ? 0 : DANEGATE_E_RESOLVER;
+	cw->done = true;
+}
+
+DANEGATE_EXPORT int
+danegate_resolver_check(struct danegate_resolver *r, char *why, size_t cap)
+{
+	struct check_wait cw = { false, 0, NULL, why, cap };
+	int rc;
+
+	if (r == NULL || why == NULL || cap == 0 || resolver_is_async(r))
+		return DANEGATE_E_INVALID;
+	why[0] = '\0';
+	cw.zone = r->anchor_zone;
+	if ((rc = resolver_lookup_raw(r, r->anchor_zone, UBCTX_PROBE_TYPE,
+	    check_on_result, &cw)) != 0)
+		return rc;
+	if ((rc = resolver_run(r, &cw.done)) != 0)
+		return rc;
+	return cw.rc;
 }

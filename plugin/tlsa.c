@@ -389,13 +389,21 @@ tlsa_der_element(struct wire *w, uint8_t want, size_t *full_len,
 	const uint8_t *content;
 	uint8_t tag;
 
+	/* empty until the element is read: a failed element leaves the
+	 * caller an inner cursor that reads nothing, never garbage */
+	if (inner != NULL)
+		wire_init(inner, NULL, 0);
 	len = tlsa_der_header(w, &tag);
 	if (!wire_ok(w) || tag != want) {
 		w->err = true;
 		return NULL;
 	}
-	if ((content = wire_take(w, len)) == NULL)
+	/* NULL always comes with the sticky error set, so that callers may
+	 * check the outer cursor only (as tlsa_der_parts() does) */
+	if ((content = wire_take(w, len)) == NULL) {
+		w->err = true;
 		return NULL;
+	}
 	if (inner != NULL)
 		wire_init(inner, content, len);
 	*full_len = w->pos - start;

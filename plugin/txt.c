@@ -12,13 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dest.h"
 #include "internal.h"
+#include "resolver.h"
+#include "txt.h"
 
-#define DNS_TYPE_TXT 16
-
-/* Joins one TXT record's strings; NULL if malformed or not text. */
-static char *
+char *
 txt_join(const uint8_t *rdata, size_t len)
 {
 	char *out = malloc(len + 1);

@@ -272,7 +272,9 @@ audit_probe_host(struct audit *a, struct audit_host *h,
 	};
 	size_t matched = 0, tls = 0;
 
-	h->probes = calloc(mx->n_addresses + 1, sizeof(*h->probes));
+	/* an array of pointers: sizeof a pointer is meant */
+	h->probes = calloc(mx->n_addresses + 1,
+	    sizeof(*h->probes)); // NOLINT(bugprone-sizeof-expression)
 	if (h->probes == NULL)
 		return;
 	for (size_t i = 0; i < mx->n_addresses; i++) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
+#include "dname.h"
 #include "msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -18,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dns_query q;
 	uint8_t out[DNS_MAX_TCP];
-	char text[4 * DNS_MAX_NAME + 2];
+	char text[DNS_NAME_TEXT_MAX];
 
 	if (msg_parse_query(data, size, &q) == MSG_QUERY_DROP)
 		return 0;
@@ -27,7 +28,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)msg_error_render(&q, DNS_RCODE_BADVERS, DNS_EDE_NONE, NULL,
 	    1232, out, 40);
 	if (q.has_question)
-		(void)msg_name_to_text(q.qname, q.qname_len, text,
+		(void)dname_to_text(q.qname, q.qname_len, false, text,
 		    sizeof(text));
 	return 0;
 }

@@ -4,13 +4,16 @@ JSON OUTPUT), the text report and exit statuses, --no-connect, --resolver
 behind a non-validating forwarder, `gen` (checked against the records the
 world serves, validated by delv), --next-cert, -f - and -j.
 
-Addresses: NET.1.41 (a non-validating Unbound), NET.3.1 port 2525 (a
+Addresses: NET.1.41 (a non-validating Unbound), NET.1.42 port 5300 (a
+server that answers every query with SERVFAIL), NET.3.1 port 2525 (a
 listener that proves --no-connect connects nowhere). Only the world's mail
 domains are ever connected to; the DNS-only secure.example (MX on
 192.0.2.25, a real network here) only with --no-connect, and only after the
 guard showed that --no-connect really connects nowhere.
 """
 import os
+import socket
+import threading
 import time
 
 import pytest
@@ -20,6 +23,8 @@ import tlsacheck
 from tlsacheck import by_domain, strip_dot
 
 PLAIN_ADDR = dgsys.addr("1.41")
+SERVFAIL_ADDR = dgsys.addr("1.42")
+SERVFAIL_PORT = 5300
 GUARD_PORT = 2525
 
 MAIL_DOMAINS = tlsacheck.mail_domains_from_world_sh()
@@ -68,6 +73,41 @@ def plain(world, tmp_path_factory):
         yield u
     finally:
         u.stop()
+
+
+@pytest.fixture(scope="module")
+def servfail(world):
+    """A server on NET.1.42 port 5300 that answers every query with
+    SERVFAIL, as a broken authoritative server does."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((SERVFAIL_ADDR, SERVFAIL_PORT))
+
+    def serve():
+        while True:
+            try:
+                q, peer = s.recvfrom(4096)
+            except OSError:
+                return
+            if len(q) < 12:
+                continue
+            r = bytearray(q)
+            r[2] |= 0x80                        # QR
+            r[3] = (r[3] & 0x70) | 0x80 | 2     # RA, SERVFAIL
+            s.sendto(bytes(r), peer)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield "%s@%d" % (SERVFAIL_ADDR, SERVFAIL_PORT)
+    finally:
+        # on Linux this wakes recvfrom() even though an unconnected
+        # UDP socket reports ENOTCONN
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+        t.join(5)
 
 
 def domain_doc(report, name):
@@ -555,6 +595,52 @@ def test_broken_trust_anchor_is_3(tool, tmp_path):
                   tool.unbound_conf, "--no-connect", "dane-ee.example"],
                  world_options=False)
     assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+
+
+def test_wrong_trust_anchor_says_why(tool, tmp_path):
+    # a well-formed root DS that matches no key: the check says so
+    # (danegated's rule, danegate_resolver_check) instead of letting
+    # every domain look like a DNS failure
+    real = open(tool.trust_anchor).read().split()
+    digest = real[-1]
+    real[-1] = ("0" if digest[0] != "0" else "1") + digest[1:]
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text(" ".join(real) + "\n")
+    # the world's libunbound.conf names the real anchor too: leave it out
+    conf = tmp_path / "no-anchor.conf"
+    conf.write_text("".join(
+        ln for ln in open(tool.unbound_conf).readlines()
+        if "trust-anchor" not in ln))
+    r = tool.run(["--trust-anchor", str(wrong), "--unbound-conf",
+                  str(conf), "--no-connect", "dane-ee.example"],
+                 world_options=False)
+    assert r.returncode == 3, (r.returncode, r.stdout, r.stderr)
+    assert r.stdout == ""
+    assert ("the trust anchor for . does not validate: DNSKEY bogus"
+            in r.stderr), r.stderr
+
+
+def test_indeterminate_lookup_says_what_happened(tool, servfail, tmp_path):
+    # secure.example's server answers SERVFAIL: the verdict is a DNS
+    # failure, and why says what happened, not "unknown error" (what
+    # ub_strerror() calls the rcode libunbound reports as the error)
+    conf = tmp_path / "servfail.conf"
+    conf.write_text(open(tool.unbound_conf).read() +
+                    "stub-zone:\n    name: \"secure.example\"\n"
+                    "    stub-addr: %s\n" % servfail)
+    args = ["--trust-anchor", tool.trust_anchor, "--unbound-conf",
+            str(conf), "--no-connect", "secure.example"]
+    r, doc = tool.run_json(args, world_options=False)
+    d = doc["domains"][0]
+    assert d["verdict"] == "dns-failure", d
+    assert d["mx_dnssec"] == "indeterminate", d
+    assert "unknown error" not in d["why"], d["why"]
+    assert ("MX lookup for secure.example is indeterminate: SERVFAIL "
+            "(EDE 22 No Reachable Authority)" in d["why"]), d["why"]
+    assert r.returncode == 2
+    r = tool.run(args, world_options=False)
+    assert "indeterminate: SERVFAIL (EDE 22 No Reachable Authority)" in \
+        r.stdout, r.stdout
 
 
 # -------------------------------------------------------- 4. --no-connect --

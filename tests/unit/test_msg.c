@@ -513,44 +513,6 @@ START_TEST(answer_rdata_names_survive_recompression)
 }
 END_TEST
 
-START_TEST(name_to_text_escapes)
-{
-	char out[64];
-	static const uint8_t dotted[] = "\3a.b\2c\\\1\x07";
-
-	ck_assert_int_eq(msg_name_to_text((const uint8_t *)"", 1, out,
-	    sizeof(out)), 0);
-	ck_assert_str_eq(out, ".");
-	ck_assert_int_eq(msg_name_to_text(WWW, WWW_LEN, out, sizeof(out)), 0);
-	ck_assert_str_eq(out, "www.example.");
-	ck_assert_int_eq(msg_name_to_text(dotted, sizeof(dotted), out,
-	    sizeof(out)), 0);
-	ck_assert_str_eq(out, "a\\.b.c\\\\.\\007.");
-	/* no room */
-	ck_assert_int_eq(msg_name_to_text(WWW, WWW_LEN, out, 5), -1);
-	/* label running past the end */
-	ck_assert_int_eq(msg_name_to_text(WWW, 6, out, sizeof(out)), -1);
-}
-END_TEST
-
-START_TEST(ede_codes_from_libunbound_reasons)
-{
-	ck_assert_int_eq(msg_ede_from_why_bogus(NULL), 6);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <www.expired.example. A IN>: signature "
-	    "expired from 127.53.0.3"), 7);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <x. A IN>: signature before inception date"),
-	    8);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <x. A IN>: No DNSKEY record from 1.2.3.4"), 9);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <x. A IN>: no signatures from 1.2.3.4"), 10);
-	ck_assert_int_eq(msg_ede_from_why_bogus(
-	    "validation failure <x. A IN>: signature crypto failed"), 6);
-}
-END_TEST
-
 static Suite *
 msg_suite(void)
 {
@@ -572,8 +534,6 @@ msg_suite(void)
 	tcase_add_test(ta, answer_render_patches_for_the_client);
 	tcase_add_test(ta, answer_too_large_is_truncated);
 	tcase_add_test(ta, answer_rdata_names_survive_recompression);
-	tcase_add_test(ta, name_to_text_escapes);
-	tcase_add_test(ta, ede_codes_from_libunbound_reasons);
 	suite_add_tcase(s, tq);
 	suite_add_tcase(s, ta);
 	return s;

@@ -307,7 +307,7 @@ mta_sts_check(struct danegate_resolver *r, const char *domain,
 		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "tlsa-check/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "danegate/" PACKAGE_VERSION);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_append);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);

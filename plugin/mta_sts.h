@@ -1,13 +1,14 @@
 /*
- * mta_sts.h - MTA-STS (RFC 8461) for tlsa-check: the policy parser and the
- * policy fetch.
+ * mta_sts.h - MTA-STS (RFC 8461) in libdanegate, internal to the library:
+ * the policy parser and the policy fetch, for tlsa-check now and the
+ * policy service and the relay next.
  *
  * SECURITY: the policy body comes from any web server the domain names;
  * mta_sts_parse() is bounded and fuzzed. The fetch is HTTPS with PKIX
  * validation (libcurl, GnuTLS flavour), no redirects, 64 KiB at most.
  */
-#ifndef TLSA_CHECK_MTA_STS_H
-#define TLSA_CHECK_MTA_STS_H
+#ifndef DANEGATE_MTA_STS_H
+#define DANEGATE_MTA_STS_H
 
 #include <stdbool.h>
 #include <stddef.h>
