@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <sys/time.h>
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ struct cache {
 	struct cache_entry *head, *tail;
 	size_t bytes, max_bytes, entries;
 	uint64_t seed;
+	time_t clock;		/* the latest now seen: ages never run back */
 };
 
 static size_t
@@ -63,6 +66,33 @@ cache_hash(const struct cache *c, const uint8_t *key, size_t len)
 	h *= 0xff51afd7ed558ccdULL;
 	h ^= h >> 33;
 	return h;
+}
+
+time_t
+cache_now(void)
+{
+	struct timeval tv;
+
+	/* What libunbound's event base does before it answers from its cache
+	 * (ub_comm_base_now() in 1.17): the same source, so that its TTLs and
+	 * ours age alike, also across a jump of the wall clock. */
+	if (gettimeofday(&tv, NULL) != 0)
+		return time(NULL);
+	return tv.tv_sec;
+}
+
+/*
+ * Moves the cache's clock to now. A clock that went backwards would make
+ * ages shrink and served TTLs grow again: everything stored is dropped
+ * instead, and the next queries go to libunbound (which re-reads the same
+ * clock).
+ */
+static void
+cache_tick(struct cache *c, time_t now)
+{
+	if (now < c->clock)
+		cache_clear(c);
+	c->clock = now;
 }
 
 struct cache *
@@ -148,6 +178,7 @@ cache_lookup(struct cache *c, const struct dns_query *q, time_t now,
 	uint64_t hash;
 	struct cache_entry *e;
 
+	cache_tick(c, now);
 	if (c->entries == 0)
 		return NULL;
 	len = cache_key(q, key);
@@ -175,17 +206,20 @@ cache_insert(struct cache *c, const struct dns_query *q,
 	uint64_t hash;
 	struct cache_entry *e, *old;
 
+	cache_tick(c, now);
 	len = cache_key(q, key);
 	bytes = sizeof(*e) + len + sizeof(*a) + a->len +
 	    (size_t)a->n_ttls * sizeof(*a->ttl_offs);
+	hash = cache_hash(c, key, len);
+	/* An older entry goes in any case: this answer is newer, and if it
+	 * cannot be kept (TTL 0) neither can what it replaces. */
+	if ((old = cache_find(c, key, len, hash)) != NULL)
+		cache_remove(c, old);
 	if (a->min_ttl == 0 || bytes > c->max_bytes ||
 	    (e = malloc(sizeof(*e) + len)) == NULL) {
 		msg_answer_free(a);
 		return;
 	}
-	hash = cache_hash(c, key, len);
-	if ((old = cache_find(c, key, len, hash)) != NULL)
-		cache_remove(c, old);
 	while (c->bytes + bytes > c->max_bytes && c->tail != NULL)
 		cache_remove(c, c->tail);
 

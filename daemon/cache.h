@@ -4,17 +4,31 @@
  * Keeps finished answer templates (msg.h) keyed by the lower-cased question
  * name, type, class and the DO bit, so that a repeated question is answered
  * without entering libunbound at all. Only secure and insecure NOERROR or
- * NXDOMAIN answers are stored (the caller decides); an entry lives for the
- * smallest TTL in it; least recently used entries go when the byte budget
- * is full. The hash is seeded at start-up so that clients cannot aim at one
- * bucket.
+ * NXDOMAIN answers are stored (the caller decides). The rules are those of
+ * Unbound's message cache:
+ *
+ *   - an entry lives for the smallest TTL of every record libunbound
+ *     returned, authority and additional included (OPT excluded), also
+ *     those a DO=0 client never sees (msg_answer_build() computes it);
+ *   - an answer with a TTL of 0 anywhere is never stored;
+ *   - a served TTL is the stored one less the entry's age: never above the
+ *     stored one, and it only decreases. The clock is libunbound's
+ *     (gettimeofday() seconds, cache_now()), so that a jump of the wall
+ *     clock ages the front cache and libunbound's caches alike; a jump
+ *     backwards empties the front cache rather than let an age run
+ *     backwards.
+ *
+ * Least recently used entries go when the byte budget is full. The hash
+ * is seeded at start-up so that clients cannot aim at one bucket.
  *
  * Ownership: cache_insert() takes the answer; cache_lookup() returns a
- * borrowed pointer valid until the next cache_insert()/cache_clear().
+ * borrowed pointer valid until the next call of any other cache
+ * function.
  */
 #ifndef DG_CACHE_H
 #define DG_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -27,8 +41,12 @@ struct cache;
 struct cache *cache_new(size_t max_bytes, uint64_t seed);
 void cache_free(struct cache *c);
 
+/* The cache's clock, in seconds: the one libunbound keeps its cache by
+ * (its event base reads gettimeofday()). */
+time_t cache_now(void);
+
 /* Returns the answer for q, and in *age the seconds since it was stored,
- * or NULL. now is a monotonic clock in seconds. */
+ * or NULL if there is none or it has expired. now is cache_now(). */
 const struct msg_answer *cache_lookup(struct cache *c,
     const struct dns_query *q, time_t now, uint32_t *age);
 

@@ -374,7 +374,7 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 	}
 	server_send_answer(s, &p->to, &p->q, a, 0);
 	if (a->rcode == DNS_RCODE_NOERROR || a->rcode == DNS_RCODE_NXDOMAIN)
-		cache_insert(s->cache, &p->q, a, now_seconds());
+		cache_insert(s->cache, &p->q, a, cache_now());
 	else
 		msg_answer_free(a);
 done:
@@ -444,7 +444,7 @@ server_handle_query(struct server *s, struct reply_to *to,
 		return;
 	}
 
-	if ((cached = cache_lookup(s->cache, &q, now, &age)) != NULL) {
+	if ((cached = cache_lookup(s->cache, &q, cache_now(), &age)) != NULL) {
 		s->stats.cache_hits++;
 		server_send_answer(s, to, &q, cached, age);
 		stats_count_latency(&s->stats, 0);
