@@ -596,6 +596,11 @@ static const struct conf_key conf_server_keys[] = {
 	  .off = CONF_FIELD(tcp_idle_timeout_ms), .min = 1, .max = 3600000 },
 	{ .name = "answer-cache-size", .type = CONF_SIZE,
 	  .off = CONF_FIELD(answer_cache_size) },
+	{ .name = "prefetch", .type = CONF_REFUSE_YES,
+	  .why = "libunbound has no prefetch (only the Unbound daemon's worker "
+	  "has), and danegated cannot do it through libunbound either: "
+	  "until an answer expires, libunbound answers a refresh from its "
+	  "own cache with the same record and the same expiry time" },
 
 	/* both: the front end's field, and libunbound's same option */
 	{ .name = "do-ip4", .type = CONF_FUNC, .fn = conf_set_do },

@@ -215,6 +215,14 @@ static const struct {
 	  "t.conf:3: do-udp and do-tcp are both no: danegated could neither "
 	  "serve nor resolve" },
 
+	/* options that would do nothing: refused with the reason (issue 6) */
+	{ "server:\n  prefetch: yes\n",
+	  "t.conf:2: prefetch: libunbound has no prefetch (only the Unbound "
+	  "daemon's worker has), and danegated cannot do it through "
+	  "libunbound either: until an answer expires, libunbound answers a "
+	  "refresh from its own cache with the same record and the same "
+	  "expiry time" },
+
 	/* refused server: options */
 	{ "server:\n  num-threads: 4\n",
 	  "t.conf:2: num-threads: danegated serves all queries from one event "
