@@ -14,6 +14,10 @@
 #include <string.h>
 
 #include "cache.h"
+#include "wire.h"
+
+#define EDE_OPTION_LEN 6	/* option code, length, INFO-CODE */
+#define EDNS_OPT_EDE 15		/* RFC 8914 */
 
 #define CACHE_KEY_MAX (DNS_MAX_NAME + 5)
 
@@ -35,6 +39,8 @@ struct cache {
 	size_t bytes, max_bytes, entries;
 	uint64_t seed;
 	time_t clock;		/* the latest now seen: ages never run back */
+	bool stale;		/* keep expired entries (serve-stale) */
+	uint32_t max_stale;	/* for this long past expiry, 0 = no limit */
 };
 
 static size_t
@@ -93,6 +99,15 @@ cache_tick(struct cache *c, time_t now)
 	if (now < c->clock)
 		cache_clear(c);
 	c->clock = now;
+}
+
+/* May expired entry e still be served stale at now? */
+static bool
+cache_stale_ok(const struct cache *c, const struct cache_entry *e,
+    time_t now)
+{
+	return c->stale && (c->max_stale == 0 ||
+	    now - e->expires < (time_t)c->max_stale);
 }
 
 struct cache *
@@ -186,7 +201,8 @@ cache_lookup(struct cache *c, const struct dns_query *q, time_t now,
 	if ((e = cache_find(c, key, len, hash)) == NULL)
 		return NULL;
 	if (now >= e->expires) {
-		cache_remove(c, e);
+		if (!cache_stale_ok(c, e, now))
+			cache_remove(c, e);
 		return NULL;
 	}
 	if (c->head != e) {
@@ -195,6 +211,74 @@ cache_lookup(struct cache *c, const struct dns_query *q, time_t now,
 	}
 	*age = (uint32_t)(now - e->stored);
 	return e->answer;
+}
+
+void
+cache_set_stale(struct cache *c, bool keep, uint32_t max_stale)
+{
+	c->stale = keep;
+	c->max_stale = max_stale;
+}
+
+const struct msg_answer *
+cache_lookup_stale(struct cache *c, const struct dns_query *q, time_t now)
+{
+	uint8_t key[CACHE_KEY_MAX];
+	size_t len;
+	uint64_t hash;
+	struct cache_entry *e;
+
+	cache_tick(c, now);
+	if (!c->stale || c->entries == 0)
+		return NULL;
+	len = cache_key(q, key);
+	hash = cache_hash(c, key, len);
+	if ((e = cache_find(c, key, len, hash)) == NULL || now < e->expires)
+		return NULL;
+	if (!cache_stale_ok(c, e, now)) {
+		cache_remove(c, e);
+		return NULL;
+	}
+	if (c->head != e) {
+		lru_unlink(c, e);
+		lru_push_front(c, e);
+	}
+	return e->answer;
+}
+
+size_t
+cache_stale_render(const struct msg_answer *a, const struct dns_query *q,
+    uint32_t reply_ttl, size_t limit, uint16_t edns_size, uint8_t *out,
+    size_t cap)
+{
+	size_t room = q->edns ? EDE_OPTION_LEN : 0, len, opt;
+
+	if (limit < room || cap < room)
+		return 0;
+	/* leave room for the EDE option, which goes on the OPT record */
+	len = msg_answer_render(a, q, 0, limit - room, edns_size, out,
+	    cap - room);
+	if (len == 0)
+		return 0;
+	/* RFC 8767 §4: a stale answer carries serve-expired-reply-ttl (a
+	 * truncated one has no records: its flags say TC) */
+	if ((be16_load(out + 2) & DNS_FLAG_TC) == 0)
+		for (unsigned i = 0; i < a->n_ttls; i++)
+			be32_store(out + a->ttl_offs[i], reply_ttl);
+	if (!q->edns)
+		return len;
+	/* The OPT record msg_answer_render() ends with: root name, type,
+	 * class, TTL, RDLENGTH 0. Anything else is left as it is. */
+	opt = len - 11;
+	if (len < DNS_HEADER_LEN + 11 || out[opt] != 0 ||
+	    be16_load(out + opt + 1) != DNS_TYPE_OPT ||
+	    be16_load(out + len - 2) != 0)
+		return len;
+	be16_store(out + len - 2, EDE_OPTION_LEN);
+	be16_store(out + len, EDNS_OPT_EDE);
+	be16_store(out + len + 2, 2);
+	be16_store(out + len + 4, DNS_EDE_STALE_ANSWER);
+	return len + EDE_OPTION_LEN;
 }
 
 void

@@ -18,7 +18,11 @@
  *     above what the same entry served before (even after the clock went
  *     back);
  *   - while the clock only moves forwards, an entry younger than its TTL
- *     is found (the budget is large enough that nothing is evicted).
+ *     is found (the budget is large enough that nothing is evicted);
+ *   - with serve-stale on (the first byte says, and how long past expiry),
+ *     cache_lookup_stale() returns only an entry that was stored, has
+ *     expired, and expired less than serve-expired-ttl ago; with it off,
+ *     nothing.
  *
  * Returns NULL when every rule held, else what broke.
  */
@@ -53,6 +57,7 @@ struct oracle_entry {
 	bool present;		/* the model says it is stored */
 	bool went_back;		/* the clock went back since: the cache
 				 * may have dropped it */
+	bool kept;		/* stored, not replaced: may be stale */
 	time_t stored;
 	uint32_t life;		/* smallest TTL of the packet */
 	uint16_t n_ttls;
@@ -63,6 +68,8 @@ struct oracle_entry {
 struct oracle {
 	struct cache *cache;
 	time_t now;
+	bool stale;		/* serve-stale on */
+	uint32_t max_stale;	/* serve-expired-ttl */
 	struct oracle_entry e[ORACLE_KEYS];
 	uint8_t out[DNS_MAX_TCP];
 };
@@ -237,6 +244,7 @@ oracle_insert(struct oracle *o, struct oracle_in *in, unsigned k)
 	if (a->n_ttls > 3 * ORACLE_MAX_RRS)
 		return "oracle: more records than built";
 	e->present = life > 0;
+	e->kept = life > 0;
 	e->stored = o->now;
 	e->life = life;
 	e->n_ttls = a->n_ttls;
@@ -290,6 +298,31 @@ oracle_lookup(struct oracle *o, unsigned k)
 	return NULL;
 }
 
+static const char *
+oracle_lookup_stale(struct oracle *o, unsigned k)
+{
+	struct oracle_entry *e = &o->e[k];
+	const struct msg_answer *a;
+	struct dns_query q;
+	time_t expired;
+
+	oracle_query(k, &q);
+	if ((a = cache_lookup_stale(o->cache, &q, o->now)) == NULL)
+		return NULL;
+	expired = e->stored + (time_t)e->life;
+	if (!o->stale)
+		return "served stale with serve-stale off";
+	if (!e->kept || a->n_ttls != e->n_ttls)
+		return "served stale an entry that was never stored or was "
+		    "replaced by an answer with TTL 0";
+	if (o->now < expired)
+		return "served stale an entry that has not expired";
+	if (o->max_stale > 0 && o->now - expired >= (time_t)o->max_stale)
+		return "served stale past serve-expired-ttl";
+	e->present = false;
+	return NULL;
+}
+
 /* Moves the simulated clock as one input byte says. */
 static void
 oracle_step(struct oracle *o, uint8_t d)
@@ -316,6 +349,13 @@ cache_oracle_run(const uint8_t *data, size_t size)
 	o.now = ORACLE_T0;
 	if ((o.cache = cache_new(1 << 20, 7)) == NULL)
 		return "oracle: out of memory";
+	{
+		uint8_t mode = oracle_byte(&in);
+
+		o.stale = (mode & 1) != 0;
+		o.max_stale = (uint32_t)(mode >> 1) * 10;
+		cache_set_stale(o.cache, o.stale, o.max_stale);
+	}
 	while (err == NULL && in.pos < in.len) {
 		uint8_t op = oracle_byte(&in);
 		unsigned k = (op >> 3) % ORACLE_KEYS;
@@ -327,6 +367,10 @@ cache_oracle_run(const uint8_t *data, size_t size)
 			break;
 		case 2:
 			oracle_step(&o, oracle_byte(&in));
+			break;
+		case 7:
+			oracle_step(&o, oracle_byte(&in));
+			err = oracle_lookup_stale(&o, k);
 			break;
 		default:
 			oracle_step(&o, oracle_byte(&in));

@@ -273,6 +273,112 @@ START_TEST(cache_clock_is_libunbounds)
 }
 END_TEST
 
+
+/* Serve-stale off (the default): an expired entry is gone. */
+START_TEST(cache_stale_off_keeps_nothing)
+{
+	struct cache *c = cache_new(1 << 20, 10);
+	struct dns_query q = query("\1a\0", 3, DNS_TYPE_A, true);
+	uint32_t age;
+
+	cache_insert(c, &q, wildcard_answer(&q, 3600, 60), 100);
+	ck_assert_ptr_null(cache_lookup_stale(c, &q, 120));
+	ck_assert_ptr_null(cache_lookup(c, &q, 160, &age));
+	ck_assert_uint_eq(cache_entries(c), 0);
+	ck_assert_ptr_null(cache_lookup_stale(c, &q, 160));
+	cache_free(c);
+}
+END_TEST
+
+/* Serve-stale on: an expired entry stays for serve-expired-ttl seconds,
+ * only cache_lookup_stale() hands it out, a new answer replaces it. */
+START_TEST(cache_stale_window)
+{
+	struct cache *c = cache_new(1 << 20, 11);
+	struct dns_query q = query("\1a\0", 3, DNS_TYPE_A, true);
+	struct msg_answer *a = wildcard_answer(&q, 3600, 60), *fresh;
+	uint32_t age;
+
+	cache_set_stale(c, true, 20);
+	cache_insert(c, &q, a, 100);
+	ck_assert_ptr_null(cache_lookup_stale(c, &q, 159));	/* fresh */
+	ck_assert_ptr_null(cache_lookup(c, &q, 160, &age));	/* expired */
+	ck_assert_uint_eq(cache_entries(c), 1);
+	ck_assert_ptr_eq(cache_lookup_stale(c, &q, 160), a);
+	ck_assert_ptr_eq(cache_lookup_stale(c, &q, 179), a);
+	ck_assert_ptr_null(cache_lookup_stale(c, &q, 180));
+	ck_assert_uint_eq(cache_entries(c), 0);
+
+	/* no limit: until evicted; a fresh answer replaces the stale one */
+	cache_set_stale(c, true, 0);
+	cache_insert(c, &q, wildcard_answer(&q, 3600, 60), 200);
+	ck_assert_ptr_nonnull(cache_lookup_stale(c, &q, 200 + 30 * 86400));
+	fresh = wildcard_answer(&q, 3600, 60);
+	cache_insert(c, &q, fresh, 200 + 30 * 86400);
+	ck_assert_ptr_null(cache_lookup_stale(c, &q, 200 + 30 * 86400 + 1));
+	ck_assert_ptr_eq(cache_lookup(c, &q, 200 + 30 * 86400 + 1, &age),
+	    fresh);
+	/* an answer with TTL 0 removes the stale one too */
+	cache_insert(c, &q, wildcard_answer(&q, 3600, 0), 200 + 40 * 86400);
+	ck_assert_ptr_null(cache_lookup_stale(c, &q, 200 + 40 * 86400));
+	cache_free(c);
+}
+END_TEST
+
+/* Finds the EDE INFO-CODE in the OPT record that ends pkt, or -1. */
+static int
+ede_of(const uint8_t *pkt, size_t len)
+{
+	/* OPT (11 bytes) with one EDE option (6) and no text */
+	if (len < DNS_HEADER_LEN + 17 || pkt[len - 17] != 0 ||
+	    be16_load(pkt + len - 16) != DNS_TYPE_OPT ||
+	    be16_load(pkt + len - 8) != 6 || be16_load(pkt + len - 6) != 15 ||
+	    be16_load(pkt + len - 4) != 2)
+		return -1;
+	return be16_load(pkt + len - 2);
+}
+
+/* RFC 8767: TTLs set to serve-expired-reply-ttl, EDE 3 with EDNS, AD kept
+ * for secure data; the query's ID and case as for any answer. */
+START_TEST(cache_stale_render_ttl_and_ede)
+{
+	static uint8_t out[DNS_MAX_TCP];
+	struct dns_query q = query("\1A\0", 3, DNS_TYPE_A, true);
+	struct dns_query plain = query("\1a\0", 3, DNS_TYPE_A, false);
+	struct msg_answer *a = wildcard_answer(&q, 3600, 60);
+	struct msg_answer *b = wildcard_answer(&plain, 3600, 60);
+	size_t len;
+
+	q.id = 0x1234;
+	len = cache_stale_render(a, &q, 30, 1232, 1232, out, sizeof(out));
+	ck_assert_uint_gt(len, 0);
+	ck_assert_uint_eq(be16_load(out), 0x1234);
+	ck_assert(be16_load(out + 2) & DNS_FLAG_AD);
+	ck_assert_uint_eq(out[DNS_HEADER_LEN + 1], 'A');
+	ck_assert_uint_eq(a->n_ttls, 4);
+	for (unsigned i = 0; i < a->n_ttls; i++)
+		ck_assert_uint_eq(be32_load(out + a->ttl_offs[i]), 30);
+	ck_assert_int_eq(ede_of(out, len), DNS_EDE_STALE_ANSWER);
+	ck_assert_uint_eq(be16_load(out + 10), 1);		/* ARCOUNT */
+
+	/* no EDNS: no OPT, so no EDE; TTLs still the reply TTL */
+	plain.edns = false;
+	len = cache_stale_render(b, &plain, 7, 512, 1232, out, sizeof(out));
+	ck_assert_uint_eq(len, b->len);
+	ck_assert_uint_eq(be16_load(out + 10), 0);
+	for (unsigned i = 0; i < b->n_ttls; i++)
+		ck_assert_uint_eq(be32_load(out + b->ttl_offs[i]), 7);
+
+	/* too large for the client's limit: TC, still marked stale */
+	len = cache_stale_render(a, &q, 30, a->len + 11 + 5, 1232, out,
+	    sizeof(out));
+	ck_assert(be16_load(out + 2) & DNS_FLAG_TC);
+	ck_assert_int_eq(ede_of(out, len), DNS_EDE_STALE_ANSWER);
+	msg_answer_free(a);
+	msg_answer_free(b);
+}
+END_TEST
+
 /* xorshift64*: the property runs are reproducible from their seed. */
 static uint64_t
 prng(uint64_t *s)
@@ -321,6 +427,9 @@ main(void)
 	tcase_add_test(tc, cache_clock_jump_back_never_raises_a_ttl);
 	tcase_add_test(tc, cache_clock_is_libunbounds);
 	tcase_add_test(tc, cache_ttl_rules_hold_over_random_runs);
+	tcase_add_test(tc, cache_stale_off_keeps_nothing);
+	tcase_add_test(tc, cache_stale_window);
+	tcase_add_test(tc, cache_stale_render_ttl_and_ede);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
