@@ -417,6 +417,9 @@ main(void)
 	SRunner *sr;
 	int failed;
 
+	/* the property runs take seconds under the sanitizers on a busy
+	 * machine: more than Check's default of 4 */
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, cache_refuses_ttl_zero_and_oversize);
 	tcase_add_test(tc, cache_key_folds_case_and_keeps_do_type);
 	tcase_add_test(tc, cache_entries_expire_with_their_ttl);
