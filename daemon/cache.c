@@ -7,8 +7,6 @@
  */
 #include "config.h"
 
-#include <sys/time.h>
-
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,14 +75,13 @@ cache_hash(const struct cache *c, const uint8_t *key, size_t len)
 time_t
 cache_now(void)
 {
-	struct timeval tv;
-
-	/* What libunbound's event base does before it answers from its cache
-	 * (ub_comm_base_now() in 1.17): the same source, so that its TTLs and
-	 * ours age alike, also across a jump of the wall clock. */
-	if (gettimeofday(&tv, NULL) != 0)
-		return time(NULL);
-	return tv.tv_sec;
+	/* libunbound's event base reads the wall clock (gettimeofday() in
+	 * ub_comm_base_now(), 1.17) before it answers from its cache: the
+	 * same clock here, so that its TTLs and ours age alike, also across
+	 * a jump. time() reads it too, from the kernel's last tick: at most
+	 * a tick behind, and an order of magnitude cheaper per query than
+	 * gettimeofday() under kvm-clock (about 20 ns against 200). */
+	return time(NULL);
 }
 
 /*

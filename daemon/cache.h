@@ -13,7 +13,7 @@
  *   - an answer with a TTL of 0 anywhere is never stored;
  *   - a served TTL is the stored one less the entry's age: never above the
  *     stored one, and it only decreases. The clock is libunbound's
- *     (gettimeofday() seconds, cache_now()), so that a jump of the wall
+ *     (the wall clock's seconds, cache_now()), so that a jump of the wall
  *     clock ages the front cache and libunbound's caches alike; a jump
  *     backwards empties the front cache rather than let an age run
  *     backwards.
@@ -46,8 +46,8 @@ struct cache;
 struct cache *cache_new(size_t max_bytes, uint64_t seed);
 void cache_free(struct cache *c);
 
-/* The cache's clock, in seconds: the one libunbound keeps its cache by
- * (its event base reads gettimeofday()). */
+/* The cache's clock, in seconds: the wall clock libunbound keeps its
+ * cache by (its event base reads gettimeofday()). */
 time_t cache_now(void);
 
 /* Keeps expired entries for max_stale seconds past their expiry (0: until
