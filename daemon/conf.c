@@ -73,6 +73,7 @@ struct conf_ctx {
 	/* the last line setting these, for errors about their combination */
 	const struct cfg_entry *do_ip4, *do_ip6, *do_udp, *do_tcp;
 	const struct cfg_entry *control_interface;
+	const struct cfg_entry *serve_expired;
 
 	size_t last_file;		/* cache for conf_file() */
 };
@@ -524,6 +525,13 @@ conf_set_directory(struct conf_ctx *ctx, const struct cfg_entry *e)
 }
 
 static void
+conf_set_serve_expired(struct conf_ctx *ctx, const struct cfg_entry *e)
+{
+	if (conf_get_bool(ctx, e, &ctx->conf->serve_expired) == 0)
+		ctx->serve_expired = e;
+}
+
+static void
 conf_set_do(struct conf_ctx *ctx, const struct cfg_entry *e)
 {
 	struct conf *conf = ctx->conf;
@@ -596,6 +604,27 @@ static const struct conf_key conf_server_keys[] = {
 	  .off = CONF_FIELD(tcp_idle_timeout_ms), .min = 1, .max = 3600000 },
 	{ .name = "answer-cache-size", .type = CONF_SIZE,
 	  .off = CONF_FIELD(answer_cache_size) },
+	/* Serve-stale is the front cache's: libunbound 1.17 serves expired
+	 * data only with serve-expired-client-timeout:, without the EDE, and
+	 * could not tell danegated that an answer is stale. */
+	{ .name = "serve-expired", .type = CONF_FUNC,
+	  .fn = conf_set_serve_expired },
+	{ .name = "serve-expired-ttl", .type = CONF_UINT,
+	  .off = CONF_FIELD(serve_expired_ttl), .min = 0, .max = 0x7fffffff },
+	{ .name = "serve-expired-reply-ttl", .type = CONF_UINT,
+	  .off = CONF_FIELD(serve_expired_reply_ttl), .min = 0,
+	  .max = 0x7fffffff },
+	{ .name = "serve-expired-client-timeout", .type = CONF_UINT,
+	  .off = CONF_FIELD(serve_expired_client_timeout), .min = 0,
+	  .max = 3600000 },
+	{ .name = "serve-expired-ttl-reset", .type = CONF_REFUSE_YES,
+	  .why = "danegated never extends how long stale data may be served: "
+	  "serve-expired-ttl: counts from the answer's expiry" },
+	{ .name = "prefetch", .type = CONF_REFUSE_YES,
+	  .why = "libunbound has no prefetch (only the Unbound daemon's worker "
+	  "has), and danegated cannot do it through libunbound either: "
+	  "until an answer expires, libunbound answers a refresh from its "
+	  "own cache with the same record and the same expiry time" },
 
 	/* both: the front end's field, and libunbound's same option */
 	{ .name = "do-ip4", .type = CONF_FUNC, .fn = conf_set_do },
@@ -1133,6 +1162,12 @@ conf_finish(struct conf_ctx *ctx)
 		    msg - conf->answer_cache_size : msg / 4;
 	}
 
+	if (conf->serve_expired && conf->answer_cache_size == 0)
+		conf_err(ctx, ctx->serve_expired->file,
+		    ctx->serve_expired->line, "serve-expired: yes needs the "
+		    "answer cache, which keeps the stale answers: "
+		    "answer-cache-size: is 0");
+
 	/* Both are no only if both were set: report the later line (the
 	 * entries are one array in file order). */
 	if (!conf->do_ip4 && !conf->do_ip6) {
@@ -1223,6 +1258,7 @@ conf_alloc(struct conf_ctx *ctx, const char *path)
 	conf->incoming_num_tcp = 100;
 	conf->tcp_idle_timeout_ms = 30000;
 	conf->answer_cache_size = SIZE_MAX;	/* auto: see conf_finish() */
+	conf->serve_expired_reply_ttl = 30;	/* RFC 8767 §4 */
 	conf->control_interface = conf_strdup(ctx, "");
 	conf->control_enable = false;
 	conf->prometheus_interface = conf_strdup(ctx, "");

@@ -100,6 +100,16 @@ struct conf {
 					 * cache bytes, 0 = off; default half
 					 * of msg-cache-size, out of which it
 					 * is carved */
+	bool serve_expired;		/* serve-expired:, default no: RFC 8767
+					 * stale answers when the upstream
+					 * fails (server.c, cache.c) */
+	unsigned serve_expired_ttl;	/* serve-expired-ttl: seconds past
+					 * expiry, 0 = no limit (default) */
+	unsigned serve_expired_reply_ttl; /* serve-expired-reply-ttl:,
+					   * default 30 */
+	unsigned serve_expired_client_timeout; /* serve-expired-client-
+						* timeout: ms, 0 = wait for
+						* libunbound (default) */
 	size_t unbound_msg_cache_size;	/* what libunbound's msg-cache-size
 					 * gets: msg-cache-size less the front
 					 * cache (a quarter of it if the front

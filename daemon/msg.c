@@ -410,6 +410,14 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 			rdlen = wire_u16(&w);
 			if (n < 0 || !wire_ok(&w) || rdlen > wire_left(&w))
 				goto fail;
+			/* The answer may be cached only as long as every
+			 * record of it may, also those this client does not
+			 * get (a DO=0 client's NSEC proof): Unbound's
+			 * message cache rule. OPT is no data; a TTL with the
+			 * top bit set counts as 0 (RFC 2181 §8). */
+			if (type != DNS_TYPE_OPT &&
+			    (ttl > 0x7fffffff ? 0 : ttl) < min_ttl)
+				min_ttl = ttl > 0x7fffffff ? 0 : ttl;
 			if (type == DNS_TYPE_OPT ||
 			    rr_hidden_without_do(q, type, s)) {
 				wire_skip(&w, rdlen);
@@ -424,8 +432,6 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 			enc_rdata(e, &w, type, rdlen);
 			if (!wire_ok(&w) || e->b.err || rr_start > 0xffff)
 				goto fail;
-			if (ttl < min_ttl)
-				min_ttl = ttl;
 			kept[s]++;
 		}
 	}
@@ -443,7 +449,7 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 	a->qname_off = DNS_HEADER_LEN;
 	a->n_ttls = (uint16_t)n_ttls;
 	a->ttl_offs = ttls;
-	a->min_ttl = n_ttls > 0 ? min_ttl : 0;
+	a->min_ttl = min_ttl != UINT32_MAX ? min_ttl : 0;
 	a->rcode = (uint8_t)(flags & 0xf);
 	a->secure = secure;
 	free(buf);

@@ -75,7 +75,9 @@ struct msg_answer {
 	uint16_t qname_off;	/* where the question name starts (12) */
 	uint16_t n_ttls;
 	uint16_t *ttl_offs;	/* offset of every record's TTL field */
-	uint32_t min_ttl;	/* smallest TTL: how long it may be cached */
+	uint32_t min_ttl;	/* smallest TTL of every record in the
+				 * packet, hidden ones too, OPT not: how
+				 * long it may be cached (0: not at all) */
 	uint8_t rcode;
 	bool secure;		/* libunbound said secure: AD for DO/AD
 				 * clients */

@@ -90,6 +90,8 @@ struct pending {
 	struct dns_query q;
 	struct reply_to to;
 	struct timespec start;
+	struct event *stale_timer;	/* serve-expired-client-timeout */
+	bool answered;			/* with a stale answer already */
 };
 
 /*
@@ -206,6 +208,7 @@ server_new(struct event_base *base, struct conf *conf,
 	s->ratelimit = ratelimit_new(conf->ip_ratelimit, random_u64());
 	if (s->cache == NULL)
 		fatal("cannot allocate the answer cache");
+	cache_set_stale(s->cache, conf->serve_expired, conf->serve_expired_ttl);
 	if ((s->batch = calloc(1, sizeof(*s->batch))) == NULL)
 		fatal("calloc");
 	s->batch->fd = -1;
@@ -307,6 +310,8 @@ pending_free(struct pending *p)
 		s->pendings = p->next;
 	if (p->next)
 		p->next->prev = p->prev;
+	if (p->stale_timer != NULL)
+		event_free(p->stale_timer);
 	free(p);
 	if (c == NULL)
 		return;
@@ -322,6 +327,51 @@ pending_free(struct pending *p)
 	if (c->eof && c->pending == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		tcp_conn_close(c);
+}
+
+/*
+ * Serve-stale (RFC 8767, serve-expired:): the upstream failed for p's
+ * question, or did not answer within serve-expired-client-timeout. Sends
+ * the expired answer the front cache kept, if any, with TTL
+ * serve-expired-reply-ttl and EDE 3 (Stale Answer). Only validated
+ * (secure or insecure) answers are ever stored, so never bogus data.
+ * Returns whether it answered.
+ */
+static bool
+server_send_stale(struct server *s, struct pending *p)
+{
+	const struct msg_answer *a;
+	size_t len;
+
+	if (!s->conf->serve_expired || p->answered ||
+	    (a = cache_lookup_stale(s->cache, &p->q, cache_now())) == NULL)
+		return false;
+	len = cache_stale_render(a, &p->q, s->conf->serve_expired_reply_ttl,
+	    reply_limit(s, &p->to, &p->q), (uint16_t)s->conf->edns_buffer_size,
+	    s->buf, sizeof(s->buf));
+	if (len == 0)
+		return false;
+	if (a->secure)
+		s->stats.secure++;
+	else
+		s->stats.insecure++;
+	stats_count_answer(&s->stats, a->rcode);
+	server_send(s, &p->to, s->buf, len);
+	p->answered = true;
+	return true;
+}
+
+static void
+server_on_stale_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending *p = arg;
+
+	(void)fd;
+	(void)what;
+	if (p->to.tcp && p->to.conn->bev == NULL)
+		return;
+	/* The fresh answer, when it comes, still refreshes the cache. */
+	(void)server_send_stale(p->srv, p);
 }
 
 static void
@@ -340,6 +390,8 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 	}
 	if (err != 0 || pkt == NULL) {
 		s->stats.indeterminate++;
+		if (server_send_stale(s, p) || p->answered)
+			goto done;
 		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
 		    DNS_EDE_NO_REACHABLE_AUTHORITY, resolver_strerror(err));
 		goto done;
@@ -353,6 +405,9 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 		    sizeof(name)) == 0)
 			log_info("bogus answer for %s type %u: %s", name,
 			    p->q.qtype, why_bogus ? why_bogus : "?");
+		/* as Unbound: a bogus refresh is a failed one */
+		if (server_send_stale(s, p) || p->answered)
+			goto done;
 		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
 		    ubctx_ede_from_why(why_bogus), why_bogus);
 		goto done;
@@ -361,6 +416,8 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 		/* resolution failed upstream (or a root-key-sentinel
 		 * failure, which comes as insecure + why_bogus) */
 		s->stats.indeterminate++;
+		if (server_send_stale(s, p) || p->answered)
+			goto done;
 		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
 		    why_bogus ? ubctx_ede_from_why(why_bogus) :
 		    DNS_EDE_NO_REACHABLE_AUTHORITY, why_bogus);
@@ -370,13 +427,16 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 	    sec == RESOLVER_SECURE)) == NULL) {
 		s->stats.indeterminate++;
 		log_warnx("cannot use libunbound's answer (%zu bytes)", len);
+		if (p->answered)
+			goto done;
 		server_send_error(s, &p->to, &p->q, DNS_RCODE_SERVFAIL,
 		    DNS_EDE_OTHER, "malformed answer");
 		goto done;
 	}
-	server_send_answer(s, &p->to, &p->q, a, 0);
+	if (!p->answered)
+		server_send_answer(s, &p->to, &p->q, a, 0);
 	if (a->rcode == DNS_RCODE_NOERROR || a->rcode == DNS_RCODE_NXDOMAIN)
-		cache_insert(s->cache, &p->q, a, now_seconds());
+		cache_insert(s->cache, &p->q, a, cache_now());
 	else
 		msg_answer_free(a);
 done:
@@ -446,7 +506,7 @@ server_handle_query(struct server *s, struct reply_to *to,
 		return;
 	}
 
-	if ((cached = cache_lookup(s->cache, &q, now, &age)) != NULL) {
+	if ((cached = cache_lookup(s->cache, &q, cache_now(), &age)) != NULL) {
 		s->stats.cache_hits++;
 		server_send_answer(s, to, &q, cached, age);
 		stats_count_latency(&s->stats, 0);
@@ -476,13 +536,28 @@ server_handle_query(struct server *s, struct reply_to *to,
 		s->pendings->prev = p;
 	s->pendings = p;
 	s->inflight++;
+	/* serve-expired-client-timeout: a stale answer after that long */
+	if (s->conf->serve_expired && s->conf->serve_expired_client_timeout >
+	    0 && cache_lookup_stale(s->cache, &q, cache_now()) != NULL) {
+		struct timeval tv = {
+			.tv_sec = s->conf->serve_expired_client_timeout / 1000,
+			.tv_usec = (suseconds_t)(s->conf->
+			    serve_expired_client_timeout % 1000) * 1000,
+		};
+
+		p->stale_timer = evtimer_new(s->base, server_on_stale_timer,
+		    p);
+		if (p->stale_timer != NULL)
+			evtimer_add(p->stale_timer, &tv);
+	}
 	/* The callback may run inside this call (local data): nothing may
 	 * touch p after it. */
 	if (resolver_resolve(s->resolver, &p->req, q.qname, q.qname_len,
 	    q.qtype, q.qclass, server_on_resolved, p) != 0) {
 		s->inflight--;
-		server_send_error(s, to, &q, DNS_RCODE_SERVFAIL, DNS_EDE_OTHER,
-		    "resolver refused the query");
+		if (!server_send_stale(s, p))
+			server_send_error(s, to, &q, DNS_RCODE_SERVFAIL,
+			    DNS_EDE_OTHER, "resolver refused the query");
 		pending_free(p);
 	}
 }
@@ -923,6 +998,7 @@ server_reload(struct server *s, struct conf *conf, struct resolver *resolver)
 	s->cache = cache_new(conf->answer_cache_size, random_u64());
 	if (s->cache == NULL)
 		fatal("cannot allocate the answer cache");
+	cache_set_stale(s->cache, conf->serve_expired, conf->serve_expired_ttl);
 	log_set_verbosity(conf->verbosity);
 	conf_free(old);
 }

@@ -215,6 +215,26 @@ static const struct {
 	  "t.conf:3: do-udp and do-tcp are both no: danegated could neither "
 	  "serve nor resolve" },
 
+	/* options that would do nothing: refused with the reason (issue 6) */
+	{ "server:\n  prefetch: yes\n",
+	  "t.conf:2: prefetch: libunbound has no prefetch (only the Unbound "
+	  "daemon's worker has), and danegated cannot do it through "
+	  "libunbound either: until an answer expires, libunbound answers a "
+	  "refresh from its own cache with the same record and the same "
+	  "expiry time" },
+	{ "server:\n  serve-expired-ttl-reset: yes\n",
+	  "t.conf:2: serve-expired-ttl-reset: danegated never extends how "
+	  "long stale data may be served: serve-expired-ttl: counts from the "
+	  "answer's expiry" },
+	{ "server:\n  serve-expired: yes\n  answer-cache-size: 0\n",
+	  "t.conf:2: serve-expired: yes needs the answer cache, which keeps "
+	  "the stale answers: answer-cache-size: is 0" },
+	{ "server:\n  serve-expired: maybe\n",
+	  "t.conf:2: serve-expired: 'maybe' is not yes or no" },
+	{ "server:\n  serve-expired-client-timeout: 3600001\n",
+	  "t.conf:2: serve-expired-client-timeout: '3600001' is not a number "
+	  "from 0 to 3600000" },
+
 	/* refused server: options */
 	{ "server:\n  num-threads: 4\n",
 	  "t.conf:2: num-threads: danegated serves all queries from one event "
@@ -541,6 +561,35 @@ START_TEST(test_front_end_options)
 	ck_assert_str_eq(conf->ub_options[0].name, "edns-buffer-size");
 	ck_assert_str_eq(conf->ub_options[0].value, "4096");
 	ck_assert_uint_eq(conf->ub_options[0].line, 13);
+	conf_free(conf);
+}
+END_TEST
+
+/* serve-stale is danegated's own: nothing of it goes to libunbound, which
+ * would serve expired data without telling; prefetch: no is harmless. */
+START_TEST(test_serve_expired)
+{
+	struct conf *conf = parse_ok("");
+
+	ck_assert(!conf->serve_expired);
+	ck_assert_uint_eq(conf->serve_expired_ttl, 0);
+	ck_assert_uint_eq(conf->serve_expired_reply_ttl, 30);
+	ck_assert_uint_eq(conf->serve_expired_client_timeout, 0);
+	conf_free(conf);
+
+	conf = parse_ok(
+	    "server:\n"
+	    "  serve-expired: yes\n"
+	    "  serve-expired-ttl: 86400\n"
+	    "  serve-expired-reply-ttl: 10\n"
+	    "  serve-expired-client-timeout: 1800\n"
+	    "  serve-expired-ttl-reset: no\n"
+	    "  prefetch: no\n");
+	ck_assert(conf->serve_expired);
+	ck_assert_uint_eq(conf->serve_expired_ttl, 86400);
+	ck_assert_uint_eq(conf->serve_expired_reply_ttl, 10);
+	ck_assert_uint_eq(conf->serve_expired_client_timeout, 1800);
+	ck_assert_uint_eq(conf->n_ub_options, 0);
 	conf_free(conf);
 }
 END_TEST
@@ -885,6 +934,7 @@ conf_suite(void)
 	tcase_add_test(good, test_defaults);
 	tcase_add_test(good, test_front_end_options);
 	tcase_add_test(good, test_sizes);
+	tcase_add_test(good, test_serve_expired);
 	tcase_add_test(good, test_interfaces);
 	tcase_add_test(good, test_access_control);
 	tcase_add_test(good, test_unbound_options);

@@ -105,6 +105,8 @@ ZONES=(
     "sts-testing.example.         leaf  nsec   -"
     "sts-mismatch.example.        leaf  nsec   -"
     "bulk.example.                leaf  nsec   -"
+    # Short TTLs for the answer cache (tests/system/test_cache.py).
+    "ttl.example.                 leaf  nsec   -"
 )
 
 # The mail hosts: one Postfix smtpd listener each, on $SMTP_NET.N port 25.
