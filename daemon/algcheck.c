@@ -207,9 +207,6 @@ algcheck_log(void)
 		    sizeof(ok_ds);
 		const char *what = z->kind == ALGCHECK_ALGORITHM ?
 		    "DNSSEC algorithm" : "DS digest type";
-		const char *outcome = res[i].verdict == ALGCHECK_INSECURE ?
-		    "zones signed only with it come out insecure (no AD, "
-		    "no DANE)" : "zones signed only with it fail (SERVFAIL)";
 
 		if (res[i].verdict == ALGCHECK_SECURE) {
 			size_t len = strlen(list);
@@ -218,11 +215,19 @@ algcheck_log(void)
 			    len ? " " : "", z->number);
 			continue;
 		}
-		snprintf(msg, sizeof(msg), "libunbound %s cannot validate "
-		    "%s %d (%s; RFC 8624: %s): its test zone came out %s%s%s; "
-		    "%s", ub_version(), what, z->number, z->name, z->rfc8624,
-		    algcheck_verdict_name(res[i].verdict),
-		    res[i].why[0] ? ": " : "", res[i].why, outcome);
+		if (res[i].verdict == ALGCHECK_INSECURE)
+			snprintf(msg, sizeof(msg), "libunbound %s cannot "
+			    "validate %s %d (%s; RFC 8624: %s): zones signed "
+			    "only with it come out insecure (no AD, no DANE)",
+			    ub_version(), what, z->number, z->name,
+			    z->rfc8624);
+		else
+			snprintf(msg, sizeof(msg), "libunbound %s cannot "
+			    "validate %s %d (%s; RFC 8624: %s): its test zone "
+			    "came out %s (%s)", ub_version(), what, z->number,
+			    z->name, z->rfc8624,
+			    algcheck_verdict_name(res[i].verdict),
+			    res[i].why[0] ? res[i].why : "no reason given");
 		if (must) {
 			must_fail++;
 			log_err("%s", msg);
