@@ -31,6 +31,7 @@
 
 #include <unbound.h>
 
+#include "algcheck.h"
 #include "conf.h"
 #include "control.h"
 #include "log.h"
@@ -302,6 +303,9 @@ main(int argc, char **argv)
 		uid = pw->pw_uid;
 		gid = pw->pw_gid;
 	}
+	/* What the linked libunbound validates, once: a zone it cannot
+	 * validate comes out insecure, which for DANE is a downgrade. */
+	(void)algcheck_log();
 	signal(SIGPIPE, SIG_IGN);
 	if ((d.base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");

@@ -109,6 +109,43 @@ ZONES=(
     "ttl.example.                 leaf  nsec   -"
 )
 
+# The algorithm zones (RFC 8624): one signed zone per DNSKEY algorithm and
+# per DS digest type, each a child of example. (itself algorithm 13), with
+# `www A 192.0.2.80`. A validator that cannot validate a zone's algorithm
+# or its DS digest must treat the zone as insecure (RFC 4035 §5.2): for
+# DANE, a downgrade. tests/system/test_algorithms.py measures them.
+#   ZONE  ALGORITHM  NUMBER  DIGEST  DENIAL  RFC8624
+# ALGORITHM  ldns-keygen's name; NUMBER its DNSKEY algorithm number
+# DIGEST     the DS digest type in example.: 1 SHA-1, 2 SHA-256, 4 SHA-384
+# RFC8624    what RFC 8624 §3.1/§3.3 asks of a validator for the algorithm
+#            (DS digest 2) or the digest (the -dsN zones): MUST or
+#            RECOMMENDED
+# Written to DIR/algorithms.tsv (without ALGORITHM).
+ALG_ZONES=(
+    "alg5.example.       RSASHA1             5  2  nsec   MUST"
+    "alg5-ds1.example.   RSASHA1             5  1  nsec   MUST"
+    "alg7.example.       RSASHA1-NSEC3-SHA1  7  2  nsec3  MUST"
+    "alg7-ds1.example.   RSASHA1-NSEC3-SHA1  7  1  nsec3  MUST"
+    "alg8.example.       RSASHA256           8  2  nsec   MUST"
+    "alg8-ds1.example.   RSASHA256           8  1  nsec   MUST"
+    "alg10.example.      RSASHA512          10  2  nsec   MUST"
+    "alg13.example.      ECDSAP256SHA256    13  2  nsec   MUST"
+    "alg13-ds1.example.  ECDSAP256SHA256    13  1  nsec   MUST"
+    "alg13-ds4.example.  ECDSAP256SHA256    13  4  nsec   RECOMMENDED"
+    "alg14.example.      ECDSAP384SHA384    14  2  nsec   RECOMMENDED"
+    "alg15.example.      ED25519            15  2  nsec   RECOMMENDED"
+    "alg16.example.      ED448              16  2  nsec   RECOMMENDED"
+)
+ALG_WWW=192.0.2.80      # www.ZONE A of every algorithm zone
+declare -A ZONE_ALG=() ZONE_DS_DIGEST=()
+for line in "${ALG_ZONES[@]}"; do
+    read -r z a _ d den _ <<<"$line"
+    ZONES+=("$z leaf $den -")
+    ZONE_ALG[$z]=$a
+    ZONE_DS_DIGEST[$z]=$d
+done
+unset line z a d den
+
 # The mail hosts: one Postfix smtpd listener each, on $SMTP_NET.N port 25.
 #   KEY  N  HOST  LEAF  CHAIN  STARTTLS  TLSA  MATCH
 # KEY       names the host's placeholders: @SMTP_KEY@ (its address),
@@ -304,10 +341,13 @@ keydir() { echo "$W/keys/$(zone_base "$1")"; }
 render_zone() {
     local zone=$1 tpl out
     tpl=$TEMPLATES/$(zone_base "$zone").zone
+    # The algorithm zones share one template.
+    [[ -z ${ZONE_ALG[$zone]:-} ]] || tpl=$TEMPLATES/algorithm.zone
     out=$(unsigned_file "$zone")
     [[ -f $tpl ]] || die "no template $tpl for zone $zone"
     zone_info "$zone"
-    local -a sed_args=(-e "s/@SERIAL@/$SERIAL/g" -e "s/@NS@/${SERVER_NS[$Z_SERVER]}/g")
+    local -a sed_args=(-e "s/@SERIAL@/$SERIAL/g" -e "s/@NS@/${SERVER_NS[$Z_SERVER]}/g"
+        -e "s/@ZONE@/$zone/g" -e "s/@ALG_WWW@/$ALG_WWW/g")
     local key
     for key in "${!PLACEHOLDERS[@]}"; do
         sed_args+=(-e "s/@$key@/${PLACEHOLDERS[$key]}/g")
@@ -321,11 +361,13 @@ render_zone() {
 # make_keys ZONE: a fresh KSK (flags 257) and ZSK (256) for ZONE; their base
 # names are stored in KEYDIR/ksk and KEYDIR/zsk.
 make_keys() {
-    local zone=$1 dir
+    local zone=$1 dir alg=${ZONE_ALG[$1]:-$ALG}
+    local -a bits=()
+    [[ $alg != RSA* ]] || bits=(-b 2048)
     dir=$(keydir "$zone")
     mkdir -p "$dir"
-    (cd "$dir" && ldns-keygen -a "$ALG" -k -r /dev/urandom "$zone") >"$dir/ksk"
-    (cd "$dir" && ldns-keygen -a "$ALG" -r /dev/urandom "$zone") >"$dir/zsk"
+    (cd "$dir" && ldns-keygen -a "$alg" "${bits[@]}" -k -r /dev/urandom "$zone") >"$dir/ksk"
+    (cd "$dir" && ldns-keygen -a "$alg" "${bits[@]}" -r /dev/urandom "$zone") >"$dir/zsk"
 }
 
 # make_decoy_key ZONE: an extra KSK for ZONE that is never published nor used
@@ -337,11 +379,12 @@ make_decoy_key() {
     (cd "$dir" && ldns-keygen -a "$ALG" -k -r /dev/urandom "$zone") >"$dir/decoy"
 }
 
-# key_ds ZONE [ROLE]: the SHA-256 DS record of ZONE's key ROLE (default ksk).
+# key_ds ZONE [ROLE]: the DS record of ZONE's key ROLE (default ksk):
+# SHA-256, or the digest of ZONE_DS_DIGEST.
 key_ds() {
     local dir
     dir=$(keydir "$1")
-    ldns-key2ds -n -2 "$dir/$(cat "$dir/${2:-ksk}").key"
+    ldns-key2ds -n "-${ZONE_DS_DIGEST[$1]:-2}" "$dir/$(cat "$dir/${2:-ksk}").key"
 }
 
 # add_delegation PARENT CHILD: append CHILD's NS record to PARENT's zone.
@@ -820,6 +863,19 @@ make_certificates() {
         cat "$dir/$name.pem" "$dir/int.pem" >"$dir/$name.chain.pem"
         PLACEHOLDERS[HTTPS_$key]=$HTTPS_NET.$n
     done
+}
+
+# write_alg_table: DIR/algorithms.tsv, one line per algorithm zone:
+# ZONE NUMBER DIGEST RFC8624 (tab-separated, with a header line).
+write_alg_table() {
+    local line z n d r
+    {
+        printf '# zone\talgorithm\tds-digest\trfc8624\n'
+        for line in "${ALG_ZONES[@]}"; do
+            read -r z _ n d _ r <<<"$line"
+            printf '%s\t%s\t%s\t%s\n' "$z" "$n" "$d" "$r"
+        done
+    } >"$W/algorithms.tsv"
 }
 
 # write_mail_tables: DIR/mail-cases.tsv and DIR/mail-hosts.tsv.
@@ -1485,7 +1541,7 @@ cmd_up() {
         "$W/postfix-queue" "$W/nginx" "$W/check-mail"
     rm -f "$W/root.key" "$W/root.hints" "$W/root.delv" "$W/world.env" \
         "$W/unbound.conf.fragment" "$W/libunbound.conf" "$W/mail-cases.tsv" \
-        "$W/mail-hosts.tsv"
+        "$W/mail-hosts.tsv" "$W/algorithms.tsv"
     for srv in "${SERVERS[@]}"; do
         if dig -r +norec +time=1 +tries=1 "@${SERVER_ADDR[$srv]}" . SOA >/dev/null 2>&1; then
             die "something already answers on ${SERVER_ADDR[$srv]}:53 (another world up? try: world.sh down THAT_DIR)"
@@ -1510,6 +1566,7 @@ cmd_up() {
     # in the background while the zones are signed.
     make_certificates
     write_mail_tables
+    write_alg_table
     if [[ $MAIL == 1 ]]; then
         write_postfix_conf
         start_postfix &
@@ -1563,6 +1620,7 @@ EOF
         printf 'WORLD_ROOT_HINTS=%q\n' "$W/root.hints"
         printf 'WORLD_UNBOUND_FRAGMENT=%q\n' "$W/unbound.conf.fragment"
         printf 'WORLD_LIBUNBOUND_CONF=%q\n' "$W/libunbound.conf"
+        printf 'WORLD_ALGORITHMS=%q\n' "$W/algorithms.tsv"
         printf 'WORLD_ZONES=%q\n' "$(zones_bottom_up | tac | tr '\n' ' ' | sed 's/ $//')"
         # The mail part (see README.md "Mail").
         printf 'WORLD_MAIL=%q\n' "$MAIL"
@@ -1740,6 +1798,11 @@ EOF
     check_case www.expired.example. A SERVFAIL noad -
     check_case www.badds.example. A SERVFAIL noad -
     check_case www.nokey.example. A SERVFAIL noad -
+    # The algorithm zones: the Unbound daemon (OpenSSL) validates them all.
+    for line in "${ALG_ZONES[@]}"; do
+        read -r z _ <<<"$line"
+        check_case "www.$z" A NOERROR ad "$ALG_WWW"
+    done
     # The mail part.
     check_mail
 
