@@ -1624,6 +1624,9 @@ ob_run(struct outbound *o)
 				continue;
 			}
 			c->tls_on = true;
+			if (gnutls_session_is_resumed(c->tls) != 0)
+				log_info("%s: TLS session resumed with %s",
+				    o->domain, c->relay);
 			if (!ob_judge(o)) {
 				/* QUIT inside TLS, best effort: nothing
 				 * but QUIT after a failed verdict */
