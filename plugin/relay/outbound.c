@@ -58,6 +58,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -333,7 +334,7 @@ has_enhanced(const char *text, int cls)
 	i = 2;
 	if (!is_digit(text[i]))
 		return false;
-	while (is_digit(text[i]) && i < 5)
+	while (i < 5 && is_digit(text[i]))
 		i++;
 	if (text[i] != '.' || !is_digit(text[i + 1]))
 		return false;
@@ -1320,6 +1321,7 @@ static bool
 ob_connect(struct outbound *o)
 {
 	struct conn *c;
+	struct sockaddr_storage ss;
 	int one = 1;
 
 	if (conn_new(o, &c) != 0) {
@@ -1348,8 +1350,17 @@ ob_connect(struct outbound *o)
 		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
 		return false;
 	}
-	if (connect(c->fd, (const struct sockaddr *)&o->address->ss,
-	    o->address->len) != 0 && errno != EINPROGRESS && errno != EINTR) {
+	/* the engine's addresses carry port 25 (whose TLSA records
+	 * apply); env->port only moves the connection */
+	memcpy(&ss, &o->address->ss, sizeof(ss));
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)(void *)&ss)->sin6_port =
+		    htons(o->env->port);
+	else
+		((struct sockaddr_in *)(void *)&ss)->sin_port =
+		    htons(o->env->port);
+	if (connect(c->fd, (const struct sockaddr *)&ss, o->address->len) !=
+	    0 && errno != EINPROGRESS && errno != EINTR) {
 		ob_set_fail(o, 451, "4.4.1", DANEGATE_R_NONE, "connect: %s",
 		    strerror(errno));
 		return false;
@@ -1451,10 +1462,18 @@ ob_run(struct outbound *o)
 	for (;;) {
 		struct conn *c = o->c;
 
-		if (c != NULL)
-			r = &c->reply.reply;
-		else
-			r = NULL;
+		if (c == NULL && o->state != OB_CONNECT) {
+			if (o->state == OB_LOOKUP || o->state == OB_IDLE ||
+			    o->state == OB_DONE || o->state == OB_FAILED)
+				return;
+			/* a broken invariant: fail closed */
+			ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE,
+			    "internal error: no session in state %d",
+			    (int)o->state);
+			ob_die(o);
+			return;
+		}
+		r = c != NULL ? &c->reply.reply : NULL;
 		switch (o->state) {
 		case OB_LOOKUP:
 		case OB_IDLE:
@@ -1841,7 +1860,7 @@ ob_start_lookup(struct outbound *o)
 	o->lookup = t;
 	o->state = OB_LOOKUP;
 	rc = danegate_destination_lookup_async(o->env->resolver, o->domain,
-	    o->env->port, ob_lookup_cb, t);
+	    25, ob_lookup_cb, t);
 	if (rc != 0) {
 		o->lookup = NULL;
 		free(t);

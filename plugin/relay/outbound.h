@@ -84,7 +84,10 @@ struct outbound_env_options {
 	const struct policy_table *policies;	/* borrowed, NULL: none */
 	struct exemptions *exemptions;	/* borrowed, NULL: none (use counts
 					 * are written into it) */
-	uint16_t port;			/* remote SMTP port; 0: 25 (tests) */
+	uint16_t port;			/* connect there instead of 25; the
+					 * TLSA records are still port 25's
+					 * (tests: a stand-in server beside
+					 * the real one); 0: 25 */
 	struct outbound_timeouts timeouts;
 	size_t data_buffer;		/* bytes buffered towards the remote
 					 * before on_drain; 0: 64 KiB */

@@ -311,6 +311,7 @@ main(int argc, char **argv)
 	res = danegate_resolver_new(&ropts, r.base, &rc);
 	if (r.base == NULL || res == NULL) {
 		fprintf(stderr, "resolver: %s\n", danegate_strerror(rc));
+		free(r.msg);
 		return 3;
 	}
 	eopts.base = r.base;
@@ -325,6 +326,7 @@ main(int argc, char **argv)
 	eopts.data_buffer = 16384;
 	if ((rc = outbound_env_new(&eopts, &r.env)) != 0) {
 		fprintf(stderr, "outbound env: %s\n", danegate_strerror(rc));
+		free(r.msg);
 		return 3;
 	}
 	for (int i = 0; i < repeat; i++) {
@@ -336,6 +338,7 @@ main(int argc, char **argv)
 		if (r.o == NULL) {
 			fprintf(stderr, "outbound_open: %s\n",
 			    danegate_strerror(rc));
+			free(r.msg);
 			return 3;
 		}
 		while (!r.done)
