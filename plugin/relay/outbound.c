@@ -213,6 +213,7 @@ struct outbound {
 	const struct danegate_mx_host *host;	/* being tried */
 	const struct danegate_address *address;
 	struct need need;
+	bool plain_retry;		/* this address again, without TLS */
 	struct danegate_smtp_result *judged;	/* of the current session */
 
 	/* the policy, copied at open: reloads do not change it */
@@ -522,6 +523,8 @@ ob_die(struct outbound *o)
 		for (size_t i = 0; i < o->n_rcpts; i++)
 			if (o->rcpts[i].accepted)
 				ob_log(o, o->rcpts[i].addr, &r);
+		if (o->state == OB_RCPT && o->cur_rcpt != NULL)
+			ob_log(o, o->cur_rcpt, &r);
 	}
 	if (o->c != NULL) {
 		conn_free(o->c);
@@ -1311,8 +1314,14 @@ ob_next(struct outbound *o)
 	}
 	danegate_smtp_result_free(o->judged);
 	o->judged = NULL;
-	o->addr_i++;
 	o->state = OB_CONNECT;
+	if (o->plain_retry) {
+		/* the plaintext retry is over: the host's own needs again */
+		o->plain_retry = false;
+		if (o->host != NULL)
+			(void)need_for_host(o, o->host, &o->need);
+	}
+	o->addr_i++;
 }
 
 /* Starts the TCP connection to o->address. Returns false with the
@@ -1555,7 +1564,8 @@ ob_run(struct outbound *o)
 				continue;
 			}
 			c->ext = r->ext;
-			if (o->state == OB_EHLO_TLS || !o->need.try_tls) {
+			if (o->state == OB_EHLO_TLS || !o->need.try_tls ||
+			    o->plain_retry) {
 				if (!ob_mail(o)) {
 					ob_die(o);
 					return;
@@ -1639,6 +1649,19 @@ ob_run(struct outbound *o)
 				    DANEGATE_R_VALIDATION_FAILURE,
 				    "TLS handshake failed: %s",
 				    gnutls_strerror(rc));
+				if (!o->need.tls_required && !o->plain_retry) {
+					/* opportunistic TLS that fails: this
+					 * address again in plaintext, as
+					 * Postfix does at level may */
+					log_info("%s: TLS with %s failed (%s): "
+					    "retrying in plaintext", o->domain,
+					    c->relay, gnutls_strerror(rc));
+					conn_free(c);
+					o->c = NULL;
+					o->plain_retry = true;
+					o->state = OB_CONNECT;
+					continue;
+				}
 				ob_next(o);
 				continue;
 			}

@@ -19,12 +19,13 @@
  *    stays 5xx, 4xx stays 4xx; the final reply to the dot is the
  *    remote's);
  *  - otherwise ours: 4xx for every temporary failure (DNS, connect, TLS,
- *    DANE mismatch, timeouts), 5xx only for permanent ones (null MX,
- *    SMTPUTF8 needed but not offered, a "TLS-less" policy table entry
- *    that can never succeed is still 4xx). The text starts with the
- *    enhanced status code and, for TLS policy failures, carries the RFC
- *    8460 result type and the host:
- *    "4.7.5 dane-required: mx1.example.net[192.0.2.1]: STARTTLS not offered"
+ *    DANE mismatch, policy table, timeouts), 5xx only for the permanent
+ *    ones (null MX: 556 5.1.10; SMTPUTF8 needed but not offered: 550
+ *    5.6.7). The text starts with the enhanced status code and, for TLS
+ *    policy failures, carries the RFC 8460 result type and the host:
+ *    "4.7.5 starttls-not-supported: mx1.example.net[192.0.2.1]: STARTTLS
+ *    not offered" (RFC 8460 §4.3: dane-required is for a host without
+ *    usable TLSA under the dane-only policy)
  *
  * After a failed outbound_open() (code >= 400) the transaction is dead:
  * every further request fails with 4xx/5xx alike; free it. A failed RCPT

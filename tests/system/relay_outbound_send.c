@@ -9,6 +9,7 @@
  *       [--ca-file FILE] [--policy-table FILE] [--exemptions FILE]
  *       [--helo NAME] [--port N] [--timeout-ms N] [--repeat N]
  *       [--no-reuse] [--smtputf8] [--tls-required-no] [--chunk N]
+ *       [--resolver ADDR]
  *       --from ADDR DOMAIN RCPT...
  *
  * Output, one line per reply: "open|rcpt|data|end CODE TEXT", then
@@ -208,6 +209,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "trust-anchor", required_argument, NULL, 'a' },
 		{ "unbound-conf", required_argument, NULL, 'u' },
+		{ "resolver", required_argument, NULL, 'R' },
 		{ "ca-file", required_argument, NULL, 'c' },
 		{ "policy-table", required_argument, NULL, 'p' },
 		{ "exemptions", required_argument, NULL, 'x' },
@@ -246,6 +248,9 @@ main(int argc, char **argv)
 			break;
 		case 'u':
 			ropts.unbound_conf = optarg;
+			break;
+		case 'R':
+			ropts.forwarder = optarg;
 			break;
 		case 'c':
 			eopts.ca_file = optarg;

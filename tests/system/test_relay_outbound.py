@@ -14,6 +14,9 @@ exactly as the relay's front drives it.
   STARTTLS from the real server's EHLO reply, one that presents its own
   certificate (issued for the right name by the world's CA, so PKIX-valid),
   and STARTTLS response injection: each 0 deliveries and a 4xx.
+- Faults: the remote drops mid-DATA, stays silent after the dot, answers
+  4xx/5xx at each stage; the resolver is down: 4xx (or the remote's own
+  reply), never a false 250.
 - The policy table (none, encrypt, dane-only, verify, secure) and the
   exemption list (active: delivered and counted; expired: refused),
   RFC 8689 "TLS-Required: No", reply mirroring (RCPT 5xx/4xx, SMTPUTF8
@@ -22,7 +25,8 @@ exactly as the relay's front drives it.
   session resumption with the DANE verdict still made.
 
 Addresses: NET.3.1 port 2526 (the fake servers and proxies; NET.3.1 is
-mx.dane-ee.example's address, its real Postfix stays on port 25).
+mx.dane-ee.example's address, its real Postfix stays on port 25); NET.1.99
+(a resolver address nothing listens on).
 """
 import hashlib
 import os
@@ -208,12 +212,17 @@ class FakeSMTP:
     and removes STARTTLS from its EHLO reply. Counts MAIL commands seen
     and messages accepted. RCPT bad* -> 550 5.1.1, tmp* -> 451 4.2.0."""
 
-    def __init__(self, mode, cert=None, key=None, smtputf8=False):
+    def __init__(self, mode, cert=None, key=None, smtputf8=False,
+                 banner="220 mx.dane-ee.example ESMTP fake", mail_reply=None,
+                 end_reply="250 2.0.0 Ok: queued as FAKE", fault=None):
         self.mode = mode
+        self.banner, self.mail_reply = banner, mail_reply
+        self.end_reply, self.fault = end_reply, fault
         self.cert, self.key = cert, key
         self.smtputf8 = smtputf8
         self.mails = 0
         self.messages = 0
+        self.sessions_seen = 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((dgsys.addr("3.1"), FAKE_PORT))
@@ -253,18 +262,27 @@ class FakeSMTP:
         def say(line):
             f.write(line.encode() + b"\r\n")
 
-        say("220 mx.dane-ee.example ESMTP fake")
+        self.sessions_seen += 1
+        say(self.banner)
         tls = False
         data = False
+        lines = 0
         while True:
             line = f.readline()
             if not line:
                 return
             if data:
+                lines += 1
+                if self.fault == "drop-in-data" and lines == 3:
+                    return          # the connection goes mid-message
                 if line == b".\r\n":
                     data = False
+                    if self.fault == "silent-after-dot":
+                        while f.readline():
+                            pass
+                        return
                     self.messages += 1
-                    say("250 2.0.0 Ok: queued as FAKE")
+                    say(self.end_reply)
                 continue
             cmd = line.decode(errors="replace").strip()
             verb = cmd.split(" ", 1)[0].upper()
@@ -273,13 +291,19 @@ class FakeSMTP:
                        "ENHANCEDSTATUSCODES"]
                 if self.smtputf8:
                     ext.append("SMTPUTF8")
-                if self.mode in ("tls", "inject") and not tls:
+                if self.mode in ("tls", "inject") and not tls or \
+                        self.mode == "badtls" and self.sessions_seen == 1:
                     ext.append("STARTTLS")
                 say("250-mx.dane-ee.example")
                 for e in ext[:-1]:
                     say("250-" + e)
                 say("250 " + ext[-1])
             elif verb == "STARTTLS":
+                if self.mode == "badtls":
+                    f.write(b"220 2.0.0 go ahead\r\n")
+                    time.sleep(0.1)
+                    f.write(b"this is not a TLS record\r\n")
+                    return
                 if self.mode == "inject":
                     f.write(b"220 2.0.0 go ahead\r\n250 2.0.0 injected\r\n")
                     return
@@ -291,7 +315,7 @@ class FakeSMTP:
                 tls = True
             elif verb == "MAIL":
                 self.mails += 1
-                say("250 2.1.0 Ok")
+                say(self.mail_reply or "250 2.1.0 Ok")
             elif verb == "RCPT":
                 addr = cmd.split(":", 1)[1].strip().lstrip("<")
                 if addr.startswith("bad"):
@@ -590,3 +614,87 @@ def test_no_reuse_resumes_tls_and_still_judges(mailworld):
     assert "TLS session resumed" in s.err, s
     time.sleep(1.0)
     assert len(_sessions(mailworld, before, "mx.dane-ta.example")) == 2
+
+
+# ------------------------------------------------------------------ faults --
+
+def _fake_may(tmp_path):
+    return ["--port", str(FAKE_PORT), "--policy-table",
+            table(tmp_path, "dane-ee.example may\n")]
+
+
+def test_remote_drops_mid_data(mailworld, tmp_path, fake):
+    srv = fake("plain", fault="drop-in-data")
+    s = send(mailworld, DANE_EE, args=_fake_may(tmp_path) + ["--chunk",
+                                                              "10"])
+    assert s.rc == 1, s
+    end = s.replies("end")
+    assert end and end[0][0] == "451" and end[0][1].startswith("4.4.2 "), s
+    assert srv.messages == 0
+    assert re.search(r"to=<test@dane-ee.example>, .*status=deferred \(451 ",
+                     s.err), s
+
+
+def test_remote_silent_after_the_dot(mailworld, tmp_path, fake):
+    fake("plain", fault="silent-after-dot")
+    t0 = time.monotonic()
+    s = send(mailworld, DANE_EE, args=_fake_may(tmp_path) + [
+        "--timeout-ms", "2000"])
+    assert time.monotonic() - t0 < 30
+    assert s.rc == 1, s
+    end = s.replies("end")
+    assert end and end[0][0] == "451", s
+    assert "may have been delivered" in end[0][1], s
+    assert "possible duplicate" in s.err, s
+
+
+@pytest.mark.parametrize("kw,step,want", [
+    ({"mail_reply": "550 5.7.1 sender rejected"}, "open",
+     ["550", "5.7.1 sender rejected"]),
+    ({"mail_reply": "452 4.3.1 insufficient storage"}, "open",
+     ["452", "4.3.1 insufficient storage"]),
+    ({"end_reply": "554 5.7.1 spam"}, "end", ["554", "5.7.1 spam"]),
+    ({"end_reply": "451 4.3.0 try later"}, "end",
+     ["451", "4.3.0 try later"]),
+    ({"banner": "421 4.3.2 busy"}, "open", None),
+])
+def test_remote_replies_at_each_stage(mailworld, tmp_path, fake, kw, step,
+                                      want):
+    fake("plain", **kw)
+    s = send(mailworld, DANE_EE, args=_fake_may(tmp_path))
+    got = s.replies(step)
+    assert got, s
+    if want is None:
+        # a refused greeting: the next address, none left: 4xx, ours
+        assert got[0][0] == "451" and "refused to talk to me: 421" in \
+            got[0][1], s
+    else:
+        assert got[0] == want, s
+    assert s.rc == (2 if (want or ["4"])[0].startswith("5") else 1), s
+
+
+def test_resolver_down(mailworld):
+    s = send(mailworld, DANE_EE, args=["--resolver", dgsys.addr("1.99")])
+    assert s.rc == 1, s
+    assert s.replies("open")[0][0].startswith("4"), s
+    assert re.search(r"to=<@dane-ee.example>, relay=none, .*status=deferred",
+                     s.err), s
+
+
+@pytest.mark.parametrize("level,want_rc", [("may", 0), ("encrypt", 1)])
+def test_tls_failure_falls_back_only_when_opportunistic(mailworld, tmp_path,
+                                                       fake, level, want_rc):
+    """A STARTTLS that breaks in the handshake: at level may the same
+    address again in plaintext (as Postfix does); at encrypt 4xx."""
+    srv = fake("badtls")
+    s = send(mailworld, DANE_EE, args=[
+        "--port", str(FAKE_PORT), "--policy-table",
+        table(tmp_path, "dane-ee.example %s\n" % level)])
+    assert s.rc == want_rc, s
+    if want_rc == 0:
+        assert s.tls == "none" and srv.messages == 1, s
+        assert "retrying in plaintext" in s.err, s
+    else:
+        assert s.replies("open")[0][1].startswith(
+            "4.7.5 validation-failure: "), s
+        assert srv.mails == 0
