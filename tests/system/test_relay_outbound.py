@@ -5,10 +5,10 @@ exactly as the relay's front drives it.
 
 - Every mail case of the world: one message each; the outcome (delivered
   with Verified / Trusted / unauthenticated TLS, deferred 4xx, bounced
-  5xx) must be the one the world's table gives (DIR/mail-cases.tsv), which
-  test_postfix_differential.py holds equal to what Postfix's own `dane`
-  sender does, and tlsa-check's verdict of the same run; the mail is
-  counted in the receiver's Maildir (exactly one copy, or none).
+  5xx) must be what Postfix's own `dane` sender gets on the same case
+  (the sending Postfix of test_postfix_differential.py, run here too),
+  the world's table (DIR/mail-cases.tsv) and tlsa-check's verdict; the
+  mail is counted in the receiver's Maildir (exactly one copy, or none).
 - Downgrade attacks on mx.dane-ee.example's own address (the driver's
   --port points the relay there): a man in the middle that strips
   STARTTLS from the real server's EHLO reply, one that presents its own
@@ -43,6 +43,11 @@ import pytest
 
 import dgsys
 import tlsacheck
+# The sending Postfix (dane, dnssec) of the differential module, run again
+# here so that the relay is compared with it directly: its fixtures (its
+# own danegated on NET.1.40 and sender.sh) and its log reader.
+from test_postfix_differential import (  # noqa: F401 (fixtures)
+    resolver, sender, run as postfix_run, tls_level)
 
 DRIVER = os.environ.get("RELAY_OUTBOUND_SEND", str(
     dgsys.REPO / "tests" / "system" / "relay_outbound_send"))
@@ -148,8 +153,67 @@ def postfix_log(world):
 
 # ------------------------------------------------------- every mail case --
 
+@pytest.fixture(scope="module")
+def relay_outcomes(mailworld, cases):
+    """One message per mail case through the outbound side."""
+    return {d: send(mailworld, d) for d in cases}
+
+
+def relay_outcome(s):
+    """(status, TLS) as the differential module names Postfix's."""
+    if s.rc != 0:
+        return ({1: "deferred", 2: "bounced"}.get(s.rc, "error"), "-")
+    tls = s.tls or "none"
+    level = "plain" if tls == "none" else tls.split(" ", 1)[0]
+    return ("sent", level)
+
+
+def postfix_outcome(pf):
+    if pf["status"] != "sent":
+        return (pf["status"], "-")
+    return ("sent", tls_level(pf))
+
+
+def same_tls(a, b):
+    """Postfix says Anonymous/Untrusted for what the relay calls
+    Untrusted/Anonymous: both are unauthenticated TLS."""
+    unauth = ("Untrusted", "Anonymous")
+    return a == b or (a in unauth and b in unauth)
+
+
 @pytest.mark.parametrize("domain", DOMAINS)
-def test_mail_case(mailworld, cases, verdicts, domain):
+def test_relay_equals_postfix(relay_outcomes, postfix_run, domain):
+    """The judge: the relay's outcome is the reference Postfix dane
+    sender's on the same case (delivered with the same TLS, deferred,
+    bounced)."""
+    mine = relay_outcome(relay_outcomes[domain])
+    pf = postfix_run["postfix"][domain]
+    theirs = postfix_outcome(pf)
+    assert mine[0] == theirs[0] and same_tls(mine[1], theirs[1]), (
+        "relay %s, Postfix %s (%s, relay=%s)\n%s" % (
+            mine, theirs, pf["text"], pf["relay"], relay_outcomes[domain]))
+
+
+def test_differential_table(relay_outcomes, postfix_run, verdicts, cases):
+    """The side-by-side table (pytest -rP shows it)."""
+    rows = ["%-28s %-13s %-20s %-20s %s" % (
+        "domain", "tlsa-check", "Postfix dane", "danegate-relay",
+        "relay's reply")]
+    for d in cases:
+        s = relay_outcomes[d]
+        last = (s.replies("end") or s.replies("open") or [["-", "-"]])[-1]
+        rows.append("%-28s %-13s %-20s %-20s %s" % (
+            d, (verdicts.get(d) or {}).get("verdict", "-"),
+            "/".join(postfix_outcome(postfix_run["postfix"][d])),
+            "/".join(relay_outcome(s)), " ".join(last)[:60]))
+    table = "\n".join(rows) + "\n"
+    Path(postfix_run["sender"]["dir"], "relay-differential.txt").write_text(
+        table)
+    print(table)
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_mail_case(mailworld, cases, verdicts, relay_outcomes, domain):
     case = cases[domain]
     verdict = case["verdict"]
     tc = verdicts.get(domain)
@@ -157,7 +221,7 @@ def test_mail_case(mailworld, cases, verdicts, domain):
     assert tc["verdict"] == verdict, (
         "tlsa-check says %s, the world's table %s: fix that first" % (
             tc["verdict"], verdict))
-    s = send(mailworld, domain)
+    s = relay_outcomes[domain]
     opened = s.replies("open")
     assert opened, "no reply to open:\n%s" % s
     code = int(opened[0][0])
