@@ -181,6 +181,7 @@ struct outbound_env {
 	unsigned n_cache;
 	struct ticket tickets[OB_TICKETS_MAX];
 	unsigned n_tickets, next_ticket;
+	struct outbound_stats stats;
 };
 
 /* What the destination lookup calls back with: the outbound, or NULL
@@ -448,6 +449,12 @@ ob_log(struct outbound *o, const char *rcpt, const struct outbound_reply *r)
 	elapsed(&o->start, delay, sizeof(delay));
 	status = r->code < 400 ? "sent" : r->code < 500 ? "deferred" :
 	    "bounced";
+	if (r->code < 400)
+		o->env->stats.sent++;
+	else if (r->code < 500)
+		o->env->stats.deferred++;
+	else
+		o->env->stats.bounced++;
 	log_notice("to=<%s>, relay=%s, delay=%s, dsn=%s, status=%s (%d %s), "
 	    "tls=%s", rcpt != NULL ? rcpt : "", o->c != NULL ?
 	    o->c->relay : "none", delay, dsn, status, r->code, r->text,
@@ -510,6 +517,8 @@ ob_die(struct outbound *o)
 		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE,
 		    "delivery failed");
 	r = o->fail;
+	if (!r.remote && (unsigned)r.reason < DANEGATE_R_COUNT)
+		o->env->stats.failures[r.reason]++;
 	if (o->state < OB_IDLE) {
 		char dsn[32], delay[32];
 
@@ -1037,10 +1046,12 @@ ob_soften(struct outbound *o, const char *what)
 
 		if (e != NULL)
 			e->uses++;
+		o->env->stats.exemptions_used++;
 		log_warnx("%s: exemption used (until %s, %s): delivering "
 		    "despite: %s", o->domain, o->exempt_until,
 		    o->exempt_reason, what);
 	} else {
+		o->env->stats.tls_required_no++;
 		log_warnx("%s: TLS-Required: No (RFC 8689): delivering "
 		    "despite: %s", o->domain, what);
 	}
@@ -1351,6 +1362,7 @@ ob_connect(struct outbound *o)
 		    strerror(errno));
 		return false;
 	}
+	o->env->stats.sessions++;
 	/* small writes of a dialogue: no Nagle delay (see smtp.c) */
 	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->ev_read = event_new(o->env->base, c->fd, EV_READ, conn_io_cb, c);
@@ -1666,6 +1678,8 @@ ob_run(struct outbound *o)
 				continue;
 			}
 			c->tls_on = true;
+			if (gnutls_session_is_resumed(c->tls) != 0)
+				o->env->stats.resumed++;
 			if (gnutls_session_is_resumed(c->tls) != 0)
 				log_info("%s: TLS session resumed with %s",
 				    o->domain, c->relay);
@@ -1989,6 +2003,15 @@ outbound_env_set_policies(struct outbound_env *env,
 }
 
 void
+outbound_env_stats(const struct outbound_env *env, struct outbound_stats *out)
+{
+	if (env == NULL)
+		memset(out, 0, sizeof(*out));
+	else
+		*out = env->stats;
+}
+
+void
 outbound_env_free(struct outbound_env *env)
 {
 	if (env == NULL)
@@ -2049,6 +2072,7 @@ ob_policy(struct outbound *o)
 			    x->until);
 		} else {
 			x->refused++;
+			o->env->stats.exemptions_refused++;
 			log_warnx("%s: exemption expired on %s (%s): not "
 			    "applied", o->domain, x->until, x->reason);
 		}
@@ -2091,6 +2115,7 @@ outbound_open(struct outbound_env *env, const char *domain,
 	o->arg = arg;
 	o->busy = true;
 	gettimeofday(&o->start, NULL);
+	env->stats.transactions++;
 	o->ev_reply = evtimer_new(env->base, ob_reply_cb, o);
 	o->ev_drain = evtimer_new(env->base, ob_drain_cb, o);
 	if (o->ev_reply == NULL || o->ev_drain == NULL) {
@@ -2103,6 +2128,7 @@ outbound_open(struct outbound_env *env, const char *domain,
 	    policy_level_name(o->level), o->soft ? 1 : 0);
 	if (!env->no_reuse && (c = cache_take(env, key)) != NULL) {
 		/* a verified session to this destination, same policy */
+		env->stats.reused++;
 		c->owner = o;
 		o->c = c;
 		conn_command(c, "RSET");

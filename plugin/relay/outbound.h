@@ -118,6 +118,23 @@ int outbound_env_new(const struct outbound_env_options *opts,
 void outbound_env_set_policies(struct outbound_env *env,
     const struct policy_table *policies, struct exemptions *exemptions);
 
+/* Counters since outbound_env_new(), for metrics. */
+struct outbound_stats {
+	unsigned long transactions;	/* outbound_open() calls */
+	unsigned long sessions;		/* TCP connections made */
+	unsigned long reused;		/* transactions on a cached session */
+	unsigned long resumed;		/* TLS sessions resumed */
+	unsigned long sent, deferred, bounced;	/* per recipient, logged */
+	/* the relay's own failures (not the remote's replies), by the
+	 * reason in their text: RFC 8460 result types and the rest */
+	unsigned long failures[DANEGATE_R_COUNT];
+	unsigned long exemptions_used, exemptions_refused;
+	unsigned long tls_required_no;	/* RFC 8689 requests that mattered */
+};
+
+void outbound_env_stats(const struct outbound_env *env,
+    struct outbound_stats *out);
+
 /* Closes the cached sessions (QUIT), frees the env; outbounds still open
  * must be freed before. Accepts NULL. */
 void outbound_env_free(struct outbound_env *env);

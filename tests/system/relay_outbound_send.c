@@ -9,7 +9,7 @@
  *       [--ca-file FILE] [--policy-table FILE] [--exemptions FILE]
  *       [--helo NAME] [--port N] [--timeout-ms N] [--repeat N]
  *       [--no-reuse] [--smtputf8] [--tls-required-no] [--chunk N]
- *       [--resolver ADDR]
+ *       [--resolver ADDR] [--reuse-idle-ms N] [--pause-ms N]
  *       --from ADDR DOMAIN RCPT...
  *
  * Output, one line per reply: "open|rcpt|data|end CODE TEXT", then
@@ -29,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/time.h>
 
 #include <event2/event.h>
 
@@ -219,6 +221,8 @@ main(int argc, char **argv)
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "chunk", required_argument, NULL, 'k' },
 		{ "no-reuse", no_argument, NULL, 'n' },
+		{ "reuse-idle-ms", required_argument, NULL, 'I' },
+		{ "pause-ms", required_argument, NULL, 'W' },
 		{ "smtputf8", no_argument, NULL, '8' },
 		{ "tls-required-no", no_argument, NULL, 'T' },
 		{ "from", required_argument, NULL, 'f' },
@@ -232,7 +236,8 @@ main(int argc, char **argv)
 	struct outbound_callbacks cb = { on_reply, on_drain };
 	struct run r;
 	char err[POLICY_ERR_MAX];
-	int ch, rc, repeat = 1, worst = 0;
+	int ch, rc, repeat = 1, worst = 0, pause_ms = 0;
+	struct outbound_stats st;
 	unsigned timeout = 0;
 
 	memset(&ropts, 0, sizeof(ropts));
@@ -289,6 +294,12 @@ main(int argc, char **argv)
 		case 'n':
 			eopts.no_reuse = true;
 			break;
+		case 'I':
+			eopts.reuse_idle_ms = (unsigned)atoi(optarg);
+			break;
+		case 'W':
+			pause_ms = atoi(optarg);
+			break;
 		case '8':
 			r.from.smtputf8 = true;
 			break;
@@ -335,6 +346,14 @@ main(int argc, char **argv)
 		return 3;
 	}
 	for (int i = 0; i < repeat; i++) {
+		if (i > 0 && pause_ms > 0) {
+			/* the loop runs meanwhile: idle sessions may expire */
+			struct timeval tv = { pause_ms / 1000,
+			    (pause_ms % 1000) * 1000 };
+
+			event_base_loopexit(r.base, &tv);
+			event_base_dispatch(r.base);
+		}
 		r.step = 0;
 		r.accepted = 0;
 		r.worst = 0;
@@ -358,6 +377,18 @@ main(int argc, char **argv)
 		printf("exemption %s uses=%lu refused=%lu\n", e->domain,
 		    e->uses, e->refused);
 	}
+	outbound_env_stats(r.env, &st);
+	printf("stats transactions=%lu sessions=%lu reused=%lu resumed=%lu "
+	    "sent=%lu deferred=%lu bounced=%lu exemptions_used=%lu "
+	    "exemptions_refused=%lu tls_required_no=%lu\n", st.transactions,
+	    st.sessions, st.reused, st.resumed, st.sent, st.deferred,
+	    st.bounced, st.exemptions_used, st.exemptions_refused,
+	    st.tls_required_no);
+	for (int i = 0; i < DANEGATE_R_COUNT; i++)
+		if (st.failures[i] > 0)
+			printf("stats failures %s=%lu\n",
+			    danegate_reason_name((enum danegate_reason)i),
+			    st.failures[i]);
 	outbound_env_free(r.env);
 	danegate_resolver_free(res);
 	event_base_free(r.base);

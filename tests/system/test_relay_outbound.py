@@ -254,6 +254,8 @@ def test_mail_case(mailworld, cases, verdicts, relay_outcomes, domain):
         assert re.search(r"to=<@%s>, relay=none, .*dsn=4\.\d+\.\d+, "
                          r"status=deferred \(4\d\d " % re.escape(domain),
                          s.err), s
+        if case["reason"] not in ("-", ""):
+            assert "stats failures %s=1" % case["reason"] in s.out, s
     elif verdict in BOUNCED:
         assert s.rc == 2 and code == 556, "want 556 5.1.10:\n%s" % s
         assert opened[0][1].startswith("5.1.10 "), s
@@ -578,6 +580,7 @@ def test_exemption_active_and_expired(mailworld, tmp_path):
     assert "exemption used (until 2999-12-31, stale TLSA, ticket 42)" in \
         s.err, s
     assert "exemption tlsa-mismatch.example uses=1 refused=0" in s.out, s
+    assert " exemptions_used=1 " in s.out, s
     assert len(in_sink(mailworld, "tlsa-mismatch.example", s.token,
                        wait=15)) == 1
 
@@ -593,6 +596,7 @@ def test_tls_required_no(mailworld):
     s = send(mailworld, "tlsa-mismatch.example", args=["--tls-required-no"])
     assert s.rc == 0, s
     assert "TLS-Required: No (RFC 8689): delivering despite" in s.err, s
+    assert " tls_required_no=1" in s.out, s
 
 
 def test_bad_policy_table_names_file_and_line(mailworld, tmp_path):
@@ -667,6 +671,22 @@ def test_connection_reuse(mailworld):
     assert " mail=3 " in sessions[0] and " rset=2 " in sessions[0], sessions
     # every transaction's log line says what the session was verified as
     assert s.err.count("tls=Verified TLS (DANE-EE 3 1 1)") == 3, s
+    assert "stats transactions=3 sessions=1 reused=2 " in s.out, s
+
+
+def test_idle_session_expires(mailworld):
+    """A cached session is closed after reuse_idle_ms: the next
+    transaction makes a new one."""
+    before = len(postfix_log(mailworld))
+    s = send(mailworld, DANE_EE, args=["--repeat", "2", "--reuse-idle-ms",
+                                       "200", "--pause-ms", "1500"])
+    assert s.rc == 0, s
+    assert "stats transactions=2 sessions=2 reused=0 " in s.out, s
+    time.sleep(1.0)
+    sessions = _sessions(mailworld, before, "mx.dane-ee.example")
+    assert len(sessions) == 2, sessions
+    # the expired one said goodbye
+    assert " quit=1 " in sessions[0], sessions
 
 
 def test_no_reuse_resumes_tls_and_still_judges(mailworld):
@@ -676,6 +696,7 @@ def test_no_reuse_resumes_tls_and_still_judges(mailworld):
     assert s.rc == 0, s
     assert s.err.count("tls=Verified TLS (DANE-TA 2 0 1)") == 2, s
     assert "TLS session resumed" in s.err, s
+    assert "sessions=2 reused=0 resumed=1 " in s.out, s
     time.sleep(1.0)
     assert len(_sessions(mailworld, before, "mx.dane-ta.example")) == 2
 
