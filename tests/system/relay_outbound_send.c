@@ -327,6 +327,8 @@ main(int argc, char **argv)
 	res = danegate_resolver_new(&ropts, r.base, &rc);
 	if (r.base == NULL || res == NULL) {
 		fprintf(stderr, "resolver: %s\n", danegate_strerror(rc));
+		if (r.base != NULL)
+			event_base_free(r.base);
 		free(r.msg);
 		return 3;
 	}
