@@ -26,6 +26,10 @@
  *   every address of each until one accepts MAIL FROM; the error kept
  *   for the front is the last one. Null MX: 556 5.1.10 (RFC 7505).
  *
+ *   where TLS may be left out (and only there): a handshake that fails
+ *   retries the same address once in plaintext, and a refused EHLO falls
+ *   back to HELO (RFC 5321 §3.2), as Postfix does.
+ *
  * Nothing but EHLO, STARTTLS and QUIT is sent before the TLS verdict where
  * TLS is required: a host that does not offer STARTTLS, fails the
  * handshake or presents a chain that does not match is left with QUIT and
@@ -113,6 +117,7 @@ enum ob_state {
 	OB_STARTTLS,
 	OB_HANDSHAKE,
 	OB_EHLO_TLS,		/* EHLO again, inside TLS (RFC 3207 §4.2) */
+	OB_HELO,		/* EHLO refused, TLS not required */
 	OB_RSET,		/* a cached session, made ready again */
 	OB_MAIL,
 	OB_IDLE,		/* in a transaction, no request outstanding */
@@ -1566,6 +1571,16 @@ ob_run(struct outbound *o)
 			case IO_OK:
 				break;
 			}
+			if (r->code >= 500 && o->state == OB_EHLO &&
+			    !o->need.tls_required) {
+				/* an old server: HELO, no extensions, no TLS
+				 * (RFC 5321 §3.2); only where TLS may be
+				 * left out */
+				conn_command(c, "HELO %s", o->env->helo);
+				conn_timer(c, o->env->t.ehlo_ms);
+				o->state = OB_HELO;
+				continue;
+			}
 			if (r->code != 250) {
 				ob_set_fail(o, 451, o->need.tls_required ?
 				    "4.7.5" : "4.4.2", o->need.tls_required ?
@@ -1607,6 +1622,30 @@ ob_run(struct outbound *o)
 			conn_command(c, "STARTTLS");
 			conn_timer(c, o->env->t.starttls_ms);
 			o->state = OB_STARTTLS;
+			continue;
+		case OB_HELO:
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_remote_fail(o, "HELO", err);
+				ob_next(o);
+				continue;
+			case IO_OK:
+				break;
+			}
+			if (r->code != 250) {
+				ob_set_fail(o, 451, "4.4.2", DANEGATE_R_NONE,
+				    "EHLO and HELO rejected: %d %s", r->code,
+				    r->text);
+				ob_next(o);
+				continue;
+			}
+			c->ext = 0;
+			if (!ob_mail(o)) {
+				ob_die(o);
+				return;
+			}
 			continue;
 		case OB_STARTTLS:
 			switch (conn_exchange(c, err, sizeof(err))) {

@@ -352,7 +352,11 @@ class FakeSMTP:
                 continue
             cmd = line.decode(errors="replace").strip()
             verb = cmd.split(" ", 1)[0].upper()
-            if verb == "EHLO":
+            if verb == "EHLO" and self.fault == "no-ehlo":
+                say("502 5.5.2 Error: command not recognized")
+            elif verb == "HELO":
+                say("250 mx.dane-ee.example")
+            elif verb == "EHLO":
                 ext = ["PIPELINING", "SIZE 10240000", "8BITMIME", "DSN",
                        "ENHANCEDSTATUSCODES"]
                 if self.smtputf8:
@@ -782,4 +786,23 @@ def test_tls_failure_falls_back_only_when_opportunistic(mailworld, tmp_path,
     else:
         assert s.replies("open")[0][1].startswith(
             "4.7.5 validation-failure: "), s
+        assert srv.mails == 0
+
+
+@pytest.mark.parametrize("level,want_rc", [("may", 0), ("encrypt", 1)])
+def test_helo_fallback_only_when_opportunistic(mailworld, tmp_path, fake,
+                                               level, want_rc):
+    """A server that does not know EHLO: HELO at level may (RFC 5321
+    §3.2), the parameters it cannot take left out; 4xx where TLS is
+    required."""
+    srv = fake("plain", fault="no-ehlo")
+    s = send(mailworld, DANE_EE, args=[
+        "--port", str(FAKE_PORT), "--policy-table",
+        table(tmp_path, "dane-ee.example %s\n" % level)])
+    assert s.rc == want_rc, s
+    if want_rc == 0:
+        assert s.tls == "none" and srv.messages == 1, s
+    else:
+        assert s.replies("open")[0][1].startswith(
+            "4.7.5 starttls-not-supported: "), s
         assert srv.mails == 0
