@@ -475,15 +475,33 @@ cert_describe(struct danegate_cert_info *ci)
 	gnutls_x509_crt_deinit(crt);
 }
 
+/* The established session's version and cipher suite, into res. */
+static void
+session_describe(gnutls_session_t tls, struct danegate_smtp_result *res)
+{
+	const char *version;
+	char *desc;
+
+	res->tls_established = true;
+	version = gnutls_protocol_get_name(gnutls_protocol_get_version(tls));
+	copy_str(res->tls_version, sizeof(res->tls_version),
+	    version != NULL ? version : "unknown");
+	desc = gnutls_session_get_desc(tls);
+	if (desc != NULL) {
+		copy_printable(res->cipher, sizeof(res->cipher), desc,
+		    strlen(desc));
+		gnutls_free(desc);
+	}
+}
+
 /* Copies the peer's chain into the result. 0 or DANEGATE_E_NOMEM. */
 static int
-collect_chain(struct probe *p)
+collect_chain(gnutls_session_t tls, struct danegate_smtp_result *res)
 {
-	struct danegate_smtp_result *res = p->res;
 	const gnutls_datum_t *peers;
 	unsigned n = 0;
 
-	peers = gnutls_certificate_get_peers(p->tls, &n);
+	peers = gnutls_certificate_get_peers(tls, &n);
 	if (peers == NULL || n == 0)
 		return 0;
 	if (n > SMTP_CHAIN_MAX)
@@ -598,6 +616,35 @@ probe_match(struct probe *p)
 		return STEP_DONE;
 	}
 	return STEP_NEXT;
+}
+
+/*
+ * The probe's judgement for a session someone else drove (the relay's
+ * SMTP client): see internal.h.
+ */
+int
+smtp_session_judge(gnutls_session_t tls, const struct danegate_mx_host *host,
+    const char *nexthop_domain, struct danegate_smtp_result *res)
+{
+	const char *names[3];
+	bool usable = false;
+	int rc;
+
+	if (tls == NULL || host == NULL || res == NULL ||
+	    (host->n_tlsa > 0 && host->tlsa == NULL))
+		return DANEGATE_E_INVALID;
+	res->match.record = res->match.depth = -1;
+	session_describe(tls, res);
+	if ((rc = collect_chain(tls, res)) != 0)
+		return rc;
+	for (size_t i = 0; i < host->n_tlsa; i++)
+		if (host->tlsa[i].usability == DANEGATE_TLSA_USABLE)
+			usable = true;
+	if (!usable)
+		return 0;
+	judge_names(names, host->tlsa_base, host->name, nexthop_domain);
+	return smtp_judge(res, host->tlsa, host->n_tlsa, host->trusted_only,
+	    names);
 }
 
 /* ---- the steps ---------------------------------------------------------- */
@@ -830,8 +877,6 @@ static enum step
 step_handshake(struct probe *p)
 {
 	struct danegate_smtp_result *res = p->res;
-	const char *version;
-	char *desc;
 	int rc;
 
 	do {
@@ -849,17 +894,8 @@ step_handshake(struct probe *p)
 		return STEP_DONE;
 	}
 	p->tls_on = true;
-	res->tls_established = true;
-	version = gnutls_protocol_get_name(gnutls_protocol_get_version(p->tls));
-	copy_str(res->tls_version, sizeof(res->tls_version),
-	    version != NULL ? version : "unknown");
-	desc = gnutls_session_get_desc(p->tls);
-	if (desc != NULL) {
-		copy_printable(res->cipher, sizeof(res->cipher), desc,
-		    strlen(desc));
-		gnutls_free(desc);
-	}
-	if (collect_chain(p) != 0) {
+	session_describe(p->tls, res);
+	if (collect_chain(p->tls, res) != 0) {
 		p->err = DANEGATE_E_NOMEM;
 		return STEP_DONE;
 	}

@@ -1,0 +1,2358 @@
+/*
+ * outbound.c - danegate-relay's outbound side: one SMTP transaction to one
+ * destination domain (see outbound.h for the contract with the front).
+ *
+ * The decision is the engine's: danegate_destination_lookup_async() gives
+ * the RFC 7672 verdict per MX host (dest_evaluate()), and after STARTTLS
+ * smtp_session_judge() matches the peer's chain exactly as the probe and
+ * tlsa-check do. This file only adds what a sender needs on top:
+ *
+ *   per host, what the session requires (policy table level x engine):
+ *     level none             no STARTTLS at all
+ *     level may              STARTTLS if offered, no authentication
+ *     level encrypt          STARTTLS required, no authentication
+ *     level dane (default)   engine dane: STARTTLS + TLSA match
+ *                            engine encrypt: STARTTLS required
+ *                            engine may: as level may
+ *                            engine defer: host skipped (4.7.5, its reason)
+ *     level dane-only        as dane, but a host without usable TLSA is
+ *                            skipped (dane-required)
+ *     level verify, secure   STARTTLS + PKIX chain (CA file) + match=
+ *   an active exemption or "TLS-Required: No" (RFC 8689) turns every TLS
+ *   failure of that message into opportunistic delivery, logged (and the
+ *   exemption counted) each time it makes a difference.
+ *
+ *   order: MX hosts by preference, random among equals (RFC 5321 §5.1),
+ *   every address of each until one accepts MAIL FROM; the error kept
+ *   for the front is the last one. Null MX: 556 5.1.10 (RFC 7505).
+ *
+ *   where TLS may be left out (and only there): a handshake that fails
+ *   retries the same address once in plaintext, and a refused EHLO falls
+ *   back to HELO (RFC 5321 §3.2), as Postfix does.
+ *
+ * Nothing but EHLO, STARTTLS and QUIT is sent before the TLS verdict where
+ * TLS is required: a host that does not offer STARTTLS, fails the
+ * handshake or presents a chain that does not match is left with QUIT and
+ * the next address is tried; when none is left the front gets 4xx.
+ *
+ * Events: one struct conn per remote session (socket, GnuTLS session,
+ * reply parser, a bounded output buffer); its read/write/timer events run
+ * the owning outbound's state machine. Callbacks to the front run only
+ * from zero-delay events of their own (ev_reply, ev_drain) and nothing
+ * touches the outbound after them, so the front may free it inside.
+ *
+ * Reuse: after a transaction a session whose TLS was authenticated goes
+ * to the env's cache (at most reuse_max, each for reuse_idle_ms), keyed by
+ * domain and policy; the next transaction to that domain under the same
+ * policy starts with RSET on it instead of DNS + TCP + TLS. GnuTLS session
+ * tickets of each address are kept for resumption.
+ *
+ * SECURITY: talks to remote SMTP servers on port 25 and, through
+ * libdanegate, to the validating resolver; runs unprivileged. Remote
+ * replies are parsed by smtp_reply.c (bounded, never allocating); their
+ * text reaches the front and the log only as printable ASCII. Envelope
+ * strings from the front are checked for CR, LF and controls before they
+ * go into a command. Bytes a server sends after its 220 to STARTTLS
+ * (STARTTLS injection) fail the session.
+ *
+ * Ownership: see outbound.h. A destination lookup in flight holds a
+ * small ticket rather than the outbound, so freeing an outbound during
+ * its lookup is safe: the late answer is dropped.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "log.h"
+#include "plugin/dest.h"
+#include "plugin/internal.h"
+#include "plugin/smtp_reply.h"
+#include "plugin/relay/outbound.h"
+#include "plugin/relay/policy_table.h"
+
+#define OB_DATA_BUFFER_DEFAULT	(64u * 1024)
+#define OB_REUSE_MAX_DEFAULT	8
+#define OB_REUSE_IDLE_DEFAULT	10000
+#define OB_DATA_END_CAP_MS	(8u * 60 * 1000)
+#define OB_GOODBYE_MS		2000
+#define OB_SENDER_MAX		512	/* RFC 5321 §4.5.3.1.3: path 256 */
+#define OB_PARAMS_MAX		512
+#define OB_CMD_MAX		(OB_SENDER_MAX + OB_PARAMS_MAX + 64)
+#define OB_TICKETS_MAX		64	/* resumption data kept, by address */
+
+/* What a session to one host must achieve. */
+enum need_auth {
+	AUTH_NONE,		/* TLS if offered (try) or required */
+	AUTH_DANE,		/* the host's usable TLSA records */
+	AUTH_PKIX,		/* CA file chain + match= names */
+};
+
+struct need {
+	bool try_tls;		/* send STARTTLS when offered */
+	bool tls_required;	/* no STARTTLS, no handshake: fail */
+	enum need_auth auth;
+};
+
+enum ob_state {
+	OB_LOOKUP,		/* waiting for the destination */
+	OB_CONNECT,
+	OB_BANNER,
+	OB_EHLO,
+	OB_STARTTLS,
+	OB_HANDSHAKE,
+	OB_EHLO_TLS,		/* EHLO again, inside TLS (RFC 3207 §4.2) */
+	OB_HELO,		/* EHLO refused, TLS not required */
+	OB_RSET,		/* a cached session, made ready again */
+	OB_MAIL,
+	OB_IDLE,		/* in a transaction, no request outstanding */
+	OB_RCPT,
+	OB_DATA,
+	OB_BODY,		/* message bytes flowing */
+	OB_DOT,			/* "." sent, waiting for the final reply */
+	OB_DONE,		/* final reply relayed */
+	OB_FAILED,		/* dead: every request gets fail_reply */
+};
+
+enum io {
+	IO_OK,
+	IO_WAIT,
+	IO_FAIL,
+};
+
+struct outbound;
+
+/* One remote SMTP session. */
+struct conn {
+	struct outbound_env *env;
+	struct outbound *owner;		/* NULL while cached */
+	struct conn *next;		/* in the env's cache */
+	int fd;
+	struct event *ev_read, *ev_write, *ev_timer;
+	gnutls_session_t tls;
+	bool tls_on;
+	bool send_again;		/* GnuTLS said E_AGAIN: retry with NULL */
+	struct smtp_reply_parser reply;
+	uint8_t in[4096];
+	size_t in_pos, in_len;
+	char *out;			/* out[out_pos..out_len) goes out next */
+	size_t out_pos, out_len, out_cap;
+	unsigned ext;			/* SMTP_EXT_* of the last EHLO */
+	bool verified;			/* TLS authenticated (DANE or PKIX) */
+	char key[DANEGATE_NAME_MAX + 32];	/* reuse: domain + policy */
+	unsigned long generation;	/* of the env's policies */
+	char host[DANEGATE_NAME_MAX];
+	char addr[64];
+	char relay[DANEGATE_NAME_MAX + 80];	/* host[addr]:port */
+	char tls_summary[96];
+	unsigned uses;
+};
+
+/* Resumption data per address and SNI (small, bounded, FIFO). */
+struct ticket {
+	char key[DANEGATE_NAME_MAX + 80];
+	gnutls_datum_t data;
+};
+
+struct outbound_env {
+	struct event_base *base;
+	struct danegate_resolver *resolver;
+	char helo[256];
+	gnutls_certificate_credentials_t cred;
+	const struct policy_table *policies;
+	struct exemptions *exemptions;
+	unsigned long generation;
+	uint16_t port;
+	struct outbound_timeouts t;
+	size_t data_buffer;
+	unsigned reuse_max, reuse_idle_ms;
+	bool no_reuse;
+	struct conn *cache;
+	unsigned n_cache;
+	struct ticket tickets[OB_TICKETS_MAX];
+	unsigned n_tickets, next_ticket;
+	struct outbound_stats stats;
+};
+
+/* What the destination lookup calls back with: the outbound, or NULL
+ * once it was freed. */
+struct lookup_ticket {
+	struct outbound *o;
+};
+
+struct rcpt {
+	char *addr;
+	bool accepted;
+};
+
+struct outbound {
+	struct outbound_env *env;
+	char domain[DANEGATE_NAME_MAX];
+	char sender[OB_SENDER_MAX + 1];
+	long long size;
+	char body[16];
+	bool smtputf8;
+	char ret[16], envid[128];
+	bool tls_required_no;
+	struct outbound_callbacks cb;
+	void *arg;
+
+	struct lookup_ticket *lookup;
+	struct danegate_destination *dest;
+	size_t order[DEST_MAX_HOSTS + 1];
+	size_t n_order, host_i, addr_i;
+	const struct danegate_mx_host *host;	/* being tried */
+	const struct danegate_address *address;
+	struct need need;
+	bool plain_retry;		/* this address again, without TLS */
+	struct danegate_smtp_result *judged;	/* of the current session */
+
+	/* the policy, copied at open: reloads do not change it */
+	enum policy_level level;
+	struct policy_entry pol;
+	bool has_pol;
+	bool exempt;			/* an exemption applies */
+	char exempt_reason[256];
+	char exempt_until[11];
+	bool soft;			/* exempt or TLS-Required: No */
+
+	struct conn *c;
+	enum ob_state state;
+	bool busy;			/* a request is outstanding */
+	struct outbound_reply reply;	/* the one being delivered */
+	struct outbound_reply fail;	/* the last failure, for the front */
+	bool have_fail;
+	struct event *ev_reply, *ev_drain;
+
+	struct rcpt *rcpts;
+	size_t n_rcpts;
+	char *cur_rcpt;			/* RCPT being asked */
+	struct timeval start;
+
+	bool data_full;
+	bool data_failed;
+	char tail[2];			/* last two bytes written */
+	bool any_data;
+};
+
+static void ob_run(struct outbound *o);
+static void ob_restart(struct outbound *o);
+static void ob_next(struct outbound *o);
+static void conn_free(struct conn *c);
+static void cache_io_cb(evutil_socket_t fd, short what, void *arg);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void
+copy_str(char *dst, size_t cap, const char *src)
+{
+	snprintf(dst, cap, "%s", src != NULL ? src : "");
+}
+
+static void textf(char *dst, size_t cap, const char *f, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* snprintf for texts that may be cut: replies, log fragments. */
+static void
+textf(char *dst, size_t cap, const char *f, ...)
+{
+	va_list ap;
+
+	va_start(ap, f);
+	(void)vsnprintf(dst, cap, f, ap);
+	va_end(ap);
+}
+
+static void
+ms_to_tv(unsigned ms, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+/* A HELO name: a domain or an address literal, nothing else. */
+static bool
+helo_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 255)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '[' || c == ']' || c == ':'))
+			return false;
+	}
+	return true;
+}
+
+/* Text that goes into a command: printable ASCII or UTF-8, no blanks
+ * where blanks_ok is false, never CR, LF or other controls. */
+static bool
+arg_ok(const char *s, size_t max, bool blanks_ok)
+{
+	size_t len = strnlen(s, max + 1);
+
+	if (len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f || (!blanks_ok && c == ' '))
+			return false;
+		if (c == '<' || c == '>')
+			return false;
+	}
+	return true;
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* True if text starts with an RFC 3463 code of class cls: "4.7.5 ". */
+static bool
+has_enhanced(const char *text, int cls)
+{
+	size_t i = 0;
+
+	if (text[0] != (char)('0' + cls) || text[1] != '.')
+		return false;
+	i = 2;
+	if (!is_digit(text[i]))
+		return false;
+	while (i < 5 && is_digit(text[i]))
+		i++;
+	if (text[i] != '.' || !is_digit(text[i + 1]))
+		return false;
+	i++;
+	for (size_t n = 0; is_digit(text[i]) && n < 3; n++)
+		i++;
+	return text[i] == ' ' || text[i] == '\0';
+}
+
+/* The enhanced code at the start of text, or "C.0.0" for class C. */
+static void
+dsn_of(const struct outbound_reply *r, char *out, size_t cap)
+{
+	int cls = r->code / 100;
+	size_t n = 0;
+
+	if (has_enhanced(r->text, cls)) {
+		while (r->text[n] != ' ' && r->text[n] != '\0' && n + 1 < cap) {
+			out[n] = r->text[n];
+			n++;
+		}
+		out[n] = '\0';
+		return;
+	}
+	snprintf(out, cap, "%d.0.0", cls);
+}
+
+static void
+elapsed(const struct timeval *start, char *out, size_t cap)
+{
+	struct timeval now, d;
+
+	gettimeofday(&now, NULL);
+	timersub(&now, start, &d);
+	snprintf(out, cap, "%.2f", (double)d.tv_sec + (double)d.tv_usec / 1e6);
+}
+
+/* ---- replies and the log ------------------------------------------------ */
+
+static void ob_set_fail(struct outbound *o, int code, const char *enh,
+    enum danegate_reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/*
+ * Records our own failure for the front: "ENH [result-type: ]WHERE: WHAT",
+ * WHERE the host and address being tried, or the domain.
+ */
+static void
+ob_set_fail(struct outbound *o, int code, const char *enh,
+    enum danegate_reason reason, const char *fmt, ...)
+{
+	char what[300], where[DANEGATE_NAME_MAX + 80];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (o->host != NULL && o->address != NULL)
+		snprintf(where, sizeof(where), "%s[%s]", o->host->name,
+		    o->address->text);
+	else if (o->host != NULL)
+		snprintf(where, sizeof(where), "%s", o->host->name);
+	else
+		snprintf(where, sizeof(where), "%s", o->domain);
+	memset(&o->fail, 0, sizeof(o->fail));
+	o->fail.code = code;
+	o->fail.remote = false;
+	o->fail.reason = reason;
+	if (reason >= DANEGATE_R_STARTTLS_NOT_SUPPORTED)
+		textf(o->fail.text, sizeof(o->fail.text), "%s %s: %s: %s",
+		    enh, danegate_reason_name(reason), where, what);
+	else
+		textf(o->fail.text, sizeof(o->fail.text), "%s %s: %s", enh,
+		    where, what);
+	o->have_fail = true;
+}
+
+/* The remote's reply, as the front should pass it on. */
+static void
+reply_from_remote(struct outbound_reply *out, const struct smtp_reply *r)
+{
+	int cls = r->code / 100;
+
+	memset(out, 0, sizeof(*out));
+	out->code = r->code;
+	out->remote = true;
+	/* a server without ENHANCEDSTATUSCODES: give its class's default
+	 * (RFC 3463 §3.1), so that the front's reply always carries one */
+	if (r->code != 354 && !has_enhanced(r->text, cls))
+		textf(out->text, sizeof(out->text), "%d.0.0 %s", cls,
+		    r->text);
+	else
+		snprintf(out->text, sizeof(out->text), "%s", r->text);
+}
+
+static const char *
+conn_tls(const struct conn *c)
+{
+	return c != NULL && c->tls_summary[0] != '\0' ? c->tls_summary : "none";
+}
+
+/* One Postfix-style line per recipient and attempt. */
+static void
+ob_log(struct outbound *o, const char *rcpt, const struct outbound_reply *r)
+{
+	char dsn[32], delay[32];
+	const char *status;
+
+	dsn_of(r, dsn, sizeof(dsn));
+	elapsed(&o->start, delay, sizeof(delay));
+	status = r->code < 400 ? "sent" : r->code < 500 ? "deferred" :
+	    "bounced";
+	if (r->code < 400)
+		o->env->stats.sent++;
+	else if (r->code < 500)
+		o->env->stats.deferred++;
+	else
+		o->env->stats.bounced++;
+	log_notice("to=<%s>, relay=%s, delay=%s, dsn=%s, status=%s (%d %s), "
+	    "tls=%s", rcpt != NULL ? rcpt : "", o->c != NULL ?
+	    o->c->relay : "none", delay, dsn, status, r->code, r->text,
+	    conn_tls(o->c));
+}
+
+static void
+ob_reply_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbound *o = arg;
+	struct outbound_reply r = o->reply;
+
+	(void)fd;
+	(void)what;
+	o->busy = false;
+	/* last thing: the front may free o in there */
+	o->cb.on_reply(o->arg, &r);
+}
+
+/* Answers the outstanding request from the loop. */
+static void
+ob_reply(struct outbound *o, const struct outbound_reply *r)
+{
+	static const struct timeval now = { 0, 0 };
+
+	o->reply = *r;
+	evtimer_add(o->ev_reply, &now);
+}
+
+static void
+ob_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbound *o = arg;
+
+	(void)fd;
+	(void)what;
+	if (o->cb.on_drain != NULL)
+		o->cb.on_drain(o->arg);
+}
+
+static void
+ob_drain(struct outbound *o)
+{
+	static const struct timeval now = { 0, 0 };
+
+	o->data_full = false;
+	evtimer_add(o->ev_drain, &now);
+}
+
+/*
+ * The transaction is dead: answers the outstanding request with the last
+ * failure, logs every accepted recipient as deferred with it.
+ */
+static void
+ob_die(struct outbound *o)
+{
+	struct outbound_reply r;
+
+	if (!o->have_fail)
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE,
+		    "delivery failed");
+	r = o->fail;
+	if (!r.remote && (unsigned)r.reason < DANEGATE_R_COUNT)
+		o->env->stats.failures[r.reason]++;
+	if (o->state < OB_IDLE) {
+		char dsn[32], delay[32];
+
+		/* no recipient yet: the line names the domain */
+		dsn_of(&r, dsn, sizeof(dsn));
+		elapsed(&o->start, delay, sizeof(delay));
+		log_notice("to=<@%s>, relay=none, delay=%s, dsn=%s, status=%s "
+		    "(%d %s), tls=none", o->domain, delay, dsn, r.code >= 500 ?
+		    "bounced" : "deferred", r.code, r.text);
+	} else {
+		for (size_t i = 0; i < o->n_rcpts; i++)
+			if (o->rcpts[i].accepted)
+				ob_log(o, o->rcpts[i].addr, &r);
+		if (o->state == OB_RCPT && o->cur_rcpt != NULL)
+			ob_log(o, o->cur_rcpt, &r);
+	}
+	if (o->c != NULL) {
+		conn_free(o->c);
+		o->c = NULL;
+	}
+	o->state = OB_FAILED;
+	if (o->busy)
+		ob_reply(o, &r);
+	if (o->data_full)
+		ob_drain(o);
+}
+
+/* ---- the connection ------------------------------------------------------ */
+
+static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
+
+static void
+conn_free(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	if (c->ev_timer != NULL)
+		event_free(c->ev_timer);
+	if (c->tls != NULL) {
+		/* a best-effort close_notify: the socket is non-blocking */
+		if (c->tls_on)
+			(void)gnutls_bye(c->tls, GNUTLS_SHUT_WR);
+		gnutls_deinit(c->tls);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+static int
+conn_new(struct outbound *o, struct conn **out)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (c == NULL)
+		return DANEGATE_E_NOMEM;
+	c->env = o->env;
+	c->owner = o;
+	c->fd = -1;
+	c->generation = o->env->generation;
+	c->ev_timer = evtimer_new(o->env->base, conn_io_cb, c);
+	if (c->ev_timer == NULL) {
+		free(c);
+		return DANEGATE_E_NOMEM;
+	}
+	*out = c;
+	return 0;
+}
+
+/* Room for len more bytes in the output buffer (compacting first). */
+static int
+conn_reserve(struct conn *c, size_t len)
+{
+	size_t pending = c->out_len - c->out_pos;
+	char *nb;
+	size_t cap;
+
+	/* GnuTLS holds the bytes of an interrupted send itself (it is
+	 * retried with NULL), so moving ours is safe */
+	if (c->out_pos > 0) {
+		memmove(c->out, c->out + c->out_pos, pending);
+		c->out_len = pending;
+		c->out_pos = 0;
+	}
+	if (c->out_len + len <= c->out_cap)
+		return 0;
+	cap = c->out_cap == 0 ? 2048 : c->out_cap;
+	while (cap < c->out_len + len)
+		cap *= 2;
+	if ((nb = realloc(c->out, cap)) == NULL)
+		return DANEGATE_E_NOMEM;
+	c->out = nb;
+	c->out_cap = cap;
+	return 0;
+}
+
+static int
+conn_append(struct conn *c, const void *buf, size_t len)
+{
+	int rc = conn_reserve(c, len);
+
+	if (rc != 0)
+		return rc;
+	memcpy(c->out + c->out_len, buf, len);
+	c->out_len += len;
+	return 0;
+}
+
+static void conn_command(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Queues a command line and readies the parser for its reply. The
+ * arguments were checked (arg_ok), so the line always fits. */
+static void
+conn_command(struct conn *c, const char *fmt, ...)
+{
+	char line[OB_CMD_MAX + 3];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line) - 2)
+		n = 0;
+	line[n++] = '\r';
+	line[n++] = '\n';
+	if (conn_append(c, line, (size_t)n) != 0)
+		c->out_pos = c->out_len;	/* the read then fails */
+	smtp_reply_init(&c->reply);
+}
+
+static void
+conn_timer(struct conn *c, unsigned ms)
+{
+	struct timeval tv;
+
+	ms_to_tv(ms, &tv);
+	evtimer_add(c->ev_timer, &tv);
+}
+
+static enum io
+conn_wait(struct conn *c, bool want_write)
+{
+	event_add(want_write ? c->ev_write : c->ev_read, NULL);
+	return IO_WAIT;
+}
+
+static enum io
+conn_wait_tls(struct conn *c)
+{
+	return conn_wait(c, gnutls_record_get_direction(c->tls) == 1);
+}
+
+/* Sends what is queued. err gets a sentence on failure. */
+static enum io
+conn_flush(struct conn *c, char *err, size_t cap)
+{
+	while (c->out_pos < c->out_len || c->send_again) {
+		size_t len = c->out_len - c->out_pos;
+		ssize_t n;
+
+		if (c->tls_on) {
+			if (c->send_again)
+				n = gnutls_record_send(c->tls, NULL, 0);
+			else
+				n = gnutls_record_send(c->tls,
+				    c->out + c->out_pos,
+				    len > 16384 ? 16384 : len);
+			if (n == GNUTLS_E_AGAIN ||
+			    n == GNUTLS_E_INTERRUPTED) {
+				c->send_again = true;
+				return conn_wait_tls(c);
+			}
+			c->send_again = false;
+			if (n < 0) {
+				snprintf(err, cap, "TLS write failed: %s",
+				    gnutls_strerror((int)n));
+				return IO_FAIL;
+			}
+		} else {
+			n = send(c->fd, c->out + c->out_pos, len,
+			    MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN ||
+			    errno == EWOULDBLOCK))
+				return conn_wait(c, true);
+			if (n < 0) {
+				snprintf(err, cap, "write failed: %s",
+				    strerror(errno));
+				return IO_FAIL;
+			}
+		}
+		c->out_pos += (size_t)n;
+	}
+	c->out_pos = c->out_len = 0;
+	return IO_OK;
+}
+
+/* Reads until one complete reply is in c->reply. */
+static enum io
+conn_read_reply(struct conn *c, char *err, size_t cap)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->in_pos < c->in_len) {
+			size_t used = 0;
+			int rc = smtp_reply_feed(&c->reply, c->in + c->in_pos,
+			    c->in_len - c->in_pos, &used);
+
+			c->in_pos += used;
+			if (rc == SMTP_REPLY_DONE)
+				return IO_OK;
+			if (rc < 0) {
+				snprintf(err, cap, "malformed reply: %s",
+				    smtp_reply_strerror(rc));
+				return IO_FAIL;
+			}
+		}
+		c->in_pos = c->in_len = 0;
+		if (c->tls_on) {
+			n = gnutls_record_recv(c->tls, c->in, sizeof(c->in));
+			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+				return conn_wait_tls(c);
+			if (n < 0 && gnutls_error_is_fatal((int)n) == 0)
+				continue;
+			if (n < 0) {
+				snprintf(err, cap, "TLS read failed: %s",
+				    gnutls_strerror((int)n));
+				return IO_FAIL;
+			}
+		} else {
+			n = recv(c->fd, c->in, sizeof(c->in), 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return conn_wait(c, false);
+			if (n < 0) {
+				snprintf(err, cap, "read failed: %s",
+				    strerror(errno));
+				return IO_FAIL;
+			}
+		}
+		if (n == 0) {
+			snprintf(err, cap, "lost connection");
+			return IO_FAIL;
+		}
+		c->in_len = (size_t)n;
+	}
+}
+
+static enum io
+conn_exchange(struct conn *c, char *err, size_t cap)
+{
+	enum io r = conn_flush(c, err, cap);
+
+	if (r != IO_OK)
+		return r;
+	return conn_read_reply(c, err, cap);
+}
+
+static void
+conn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if (c->owner == NULL) {
+		cache_io_cb(fd, what, c);
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		struct outbound *o = c->owner;
+
+		/* the step's timer: whatever we waited for did not come */
+		event_del(c->ev_read);
+		event_del(c->ev_write);
+		ob_set_fail(o, 451, "4.4.2", o->state == OB_HANDSHAKE ?
+		    DANEGATE_R_VALIDATION_FAILURE : DANEGATE_R_NONE,
+		    "timed out %s", o->state == OB_CONNECT ? "connecting" :
+		    o->state == OB_BANNER ? "waiting for the greeting" :
+		    o->state == OB_HANDSHAKE ? "in the TLS handshake" :
+		    o->state == OB_DOT ? "waiting for the reply to the end "
+		    "of DATA (the message may have been delivered)" :
+		    "waiting for a reply");
+		if (o->state == OB_DOT)
+			log_warnx("%s: no reply to the end of DATA from %s: "
+			    "possible duplicate if the client retries",
+			    o->domain, c->relay);
+		if (o->state == OB_RSET) {
+			/* a cached session gone quiet: start afresh */
+			conn_free(c);
+			o->c = NULL;
+			o->state = OB_LOOKUP;
+			ob_restart(o);
+		} else if (o->state < OB_IDLE) {
+			/* one address failing: the next one */
+			ob_next(o);
+			ob_run(o);
+		} else {
+			ob_die(o);
+		}
+		return;
+	}
+	ob_run(c->owner);
+}
+
+/* ---- the connection cache ------------------------------------------------ */
+
+static void
+cache_remove(struct outbound_env *env, struct conn *c)
+{
+	for (struct conn **p = &env->cache; *p != NULL; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			c->next = NULL;
+			env->n_cache--;
+			return;
+		}
+	}
+}
+
+/* A cached session woke up: the idle time is over, or the server said
+ * something (421, or it closed): either way it goes. */
+static void
+cache_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	cache_remove(c->env, c);
+	if (what & EV_TIMEOUT) {
+		char err[64];
+
+		/* QUIT without waiting for the 221 */
+		conn_command(c, "QUIT");
+		(void)conn_flush(c, err, sizeof(err));
+	}
+	conn_free(c);
+}
+
+/* Keeps c for the next transaction under the same key, or closes it. */
+static void
+cache_put(struct outbound_env *env, struct conn *c)
+{
+	char err[64];
+
+	if (env->no_reuse || !c->verified || c->generation != env->generation) {
+		conn_command(c, "QUIT");
+		(void)conn_flush(c, err, sizeof(err));
+		conn_free(c);
+		return;
+	}
+	if (env->n_cache >= env->reuse_max) {
+		/* the oldest goes: the list's tail */
+		struct conn **p = &env->cache;
+
+		while ((*p)->next != NULL)
+			p = &(*p)->next;
+		c->next = NULL;
+		{
+			struct conn *old = *p;
+
+			*p = NULL;
+			env->n_cache--;
+			conn_command(old, "QUIT");
+			(void)conn_flush(old, err, sizeof(err));
+			conn_free(old);
+		}
+	}
+	c->owner = NULL;
+	event_del(c->ev_write);
+	event_del(c->ev_timer);
+	c->next = env->cache;
+	env->cache = c;
+	env->n_cache++;
+	event_add(c->ev_read, NULL);
+	conn_timer(c, env->reuse_idle_ms);
+}
+
+static struct conn *
+cache_take(struct outbound_env *env, const char *key)
+{
+	for (struct conn *c = env->cache; c != NULL; c = c->next) {
+		if (strcmp(c->key, key) == 0 &&
+		    c->generation == env->generation) {
+			cache_remove(env, c);
+			event_del(c->ev_read);
+			event_del(c->ev_timer);
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* ---- TLS session resumption ---------------------------------------------- */
+
+static struct ticket *
+ticket_find(struct outbound_env *env, const char *key)
+{
+	for (unsigned i = 0; i < env->n_tickets; i++)
+		if (strcmp(env->tickets[i].key, key) == 0)
+			return &env->tickets[i];
+	return NULL;
+}
+
+static void
+ticket_key(const struct conn *c, const char *sni, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s|%s", c->addr, sni);
+}
+
+static void
+ticket_save(struct outbound_env *env, const struct conn *c, const char *sni)
+{
+	char key[DANEGATE_NAME_MAX + 80];
+	struct ticket *t;
+	gnutls_datum_t d = { NULL, 0 };
+
+	if (gnutls_session_get_data2(c->tls, &d) < 0 || d.size == 0)
+		return;
+	ticket_key(c, sni, key, sizeof(key));
+	if ((t = ticket_find(env, key)) == NULL) {
+		if (env->n_tickets < OB_TICKETS_MAX) {
+			t = &env->tickets[env->n_tickets++];
+		} else {
+			t = &env->tickets[env->next_ticket];
+			env->next_ticket = (env->next_ticket + 1) %
+			    OB_TICKETS_MAX;
+		}
+	}
+	gnutls_free(t->data.data);
+	copy_str(t->key, sizeof(t->key), key);
+	t->data = d;
+}
+
+/* ---- the policy ---------------------------------------------------------- */
+
+/* What a session to host must achieve under the outbound's policy; false
+ * (and the failure recorded) if the host must be skipped. */
+static bool
+need_for_host(struct outbound *o, const struct danegate_mx_host *h,
+    struct need *n)
+{
+	memset(n, 0, sizeof(*n));
+	switch (o->level) {
+	case POLICY_LEVEL_NONE:
+		return true;
+	case POLICY_LEVEL_MAY:
+		n->try_tls = true;
+		return true;
+	case POLICY_LEVEL_ENCRYPT:
+		n->try_tls = n->tls_required = true;
+		return true;
+	case POLICY_LEVEL_VERIFY:
+	case POLICY_LEVEL_SECURE:
+		n->try_tls = n->tls_required = true;
+		n->auth = AUTH_PKIX;
+		return true;
+	case POLICY_LEVEL_DANE:
+	case POLICY_LEVEL_DANE_ONLY:
+		break;
+	}
+	switch (h->policy) {
+	case DANEGATE_POLICY_DANE:
+		n->try_tls = n->tls_required = true;
+		n->auth = AUTH_DANE;
+		return true;
+	case DANEGATE_POLICY_ENCRYPT:
+		if (o->level == POLICY_LEVEL_DANE_ONLY)
+			break;
+		n->try_tls = n->tls_required = true;
+		return true;
+	case DANEGATE_POLICY_MAY:
+		if (o->level == POLICY_LEVEL_DANE_ONLY)
+			break;
+		n->try_tls = true;
+		return true;
+	case DANEGATE_POLICY_DEFER:
+		/* RFC 7672 §2.2: a TLSA (or address) lookup that failed
+		 * cannot be told from an attack: this host is skipped */
+		if (o->soft && h->n_addresses > 0) {
+			n->try_tls = true;
+			return true;
+		}
+		ob_set_fail(o, 451, "4.7.5", h->reason, "%s", h->why[0] != '\0' ?
+		    h->why : danegate_reason_name(h->reason));
+		return false;
+	case DANEGATE_POLICY_NO_MAIL:
+		return false;
+	}
+	/* dane-only and no usable TLSA */
+	if (o->soft) {
+		n->try_tls = true;
+		return true;
+	}
+	ob_set_fail(o, 451, "4.7.5", DANEGATE_R_DANE_REQUIRED,
+	    "no usable TLSA records (policy dane-only): %s",
+	    h->why[0] != '\0' ? h->why : danegate_reason_name(h->reason));
+	return false;
+}
+
+/*
+ * A TLS failure where the message may still go: counts and logs the
+ * exemption (or the RFC 8689 request) that lets it. Returns true if the
+ * session may go on, false if the failure stands.
+ */
+static bool
+ob_soften(struct outbound *o, const char *what)
+{
+	if (!o->soft)
+		return false;
+	if (o->exempt) {
+		struct exemption *e = exemptions_find(o->env->exemptions,
+		    o->domain);
+
+		if (e != NULL)
+			e->uses++;
+		o->env->stats.exemptions_used++;
+		log_warnx("%s: exemption used (until %s, %s): delivering "
+		    "despite: %s", o->domain, o->exempt_until,
+		    o->exempt_reason, what);
+	} else {
+		o->env->stats.tls_required_no++;
+		log_warnx("%s: TLS-Required: No (RFC 8689): delivering "
+		    "despite: %s", o->domain, what);
+	}
+	return true;
+}
+
+/* A name under pattern ".suffix": one or more labels, then suffix. */
+static bool
+name_below(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), s = strlen(suffix);
+
+	return n > s + 1 && name[n - s - 1] == '.' &&
+	    strcasecmp(name + n - s, suffix) == 0;
+}
+
+/* Does the leaf carry a name below suffix (DNS SANs; the CN without
+ * any)? */
+static bool
+cert_name_below(gnutls_x509_crt_t crt, const char *suffix)
+{
+	char name[DANEGATE_NAME_MAX];
+	bool any_san = false;
+
+	for (unsigned i = 0;; i++) {
+		size_t len = sizeof(name) - 1;
+		unsigned critical = 0;
+		int t = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &len,
+		    &critical);
+
+		if (t < 0)
+			break;
+		if (t != GNUTLS_SAN_DNSNAME)
+			continue;
+		any_san = true;
+		name[len < sizeof(name) ? len : sizeof(name) - 1] = '\0';
+		if (name_below(name, suffix))
+			return true;
+	}
+	if (!any_san) {
+		size_t len = sizeof(name) - 1;
+
+		if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
+		    0, 0, name, &len) == 0) {
+			name[len < sizeof(name) ? len : sizeof(name) - 1] =
+			    '\0';
+			return name_below(name, suffix);
+		}
+	}
+	return false;
+}
+
+/*
+ * PKIX for verify/secure: the chain up to the CA file, then one of the
+ * match= patterns. Returns true if it holds; why says what failed.
+ */
+static bool
+ob_pkix(struct outbound *o, enum danegate_reason *reason, char *why,
+    size_t cap)
+{
+	const gnutls_datum_t *peers;
+	gnutls_x509_crt_t crt;
+	unsigned status = 0, n = 0;
+	bool ok = false;
+
+	peers = gnutls_certificate_get_peers(o->c->tls, &n);
+	if (peers == NULL || n == 0) {
+		*reason = DANEGATE_R_CERT_NOT_TRUSTED;
+		snprintf(why, cap, "no certificate");
+		return false;
+	}
+	if (gnutls_certificate_verify_peers2(o->c->tls, &status) < 0 ||
+	    status != 0) {
+		gnutls_datum_t out = { NULL, 0 };
+
+		*reason = (status & GNUTLS_CERT_EXPIRED) ?
+		    DANEGATE_R_CERT_EXPIRED : DANEGATE_R_CERT_NOT_TRUSTED;
+		if (gnutls_certificate_verification_status_print(status,
+		    GNUTLS_CRT_X509, &out, 0) == 0 && out.data != NULL)
+			snprintf(why, cap, "%s", (const char *)out.data);
+		else
+			snprintf(why, cap, "certificate not trusted");
+		gnutls_free(out.data);
+		return false;
+	}
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return false;
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) < 0) {
+		gnutls_x509_crt_deinit(crt);
+		*reason = DANEGATE_R_CERT_NOT_TRUSTED;
+		snprintf(why, cap, "unparseable certificate");
+		return false;
+	}
+	for (size_t i = 0; i < o->pol.n_match && !ok; i++) {
+		const char *m = o->pol.match[i];
+
+		if (strcmp(m, "hostname") == 0)
+			ok = gnutls_x509_crt_check_hostname(crt,
+			    o->host->name) != 0;
+		else if (strcmp(m, "nexthop") == 0)
+			ok = gnutls_x509_crt_check_hostname(crt,
+			    o->domain) != 0;
+		else if (strcmp(m, "dot-nexthop") == 0)
+			ok = cert_name_below(crt, o->domain);
+		else if (m[0] == '.')
+			ok = cert_name_below(crt, m + 1);
+		else
+			ok = gnutls_x509_crt_check_hostname(crt, m) != 0;
+	}
+	gnutls_x509_crt_deinit(crt);
+	if (!ok) {
+		*reason = DANEGATE_R_CERT_HOST_MISMATCH;
+		snprintf(why, cap, "certificate names match none of the "
+		    "policy's match= patterns");
+	}
+	return ok;
+}
+
+/* "Verified TLS (DANE-EE 3 1 1)" and its kin, into the conn. */
+static void
+ob_tls_summary(struct outbound *o, const char *level)
+{
+	const struct danegate_smtp_result *res = o->judged;
+	char *s = o->c->tls_summary;
+	size_t cap = sizeof(o->c->tls_summary);
+
+	if (res != NULL && res->match.matched && res->match.record >= 0 &&
+	    (size_t)res->match.record < o->host->n_tlsa) {
+		const struct danegate_tlsa *t =
+		    &o->host->tlsa[res->match.record];
+
+		snprintf(s, cap, "%s TLS (%s %u %u %u)", level,
+		    t->usage == 3 ? "DANE-EE" : "DANE-TA", t->usage,
+		    t->selector, t->mtype);
+	} else if (strcmp(level, "Verified") == 0) {
+		snprintf(s, cap, "Verified TLS (PKIX)");
+	} else {
+		snprintf(s, cap, "%s TLS", level);
+	}
+}
+
+/*
+ * The verdict on the fresh TLS session. Returns true if the session may
+ * carry the message (the summary set), false with the failure recorded.
+ */
+static bool
+ob_judge(struct outbound *o)
+{
+	struct conn *c = o->c;
+	enum danegate_reason reason = DANEGATE_R_NONE;
+	char why[300] = "";
+
+	danegate_smtp_result_free(o->judged);
+	o->judged = calloc(1, sizeof(*o->judged));
+	if (o->judged == NULL ||
+	    smtp_session_judge(c->tls, o->host, o->domain, o->judged) != 0) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory "
+		    "judging the TLS session");
+		return false;
+	}
+	switch (o->need.auth) {
+	case AUTH_DANE:
+		if (o->judged->reason == DANEGATE_R_DANE_VERIFIED ||
+		    o->judged->reason == DANEGATE_R_DANE_TRUSTED) {
+			c->verified = true;
+			ob_tls_summary(o, o->judged->reason ==
+			    DANEGATE_R_DANE_VERIFIED ? "Verified" : "Trusted");
+			return true;
+		}
+		reason = o->judged->reason;
+		copy_str(why, sizeof(why), o->judged->error);
+		break;
+	case AUTH_PKIX:
+		if (ob_pkix(o, &reason, why, sizeof(why))) {
+			c->verified = true;
+			ob_tls_summary(o, "Verified");
+			return true;
+		}
+		break;
+	case AUTH_NONE:
+		ob_tls_summary(o, o->judged->n_chain > 0 ? "Untrusted" :
+		    "Anonymous");
+		return true;
+	}
+	{
+		char what[400];
+
+		textf(what, sizeof(what), "%s[%s]: %s: %s", o->host->name,
+		    o->address->text, danegate_reason_name(reason), why);
+		if (ob_soften(o, what)) {
+			ob_tls_summary(o, o->judged->n_chain > 0 ?
+			    "Untrusted" : "Anonymous");
+			return true;
+		}
+	}
+	ob_set_fail(o, 451, "4.7.5", reason, "%s", why);
+	return false;
+}
+
+/* ---- the state machine ---------------------------------------------------- */
+
+/* Picks the next address (of this host, then of the next hosts in
+ * order) and connects; false when none is left. */
+static bool
+ob_next_address(struct outbound *o)
+{
+	while (o->host_i < o->n_order) {
+		const struct danegate_mx_host *h =
+		    &o->dest->hosts[o->order[o->host_i]];
+
+		if (o->addr_i == 0 && o->host != h) {
+			o->host = h;
+			o->address = NULL;
+			if (!need_for_host(o, h, &o->need)) {
+				o->host_i++;
+				continue;
+			}
+			if (h->n_addresses == 0) {
+				ob_set_fail(o, 451, "4.4.4", h->reason, "%s",
+				    h->why[0] != '\0' ? h->why :
+				    "no address");
+				o->host_i++;
+				continue;
+			}
+		}
+		if (o->addr_i < h->n_addresses) {
+			o->address = &h->addresses[o->addr_i];
+			return true;
+		}
+		o->host_i++;
+		o->addr_i = 0;
+	}
+	return false;
+}
+
+/* Orders the hosts: by preference, shuffled among equals. */
+static void
+ob_order_hosts(struct outbound *o)
+{
+	size_t n = o->dest->n_hosts < DEST_MAX_HOSTS ? o->dest->n_hosts :
+	    DEST_MAX_HOSTS;
+
+	for (size_t i = 0; i < n; i++)
+		o->order[i] = i;
+	o->n_order = n;
+	/* the engine gives them by preference: shuffle each run */
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && o->dest->hosts[o->order[j]].preference ==
+		    o->dest->hosts[o->order[i]].preference)
+			j++;
+		for (size_t k = j - 1; k > i; k--) {
+			size_t r = i + arc4random_uniform((uint32_t)(k - i + 1));
+			size_t tmp = o->order[k];
+
+			o->order[k] = o->order[r];
+			o->order[r] = tmp;
+		}
+		i = j;
+	}
+}
+
+/* A failure of this address before MAIL FROM: next address, or die. */
+static void
+ob_next(struct outbound *o)
+{
+	if (o->c != NULL) {
+		conn_free(o->c);
+		o->c = NULL;
+	}
+	danegate_smtp_result_free(o->judged);
+	o->judged = NULL;
+	o->state = OB_CONNECT;
+	if (o->plain_retry) {
+		/* the plaintext retry is over: the host's own needs again */
+		o->plain_retry = false;
+		if (o->host != NULL)
+			(void)need_for_host(o, o->host, &o->need);
+	}
+	o->addr_i++;
+}
+
+/* Starts the TCP connection to o->address. Returns false with the
+ * failure recorded (the caller moves on). */
+static bool
+ob_connect(struct outbound *o)
+{
+	struct conn *c;
+	struct sockaddr_storage ss;
+	int one = 1;
+
+	if (conn_new(o, &c) != 0) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
+		return false;
+	}
+	o->c = c;
+	copy_str(c->host, sizeof(c->host), o->host->name);
+	copy_str(c->addr, sizeof(c->addr), o->address->text);
+	snprintf(c->relay, sizeof(c->relay), "%s[%s]:%u", c->host, c->addr,
+	    (unsigned)o->env->port);
+	snprintf(c->key, sizeof(c->key), "%s|%s|%d", o->domain,
+	    policy_level_name(o->level), o->soft ? 1 : 0);
+	c->fd = socket(o->address->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		ob_set_fail(o, 451, "4.4.1", DANEGATE_R_NONE, "socket: %s",
+		    strerror(errno));
+		return false;
+	}
+	o->env->stats.sessions++;
+	/* small writes of a dialogue: no Nagle delay (see smtp.c) */
+	(void)setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->ev_read = event_new(o->env->base, c->fd, EV_READ, conn_io_cb, c);
+	c->ev_write = event_new(o->env->base, c->fd, EV_WRITE, conn_io_cb, c);
+	if (c->ev_read == NULL || c->ev_write == NULL) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
+		return false;
+	}
+	/* the engine's addresses carry port 25 (whose TLSA records
+	 * apply); env->port only moves the connection */
+	memcpy(&ss, &o->address->ss, sizeof(ss));
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)(void *)&ss)->sin6_port =
+		    htons(o->env->port);
+	else
+		((struct sockaddr_in *)(void *)&ss)->sin_port =
+		    htons(o->env->port);
+	if (connect(c->fd, (const struct sockaddr *)&ss, o->address->len) !=
+	    0 && errno != EINPROGRESS && errno != EINTR) {
+		ob_set_fail(o, 451, "4.4.1", DANEGATE_R_NONE, "connect: %s",
+		    strerror(errno));
+		return false;
+	}
+	conn_timer(c, o->env->t.connect_ms);
+	conn_wait(c, true);
+	return true;
+}
+
+static bool
+ob_tls_setup(struct outbound *o)
+{
+	struct conn *c = o->c;
+	const char *sni;
+	char key[DANEGATE_NAME_MAX + 80];
+	struct ticket *t;
+	int rc;
+
+	/* SNI: the TLSA base name (RFC 7672 §8.1), else the MX name */
+	sni = o->host->tlsa_base[0] != '\0' ? o->host->tlsa_base :
+	    o->host->name;
+	rc = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);
+	if (rc >= 0)
+		rc = gnutls_set_default_priority(c->tls);
+	if (rc >= 0)
+		rc = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE,
+		    o->env->cred);
+	if (rc >= 0)
+		rc = gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, sni,
+		    strnlen(sni, DANEGATE_NAME_MAX));
+	if (rc < 0) {
+		ob_set_fail(o, 451, "4.7.5", DANEGATE_R_VALIDATION_FAILURE,
+		    "TLS set-up failed: %s", gnutls_strerror(rc));
+		return false;
+	}
+	ticket_key(c, sni, key, sizeof(key));
+	if ((t = ticket_find(o->env, key)) != NULL)
+		(void)gnutls_session_set_data(c->tls, t->data.data,
+		    t->data.size);
+	gnutls_transport_set_int(c->tls, c->fd);
+	conn_timer(c, o->env->t.starttls_ms);
+	return true;
+}
+
+/* Builds MAIL FROM with the parameters the remote offers. */
+static bool
+ob_mail(struct outbound *o)
+{
+	struct conn *c = o->c;
+	char params[OB_PARAMS_MAX] = "";
+	size_t n = 0;
+
+	if (o->smtputf8 && !(c->ext & SMTP_EXT_SMTPUTF8)) {
+		/* RFC 6531 §3.2: no downgrade; permanent */
+		ob_set_fail(o, 550, "5.6.7", DANEGATE_R_NONE, "SMTPUTF8 is "
+		    "required, but was not offered by the host");
+		return false;
+	}
+#define ADD(...) do { \
+		int k_ = snprintf(params + n, sizeof(params) - n, __VA_ARGS__); \
+		if (k_ > 0 && (size_t)k_ < sizeof(params) - n) \
+			n += (size_t)k_; \
+	} while (0)
+	if (o->size >= 0 && (c->ext & SMTP_EXT_SIZE))
+		ADD(" SIZE=%lld", o->size);
+	if (o->body[0] != '\0' && (c->ext & SMTP_EXT_8BITMIME))
+		ADD(" BODY=%s", o->body);
+	if (o->smtputf8)
+		ADD(" SMTPUTF8");
+	if (c->ext & SMTP_EXT_DSN) {
+		if (o->ret[0] != '\0')
+			ADD(" RET=%s", o->ret);
+		if (o->envid[0] != '\0')
+			ADD(" ENVID=%s", o->envid);
+	}
+#undef ADD
+	conn_command(c, "MAIL FROM:<%s>%s", o->sender, params);
+	conn_timer(c, o->env->t.mail_ms);
+	o->state = OB_MAIL;
+	return true;
+}
+
+static void
+ob_set_remote_fail(struct outbound *o, const char *what, const char *err)
+{
+	ob_set_fail(o, 451, "4.4.2", DANEGATE_R_NONE, "%s: %s", what, err);
+}
+
+/*
+ * Runs the machine until it waits. Never calls the front: replies go
+ * through ob_reply() (an event).
+ */
+static void
+ob_run(struct outbound *o)
+{
+	struct smtp_reply *r;
+	char err[256] = "";
+
+	for (;;) {
+		struct conn *c = o->c;
+
+		if (c == NULL && o->state != OB_CONNECT) {
+			if (o->state == OB_LOOKUP || o->state == OB_IDLE ||
+			    o->state == OB_DONE || o->state == OB_FAILED)
+				return;
+			/* a broken invariant: fail closed */
+			ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE,
+			    "internal error: no session in state %d",
+			    (int)o->state);
+			ob_die(o);
+			return;
+		}
+		r = c != NULL ? &c->reply.reply : NULL;
+		switch (o->state) {
+		case OB_LOOKUP:
+		case OB_IDLE:
+		case OB_DONE:
+		case OB_FAILED:
+			return;
+		case OB_CONNECT:
+			if (c == NULL) {
+				if (!ob_next_address(o)) {
+					ob_die(o);
+					return;
+				}
+				if (!ob_connect(o)) {
+					ob_next(o);
+					continue;
+				}
+				return;
+			}
+			{
+				int e = 0;
+				socklen_t elen = sizeof(e);
+
+				if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e,
+				    &elen) != 0)
+					e = errno;
+				if (e != 0) {
+					ob_set_fail(o, 451, "4.4.1",
+					    DANEGATE_R_NONE, "connect: %s",
+					    strerror(e));
+					ob_next(o);
+					continue;
+				}
+			}
+			smtp_reply_init(&c->reply);
+			conn_timer(c, o->env->t.greeting_ms);
+			o->state = OB_BANNER;
+			continue;
+		case OB_BANNER:
+			switch (conn_read_reply(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_remote_fail(o, "greeting", err);
+				ob_next(o);
+				continue;
+			case IO_OK:
+				break;
+			}
+			if (r->code != 220) {
+				ob_set_fail(o, 451, "4.4.2", DANEGATE_R_NONE,
+				    "refused to talk to me: %d %s", r->code,
+				    r->text);
+				ob_next(o);
+				continue;
+			}
+			conn_command(c, "EHLO %s", o->env->helo);
+			conn_timer(c, o->env->t.ehlo_ms);
+			o->state = OB_EHLO;
+			continue;
+		case OB_EHLO:
+		case OB_EHLO_TLS:
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_remote_fail(o, "EHLO", err);
+				ob_next(o);
+				continue;
+			case IO_OK:
+				break;
+			}
+			if (r->code >= 500 && o->state == OB_EHLO &&
+			    !o->need.tls_required) {
+				/* an old server: HELO, no extensions, no TLS
+				 * (RFC 5321 §3.2); only where TLS may be
+				 * left out */
+				conn_command(c, "HELO %s", o->env->helo);
+				conn_timer(c, o->env->t.ehlo_ms);
+				o->state = OB_HELO;
+				continue;
+			}
+			if (r->code != 250) {
+				ob_set_fail(o, 451, o->need.tls_required ?
+				    "4.7.5" : "4.4.2", o->need.tls_required ?
+				    DANEGATE_R_STARTTLS_NOT_SUPPORTED :
+				    DANEGATE_R_NONE, "EHLO rejected: %d %s",
+				    r->code, r->text);
+				ob_next(o);
+				continue;
+			}
+			c->ext = r->ext;
+			if (o->state == OB_EHLO_TLS || !o->need.try_tls ||
+			    o->plain_retry) {
+				if (!ob_mail(o)) {
+					ob_die(o);
+					return;
+				}
+				continue;
+			}
+			if (!(c->ext & SMTP_EXT_STARTTLS)) {
+				char what[300];
+
+				textf(what, sizeof(what), "%s[%s]: "
+				    "STARTTLS not offered", o->host->name,
+				    o->address->text);
+				if (!o->need.tls_required ||
+				    ob_soften(o, what)) {
+					if (!ob_mail(o)) {
+						ob_die(o);
+						return;
+					}
+					continue;
+				}
+				ob_set_fail(o, 451, "4.7.5",
+				    DANEGATE_R_STARTTLS_NOT_SUPPORTED,
+				    "STARTTLS not offered");
+				ob_next(o);
+				continue;
+			}
+			conn_command(c, "STARTTLS");
+			conn_timer(c, o->env->t.starttls_ms);
+			o->state = OB_STARTTLS;
+			continue;
+		case OB_HELO:
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_remote_fail(o, "HELO", err);
+				ob_next(o);
+				continue;
+			case IO_OK:
+				break;
+			}
+			if (r->code != 250) {
+				ob_set_fail(o, 451, "4.4.2", DANEGATE_R_NONE,
+				    "EHLO and HELO rejected: %d %s", r->code,
+				    r->text);
+				ob_next(o);
+				continue;
+			}
+			c->ext = 0;
+			if (!ob_mail(o)) {
+				ob_die(o);
+				return;
+			}
+			continue;
+		case OB_STARTTLS:
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_remote_fail(o, "STARTTLS", err);
+				ob_next(o);
+				continue;
+			case IO_OK:
+				break;
+			}
+			if (r->code != 220) {
+				ob_set_fail(o, 451, "4.7.5",
+				    DANEGATE_R_STARTTLS_NOT_SUPPORTED,
+				    "STARTTLS refused: %d %s", r->code,
+				    r->text);
+				ob_next(o);
+				continue;
+			}
+			/* plaintext sent after the 220 would pass for
+			 * protected replies (CVE-2011-0411 class) */
+			if (c->in_pos < c->in_len) {
+				ob_set_fail(o, 451, "4.7.5",
+				    DANEGATE_R_VALIDATION_FAILURE, "data "
+				    "after the 220 to STARTTLS (possible "
+				    "STARTTLS injection)");
+				ob_next(o);
+				continue;
+			}
+			if (!ob_tls_setup(o)) {
+				ob_next(o);
+				continue;
+			}
+			o->state = OB_HANDSHAKE;
+			continue;
+		case OB_HANDSHAKE: {
+			int rc;
+
+			do {
+				rc = gnutls_handshake(c->tls);
+			} while (rc < 0 && rc != GNUTLS_E_AGAIN &&
+			    rc != GNUTLS_E_INTERRUPTED &&
+			    gnutls_error_is_fatal(rc) == 0);
+			if (rc == GNUTLS_E_AGAIN ||
+			    rc == GNUTLS_E_INTERRUPTED) {
+				conn_wait_tls(c);
+				return;
+			}
+			if (rc < 0) {
+				ob_set_fail(o, 451, "4.7.5",
+				    DANEGATE_R_VALIDATION_FAILURE,
+				    "TLS handshake failed: %s",
+				    gnutls_strerror(rc));
+				if (!o->need.tls_required && !o->plain_retry) {
+					/* opportunistic TLS that fails: this
+					 * address again in plaintext, as
+					 * Postfix does at level may */
+					log_info("%s: TLS with %s failed (%s): "
+					    "retrying in plaintext", o->domain,
+					    c->relay, gnutls_strerror(rc));
+					conn_free(c);
+					o->c = NULL;
+					o->plain_retry = true;
+					o->state = OB_CONNECT;
+					continue;
+				}
+				ob_next(o);
+				continue;
+			}
+			c->tls_on = true;
+			if (gnutls_session_is_resumed(c->tls) != 0)
+				o->env->stats.resumed++;
+			if (gnutls_session_is_resumed(c->tls) != 0)
+				log_info("%s: TLS session resumed with %s",
+				    o->domain, c->relay);
+			if (!ob_judge(o)) {
+				/* QUIT inside TLS, best effort: nothing
+				 * but QUIT after a failed verdict */
+				char e2[64];
+
+				conn_command(c, "QUIT");
+				(void)conn_flush(c, e2, sizeof(e2));
+				ob_next(o);
+				continue;
+			}
+			conn_command(c, "EHLO %s", o->env->helo);
+			conn_timer(c, o->env->t.ehlo_ms);
+			o->state = OB_EHLO_TLS;
+			continue;
+		}
+		case OB_RSET:
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				break;
+			case IO_OK:
+				if (r->code == 250) {
+					c->uses++;
+					if (!ob_mail(o)) {
+						ob_die(o);
+						return;
+					}
+					continue;
+				}
+				break;
+			}
+			/* the cached session went stale: start afresh */
+			conn_free(c);
+			o->c = NULL;
+			o->state = OB_LOOKUP;
+			ob_restart(o);
+			return;
+		case OB_MAIL:
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_remote_fail(o, "MAIL FROM", err);
+				ob_next(o);
+				continue;
+			case IO_OK:
+				break;
+			}
+			event_del(c->ev_timer);
+			if (r->code == 250) {
+				struct outbound_reply rep;
+
+				/* TLS 1.3 tickets come after the handshake:
+				 * by now the server has sent them */
+				if (c->tls_on && c->verified && o->host != NULL)
+					ticket_save(o->env, c,
+					    o->host->tlsa_base[0] != '\0' ?
+					    o->host->tlsa_base :
+					    o->host->name);
+				reply_from_remote(&rep, r);
+				rep.reason = o->judged != NULL ?
+				    o->judged->reason : DANEGATE_R_NONE;
+				o->state = OB_IDLE;
+				ob_reply(o, &rep);
+				return;
+			}
+			/* the remote refused the sender: its word is final */
+			reply_from_remote(&o->fail, r);
+			o->have_fail = true;
+			ob_die(o);
+			return;
+		case OB_RCPT:
+		case OB_DATA: {
+			struct outbound_reply rep;
+
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_remote_fail(o, o->state == OB_RCPT ?
+				    "RCPT TO" : "DATA", err);
+				ob_die(o);
+				return;
+			case IO_OK:
+				break;
+			}
+			event_del(c->ev_timer);
+			reply_from_remote(&rep, r);
+			if (o->state == OB_RCPT) {
+				if (r->code >= 200 && r->code < 300) {
+					o->rcpts[o->n_rcpts - 1].accepted = true;
+				} else {
+					ob_log(o, o->cur_rcpt, &rep);
+				}
+				o->state = OB_IDLE;
+			} else if (r->code == 354) {
+				o->state = OB_BODY;
+				o->tail[0] = '\r';
+				o->tail[1] = '\n';
+				o->any_data = false;
+			} else {
+				o->state = OB_IDLE;
+			}
+			ob_reply(o, &rep);
+			return;
+		}
+		case OB_BODY:
+			switch (conn_flush(c, err, sizeof(err))) {
+			case IO_WAIT:
+				/* the remote's window is full: the block
+				 * timer runs */
+				conn_timer(c, o->env->t.block_ms);
+				return;
+			case IO_FAIL:
+				o->data_failed = true;
+				ob_set_remote_fail(o, "DATA", err);
+				ob_die(o);
+				return;
+			case IO_OK:
+				break;
+			}
+			event_del(c->ev_timer);
+			if (o->data_full)
+				ob_drain(o);
+			return;
+		case OB_DOT: {
+			struct outbound_reply rep;
+
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_fail(o, 451, "4.4.2", DANEGATE_R_NONE,
+				    "end of DATA: %s (the message may have "
+				    "been delivered)", err);
+				log_warnx("%s: lost %s after the end of DATA: "
+				    "possible duplicate if the client "
+				    "retries", o->domain, c->relay);
+				ob_die(o);
+				return;
+			case IO_OK:
+				break;
+			}
+			event_del(c->ev_timer);
+			reply_from_remote(&rep, r);
+			for (size_t i = 0; i < o->n_rcpts; i++)
+				if (o->rcpts[i].accepted)
+					ob_log(o, o->rcpts[i].addr, &rep);
+			o->state = OB_DONE;
+			ob_reply(o, &rep);
+			return;
+		}
+		}
+	}
+}
+
+/* ---- the destination lookup ---------------------------------------------- */
+
+static void
+ob_lookup_cb(void *arg, int err, struct danegate_destination *dest)
+{
+	struct lookup_ticket *t = arg;
+	struct outbound *o = t->o;
+
+	free(t);
+	if (o == NULL) {
+		/* the outbound was freed while we looked */
+		danegate_destination_free(dest);
+		return;
+	}
+	o->lookup = NULL;
+	if (err != 0 || dest == NULL) {
+		danegate_destination_free(dest);
+		ob_set_fail(o, 451, "4.4.3", DANEGATE_R_NONE, "destination "
+		    "lookup failed: %s", danegate_strerror(err));
+		ob_die(o);
+		return;
+	}
+	o->dest = dest;
+	if (dest->null_mx || dest->policy == DANEGATE_POLICY_NO_MAIL) {
+		/* RFC 7505 §4.1 */
+		ob_set_fail(o, 556, "5.1.10", DANEGATE_R_NULL_MX, "the domain "
+		    "accepts no mail (null MX)");
+		ob_die(o);
+		return;
+	}
+	if (dest->n_hosts == 0) {
+		ob_set_fail(o, 451, dest->reason ==
+		    DANEGATE_R_DNSSEC_INVALID ? "4.7.5" : "4.4.3",
+		    dest->reason, "%s", dest->why[0] != '\0' ? dest->why :
+		    "no MX host");
+		ob_die(o);
+		return;
+	}
+	ob_order_hosts(o);
+	o->host_i = o->addr_i = 0;
+	o->host = NULL;
+	o->state = OB_CONNECT;
+	ob_run(o);
+}
+
+static int
+ob_start_lookup(struct outbound *o)
+{
+	struct lookup_ticket *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (t == NULL)
+		return DANEGATE_E_NOMEM;
+	t->o = o;
+	o->lookup = t;
+	o->state = OB_LOOKUP;
+	rc = danegate_destination_lookup_async(o->env->resolver, o->domain,
+	    25, ob_lookup_cb, t);
+	if (rc != 0) {
+		o->lookup = NULL;
+		free(t);
+	}
+	return rc;
+}
+
+/* A cached session whose RSET failed: look up afresh (from the loop). */
+static void
+ob_restart(struct outbound *o)
+{
+	if (o->state == OB_LOOKUP && o->lookup == NULL && o->c == NULL &&
+	    ob_start_lookup(o) != 0) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
+		ob_die(o);
+	}
+}
+
+/* ---- the API --------------------------------------------------------------- */
+
+int
+outbound_env_new(const struct outbound_env_options *opts,
+    struct outbound_env **out)
+{
+	struct outbound_env *env;
+	int rc;
+
+	*out = NULL;
+	if (opts == NULL || opts->base == NULL || opts->resolver == NULL)
+		return DANEGATE_E_INVALID;
+	if (opts->helo_name != NULL && !helo_ok(opts->helo_name))
+		return DANEGATE_E_INVALID;
+	if ((env = calloc(1, sizeof(*env))) == NULL)
+		return DANEGATE_E_NOMEM;
+	env->base = opts->base;
+	env->resolver = opts->resolver;
+	if (opts->helo_name != NULL)
+		copy_str(env->helo, sizeof(env->helo), opts->helo_name);
+	else if (gethostname(env->helo, sizeof(env->helo) - 1) != 0 ||
+	    !helo_ok(env->helo))
+		copy_str(env->helo, sizeof(env->helo), "localhost");
+	env->policies = opts->policies;
+	env->exemptions = opts->exemptions;
+	env->port = opts->port != 0 ? opts->port : 25;
+	env->t = opts->timeouts;
+	/* RFC 5321 §4.5.3.2 */
+#define DEF(f, ms) do { if (env->t.f == 0) env->t.f = (ms); } while (0)
+	DEF(connect_ms, 30000);
+	DEF(greeting_ms, 300000);
+	DEF(ehlo_ms, 300000);
+	DEF(starttls_ms, 300000);
+	DEF(mail_ms, 300000);
+	DEF(rcpt_ms, 300000);
+	DEF(data_ms, 120000);
+	DEF(block_ms, 180000);
+	DEF(data_end_ms, 600000);
+#undef DEF
+	if (env->t.data_end_ms > OB_DATA_END_CAP_MS)
+		env->t.data_end_ms = OB_DATA_END_CAP_MS;
+	env->data_buffer = opts->data_buffer != 0 ? opts->data_buffer :
+	    OB_DATA_BUFFER_DEFAULT;
+	env->reuse_max = opts->reuse_max != 0 ? opts->reuse_max :
+	    OB_REUSE_MAX_DEFAULT;
+	env->reuse_idle_ms = opts->reuse_idle_ms != 0 ? opts->reuse_idle_ms :
+	    OB_REUSE_IDLE_DEFAULT;
+	env->no_reuse = opts->no_reuse;
+	rc = gnutls_certificate_allocate_credentials(&env->cred);
+	if (rc >= 0) {
+		if (opts->ca_file != NULL)
+			rc = gnutls_certificate_set_x509_trust_file(env->cred,
+			    opts->ca_file, GNUTLS_X509_FMT_PEM);
+		else
+			rc = gnutls_certificate_set_x509_system_trust(
+			    env->cred);
+		/* the system may have no trust store: only verify and
+		 * secure need one, and they then fail closed */
+		if (opts->ca_file == NULL && rc < 0)
+			rc = 0;
+		else if (opts->ca_file != NULL && rc <= 0)
+			rc = -1;
+	}
+	if (rc < 0) {
+		outbound_env_free(env);
+		return DANEGATE_E_INVALID;
+	}
+	*out = env;
+	return 0;
+}
+
+void
+outbound_env_set_policies(struct outbound_env *env,
+    const struct policy_table *policies, struct exemptions *exemptions)
+{
+	env->policies = policies;
+	env->exemptions = exemptions;
+	env->generation++;
+	while (env->cache != NULL) {
+		struct conn *c = env->cache;
+
+		cache_remove(env, c);
+		conn_free(c);
+	}
+}
+
+void
+outbound_env_stats(const struct outbound_env *env, struct outbound_stats *out)
+{
+	if (env == NULL)
+		memset(out, 0, sizeof(*out));
+	else
+		*out = env->stats;
+}
+
+void
+outbound_env_free(struct outbound_env *env)
+{
+	if (env == NULL)
+		return;
+	while (env->cache != NULL) {
+		struct conn *c = env->cache;
+		char err[64];
+
+		cache_remove(env, c);
+		conn_command(c, "QUIT");
+		(void)conn_flush(c, err, sizeof(err));
+		conn_free(c);
+	}
+	for (unsigned i = 0; i < env->n_tickets; i++)
+		gnutls_free(env->tickets[i].data.data);
+	if (env->cred != NULL)
+		gnutls_certificate_free_credentials(env->cred);
+	free(env);
+}
+
+static bool
+domain_ok(const char *d)
+{
+	size_t len = strnlen(d, DANEGATE_NAME_MAX);
+
+	if (len == 0 || len >= DANEGATE_NAME_MAX - 1)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = d[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* The policy for the domain, copied: table entry, exemption, RFC 8689. */
+static void
+ob_policy(struct outbound *o)
+{
+	const struct policy_entry *e = policy_table_find(o->env->policies,
+	    o->domain);
+	struct exemption *x = exemptions_find(o->env->exemptions, o->domain);
+
+	o->level = POLICY_LEVEL_DANE;
+	if (e != NULL) {
+		o->pol = *e;
+		o->has_pol = true;
+		o->level = e->level;
+	}
+	if (x != NULL) {
+		if (exemption_active(x, time(NULL))) {
+			o->exempt = true;
+			copy_str(o->exempt_reason, sizeof(o->exempt_reason),
+			    x->reason);
+			copy_str(o->exempt_until, sizeof(o->exempt_until),
+			    x->until);
+		} else {
+			x->refused++;
+			o->env->stats.exemptions_refused++;
+			log_warnx("%s: exemption expired on %s (%s): not "
+			    "applied", o->domain, x->until, x->reason);
+		}
+	}
+	o->soft = o->exempt || o->tls_required_no;
+}
+
+struct outbound *
+outbound_open(struct outbound_env *env, const char *domain,
+    const struct outbound_envelope *from, const struct outbound_callbacks *cb,
+    void *arg, int *err)
+{
+	struct outbound *o;
+	struct conn *c;
+	char key[DANEGATE_NAME_MAX + 32];
+	int rc = DANEGATE_E_INVALID;
+
+	if (err != NULL)
+		*err = 0;
+	if (env == NULL || domain == NULL || from == NULL || cb == NULL ||
+	    cb->on_reply == NULL || !domain_ok(domain) ||
+	    from->sender == NULL || !arg_ok(from->sender, OB_SENDER_MAX, false) ||
+	    (from->body != NULL && !arg_ok(from->body, 15, false)) ||
+	    (from->ret != NULL && !arg_ok(from->ret, 15, false)) ||
+	    (from->envid != NULL && !arg_ok(from->envid, 127, false)))
+		goto fail;
+	rc = DANEGATE_E_NOMEM;
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		goto fail;
+	o->env = env;
+	copy_str(o->domain, sizeof(o->domain), domain);
+	copy_str(o->sender, sizeof(o->sender), from->sender);
+	o->size = from->size;
+	copy_str(o->body, sizeof(o->body), from->body);
+	o->smtputf8 = from->smtputf8;
+	copy_str(o->ret, sizeof(o->ret), from->ret);
+	copy_str(o->envid, sizeof(o->envid), from->envid);
+	o->tls_required_no = from->tls_required_no;
+	o->cb = *cb;
+	o->arg = arg;
+	o->busy = true;
+	gettimeofday(&o->start, NULL);
+	env->stats.transactions++;
+	o->ev_reply = evtimer_new(env->base, ob_reply_cb, o);
+	o->ev_drain = evtimer_new(env->base, ob_drain_cb, o);
+	if (o->ev_reply == NULL || o->ev_drain == NULL) {
+		outbound_free(o);
+		goto fail;
+	}
+	ob_policy(o);
+
+	snprintf(key, sizeof(key), "%s|%s|%d", o->domain,
+	    policy_level_name(o->level), o->soft ? 1 : 0);
+	if (!env->no_reuse && (c = cache_take(env, key)) != NULL) {
+		/* a verified session to this destination, same policy */
+		env->stats.reused++;
+		c->owner = o;
+		o->c = c;
+		conn_command(c, "RSET");
+		conn_timer(c, env->t.mail_ms);
+		o->state = OB_RSET;
+		/* run from the loop: the reply must not come inside */
+		event_active(c->ev_write, EV_WRITE, 0);
+		return o;
+	}
+	if ((rc = ob_start_lookup(o)) != 0) {
+		outbound_free(o);
+		goto fail;
+	}
+	return o;
+fail:
+	if (err != NULL)
+		*err = rc;
+	return NULL;
+}
+
+/* A request made on a dead transaction: the failure again. */
+static int
+ob_dead(struct outbound *o)
+{
+	o->busy = true;
+	ob_reply(o, &o->fail);
+	return 0;
+}
+
+int
+outbound_rcpt(struct outbound *o, const char *rcpt, const char *dsn_params)
+{
+	struct rcpt *nr;
+	char *copy;
+
+	if (o == NULL || o->busy || rcpt == NULL ||
+	    !arg_ok(rcpt, OB_SENDER_MAX, false) || rcpt[0] == '\0' ||
+	    (dsn_params != NULL && !arg_ok(dsn_params, OB_PARAMS_MAX, true)))
+		return DANEGATE_E_INVALID;
+	if (o->state == OB_FAILED) {
+		ob_log(o, rcpt, &o->fail);
+		return ob_dead(o);
+	}
+	if (o->state != OB_IDLE)
+		return DANEGATE_E_INVALID;
+	if ((copy = strdup(rcpt)) == NULL)
+		return DANEGATE_E_NOMEM;
+	nr = realloc(o->rcpts, (o->n_rcpts + 1) * sizeof(*nr));
+	if (nr == NULL) {
+		free(copy);
+		return DANEGATE_E_NOMEM;
+	}
+	o->rcpts = nr;
+	o->rcpts[o->n_rcpts].addr = copy;
+	o->rcpts[o->n_rcpts].accepted = false;
+	o->n_rcpts++;
+	o->cur_rcpt = copy;
+	o->busy = true;
+	if (dsn_params != NULL && dsn_params[0] != '\0' &&
+	    (o->c->ext & SMTP_EXT_DSN))
+		conn_command(o->c, "RCPT TO:<%s> %s", rcpt, dsn_params);
+	else
+		conn_command(o->c, "RCPT TO:<%s>", rcpt);
+	conn_timer(o->c, o->env->t.rcpt_ms);
+	o->state = OB_RCPT;
+	event_active(o->c->ev_write, EV_WRITE, 0);
+	return 0;
+}
+
+int
+outbound_data_begin(struct outbound *o)
+{
+	bool any = false;
+
+	if (o == NULL || o->busy)
+		return DANEGATE_E_INVALID;
+	if (o->state == OB_FAILED)
+		return ob_dead(o);
+	for (size_t i = 0; i < o->n_rcpts; i++)
+		any = any || o->rcpts[i].accepted;
+	if (o->state != OB_IDLE || !any)
+		return DANEGATE_E_INVALID;
+	o->busy = true;
+	conn_command(o->c, "DATA");
+	conn_timer(o->c, o->env->t.data_ms);
+	o->state = OB_DATA;
+	event_active(o->c->ev_write, EV_WRITE, 0);
+	return 0;
+}
+
+int
+outbound_data_write(struct outbound *o, const void *buf, size_t len)
+{
+	const char *b = buf;
+
+	if (o == NULL || (len > 0 && buf == NULL))
+		return DANEGATE_E_INVALID;
+	if (o->state == OB_FAILED)
+		return DANEGATE_E_NETWORK;
+	if (o->state != OB_BODY || o->busy || o->data_full)
+		return DANEGATE_E_INVALID;
+	if (len == 0)
+		return 0;
+	if (conn_append(o->c, buf, len) != 0)
+		return DANEGATE_E_NOMEM;
+	o->any_data = true;
+	if (len >= 2) {
+		o->tail[0] = b[len - 2];
+		o->tail[1] = b[len - 1];
+	} else {
+		o->tail[0] = o->tail[1];
+		o->tail[1] = b[0];
+	}
+	if (o->c->out_len - o->c->out_pos >= o->env->data_buffer)
+		o->data_full = true;
+	/* send what the socket takes now, the rest from the loop */
+	event_active(o->c->ev_write, EV_WRITE, 0);
+	return o->data_full ? 1 : 0;
+}
+
+int
+outbound_data_end(struct outbound *o)
+{
+	if (o == NULL || o->busy)
+		return DANEGATE_E_INVALID;
+	if (o->state == OB_FAILED)
+		return ob_dead(o);
+	if (o->state != OB_BODY)
+		return DANEGATE_E_INVALID;
+	o->busy = true;
+	o->data_full = false;
+	/* the message must end with CRLF before the dot (RFC 5321 §4.1.1.4) */
+	if (o->any_data && (o->tail[0] != '\r' || o->tail[1] != '\n') &&
+	    conn_append(o->c, "\r\n", 2) != 0) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
+		ob_die(o);
+		return 0;
+	}
+	conn_command(o->c, ".");
+	conn_timer(o->c, o->env->t.data_end_ms);
+	o->state = OB_DOT;
+	event_active(o->c->ev_write, EV_WRITE, 0);
+	return 0;
+}
+
+void
+outbound_free(struct outbound *o)
+{
+	if (o == NULL)
+		return;
+	if (o->lookup != NULL)
+		o->lookup->o = NULL;	/* the callback frees the ticket */
+	if (o->c != NULL) {
+		struct conn *c = o->c;
+
+		o->c = NULL;
+		event_del(c->ev_read);
+		event_del(c->ev_write);
+		/* only a session at a clean end of a transaction is kept */
+		if (o->state == OB_DONE || (o->state == OB_IDLE &&
+		    c->out_len == c->out_pos))
+			cache_put(o->env, c);
+		else
+			conn_free(c);
+	}
+	if (o->ev_reply != NULL)
+		event_free(o->ev_reply);
+	if (o->ev_drain != NULL)
+		event_free(o->ev_drain);
+	danegate_destination_free(o->dest);
+	danegate_smtp_result_free(o->judged);
+	for (size_t i = 0; i < o->n_rcpts; i++)
+		free(o->rcpts[i].addr);
+	free(o->rcpts);
+	free(o);
+}
+
+const char *
+outbound_tls_summary(const struct outbound *o)
+{
+	return o != NULL ? conn_tls(o->c) : "none";
+}
+
+const char *
+outbound_relay_name(const struct outbound *o)
+{
+	return o != NULL && o->c != NULL ? o->c->relay : "";
+}
