@@ -1,0 +1,222 @@
+/*
+ * outbound.h - danegate-relay's outbound side: one SMTP transaction to one
+ * destination domain, delivered under DANE (RFC 7672), the policy table
+ * and the exemption list, never downgraded.
+ *
+ * The front (SMTP/LMTP server sessions) opens one struct outbound per
+ * destination domain of a transaction and drives it with one request at a
+ * time: outbound_open() (MAIL FROM), outbound_rcpt() for each recipient,
+ * outbound_data_begin(), outbound_data_write()* and outbound_data_end().
+ * Each request is answered by exactly one on_reply() call, always from
+ * the event loop (never from inside the call that made the request). The
+ * next request may be made from inside on_reply() or later, never before:
+ * a request made while another is outstanding returns DANEGATE_E_INVALID.
+ * outbound_data_write() is the exception: it is answered by its return
+ * value (and on_drain when the buffer has room again), not by on_reply.
+ *
+ * Replies are what the front should send to its own client:
+ *  - the remote's own reply, code and text, when there was one (RCPT 5xx
+ *    stays 5xx, 4xx stays 4xx; the final reply to the dot is the
+ *    remote's);
+ *  - otherwise ours: 4xx for every temporary failure (DNS, connect, TLS,
+ *    DANE mismatch, timeouts), 5xx only for permanent ones (null MX,
+ *    SMTPUTF8 needed but not offered, a "TLS-less" policy table entry
+ *    that can never succeed is still 4xx). The text starts with the
+ *    enhanced status code and, for TLS policy failures, carries the RFC
+ *    8460 result type and the host:
+ *    "4.7.5 dane-required: mx1.example.net[192.0.2.1]: STARTTLS not offered"
+ *
+ * After a failed outbound_open() (code >= 400) the transaction is dead:
+ * every further request fails with 4xx/5xx alike; free it. A failed RCPT
+ * does not end it. outbound_data_begin() needs at least one accepted RCPT.
+ *
+ * Every attempt (per recipient, Postfix style) is logged once through
+ * lib/log.h at notice level:
+ *   to=<rcpt>, relay=mx1.example.net[192.0.2.1]:25, delay=0.31,
+ *   dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4Xz), tls=Verified TLS
+ *   (DANE-EE 3 1 1)
+ *
+ * SECURITY: talks to remote SMTP servers on port 25 (plaintext until
+ * STARTTLS) and to the validating resolver, with the relay's unprivileged
+ * identity. Remote replies go through plugin/smtp_reply.c's bounded
+ * parser; text passed back to the front is printable ASCII only. Nothing
+ * the remote says is sent before the TLS verdict where TLS is required.
+ *
+ * Ownership: the env borrows its event base, resolver, policy table and
+ * exemption list (they must outlive it); an outbound copies what it needs
+ * from its arguments, so callers may free them when the call returns.
+ */
+#ifndef DANEGATE_RELAY_OUTBOUND_H
+#define DANEGATE_RELAY_OUTBOUND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "plugin/danegate.h"
+
+struct event_base;
+struct policy_table;		/* policy_table.h */
+struct exemptions;		/* policy_table.h */
+
+/* ---- the process-wide environment --------------------------------------- */
+
+/*
+ * Timeouts in milliseconds, per RFC 5321 §4.5.3.2 (the defaults, used
+ * where a field is 0): connect 30 s (not in the RFC: Postfix's
+ * smtp_connect_timeout), greeting 5 min, EHLO/HELO 5 min, STARTTLS and
+ * handshake 5 min, MAIL 5 min, RCPT 5 min, DATA 2 min, each data block 3
+ * min, after the dot 10 min. The front's own client has a 10-minute
+ * DATA timeout (RFC 5321 §4.5.3.2.6), so the relay caps data_end_ms at
+ * 8 minutes: its 4xx must reach the client before that client gives up.
+ */
+struct outbound_timeouts {
+	unsigned connect_ms, greeting_ms, ehlo_ms, starttls_ms, mail_ms,
+	    rcpt_ms, data_ms, block_ms, data_end_ms;
+};
+
+struct outbound_env_options {
+	struct event_base *base;		/* borrowed */
+	struct danegate_resolver *resolver;	/* borrowed, async on base */
+	const char *helo_name;		/* our EHLO name; NULL: host name */
+	const char *ca_file;		/* PKIX trust (verify/secure, MTA-STS);
+					 * NULL: the system's */
+	const struct policy_table *policies;	/* borrowed, NULL: none */
+	struct exemptions *exemptions;	/* borrowed, NULL: none (use counts
+					 * are written into it) */
+	uint16_t port;			/* connect there instead of 25; the
+					 * TLSA records are still port 25's
+					 * (tests: a stand-in server beside
+					 * the real one); 0: 25 */
+	struct outbound_timeouts timeouts;
+	size_t data_buffer;		/* bytes buffered towards the remote
+					 * before on_drain; 0: 64 KiB */
+	unsigned reuse_max;		/* idle verified sessions kept; 0: 8,
+					 * and reuse can be turned off with
+					 * no_reuse */
+	unsigned reuse_idle_ms;		/* kept that long; 0: 10 s */
+	bool no_reuse;
+};
+
+struct outbound_env;
+
+/*
+ * Creates the shared state of the outbound side: options copied, the
+ * connection cache empty. Returns 0 and sets *out, or a negative
+ * DANEGATE_E_* code (DANEGATE_E_INVALID: no base/resolver, a bad HELO
+ * name or CA file).
+ */
+int outbound_env_new(const struct outbound_env_options *opts,
+    struct outbound_env **out);
+
+/*
+ * Swaps the policy table and exemption list (SIGHUP reload); transactions
+ * already open keep the decision they made, cached sessions made under
+ * another policy are closed. Both borrowed, NULL: none.
+ */
+void outbound_env_set_policies(struct outbound_env *env,
+    const struct policy_table *policies, struct exemptions *exemptions);
+
+/* Closes the cached sessions (QUIT), frees the env; outbounds still open
+ * must be freed before. Accepts NULL. */
+void outbound_env_free(struct outbound_env *env);
+
+/* ---- one transaction ---------------------------------------------------- */
+
+/* One complete SMTP reply to relay on. */
+struct outbound_reply {
+	int code;			/* 250, 354, 451, 550 ... */
+	char text[512];			/* "2.1.5 Ok" or "4.7.5 dane-required:
+					 * mx1.example.net[192.0.2.1]:
+					 * STARTTLS not offered"; enhanced
+					 * code first, printable ASCII */
+	bool remote;			/* the remote server said it (false: the
+					 * relay's own verdict) */
+	enum danegate_reason reason;	/* RFC 8460 result type of a TLS policy
+					 * failure, or the outcome:
+					 * DANE_VERIFIED, NONE, ... */
+};
+
+struct outbound_callbacks {
+	/* the answer to the last request (open/rcpt/data_begin/data_end);
+	 * r is borrowed for the call */
+	void (*on_reply)(void *arg, const struct outbound_reply *r);
+	/* the DATA buffer has room again after outbound_data_write() said
+	 * it was full; may be NULL if the front never writes past full */
+	void (*on_drain)(void *arg);
+};
+
+/* MAIL FROM and its parameters, passed on when the remote offers them. */
+struct outbound_envelope {
+	const char *sender;		/* "" for the null sender, no <> */
+	long long size;			/* SIZE=, -1 if none */
+	const char *body;		/* "8BITMIME", "7BIT" or NULL */
+	bool smtputf8;			/* SMTPUTF8: 5.6.7 if not offered */
+	const char *ret, *envid;	/* DSN RET=, ENVID= (xtext) or NULL */
+	bool tls_required_no;		/* RFC 8689 "TLS-Required: No": the
+					 * DANE/policy verdict is not enforced
+					 * (TLS is still tried); logged */
+};
+
+struct outbound;
+
+/*
+ * Starts a transaction to domain (an ASCII or A-label mail domain) and
+ * returns at once: looks up the destination (danegate_destination_lookup
+ * _async), applies the policy, connects to the MX addresses in order (or
+ * takes a cached session), EHLO, STARTTLS, the TLS verdict, then MAIL
+ * FROM. cb->on_reply follows once with the remote's reply to MAIL FROM or
+ * the relay's 4xx/5xx. Returns NULL (nothing will call back) only when
+ * memory runs out or an argument is invalid; *err says which if err is not
+ * NULL. The outbound is the caller's until outbound_free().
+ */
+struct outbound *outbound_open(struct outbound_env *env, const char *domain,
+    const struct outbound_envelope *from, const struct outbound_callbacks *cb,
+    void *arg, int *err);
+
+/*
+ * RCPT TO:<rcpt> (no angle brackets) with the DSN parameters dsn_params
+ * ("NOTIFY=... ORCPT=...", passed on only if the remote offers DSN; NULL:
+ * none). on_reply: the remote's reply, or ours. Returns 0 or
+ * DANEGATE_E_INVALID (request outstanding, bad address, after DATA).
+ */
+int outbound_rcpt(struct outbound *o, const char *rcpt,
+    const char *dsn_params);
+
+/* DATA; on_reply: 354 or an error. 0 or DANEGATE_E_INVALID. */
+int outbound_data_begin(struct outbound *o);
+
+/*
+ * Bytes of the message as the front received them (dot-stuffed, CRLF
+ * lines, without the final ".\r\n"), in any pieces. Returns 0 if accepted
+ * with room for more, 1 if accepted and the buffer is now full (wait for
+ * on_drain before writing more), or a negative code (DANEGATE_E_INVALID:
+ * not in DATA or written while full; the transaction already failed:
+ * DANEGATE_E_NETWORK — outbound_data_end() will then answer 4xx). Bounded
+ * buffers only: no copy of the whole message is ever kept.
+ */
+int outbound_data_write(struct outbound *o, const void *buf, size_t len);
+
+/*
+ * Ends the message: sends ".", on_reply: the remote's own final reply,
+ * sent only after it arrived (or 4xx on timeout / failure). 0 or
+ * DANEGATE_E_INVALID.
+ */
+int outbound_data_end(struct outbound *o);
+
+/*
+ * Ends the transaction: after a completed delivery the verified session
+ * goes back to the env's cache (RSET) if reuse is allowed, otherwise QUIT.
+ * Never calls back after it; accepts NULL.
+ */
+void outbound_free(struct outbound *o);
+
+/* "Verified TLS (DANE-EE 3 1 1)", "Trusted TLS", "Untrusted TLS",
+ * "Anonymous TLS" or "none": the session's TLS as the log line names it,
+ * valid after a successful open (for the front's Received: comment). */
+const char *outbound_tls_summary(const struct outbound *o);
+
+/* "mx1.example.net[192.0.2.1]:25" after a successful open, "" before. */
+const char *outbound_relay_name(const struct outbound *o);
+
+#endif
