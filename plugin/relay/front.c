@@ -1166,7 +1166,10 @@ session_step(struct session *s)
 			progress = step_data_end(s, false);
 			break;
 		case S_TLS_FLUSH:
-			if (evbuffer_get_length(s->out) == 0)
+			/* the 220 goes out in plaintext, then the handshake */
+			if (!flush(s))
+				s->eof = true;
+			else if (evbuffer_get_length(s->out) == 0)
 				progress = start_tls(s);
 			break;
 		case S_HANDSHAKE:
