@@ -586,7 +586,8 @@ dest_get(struct session *s, const char *domain, size_t *index)
 		reply(s, "452 4.5.3 Too many recipient domains");
 		return NULL;
 	}
-	if ((nd = realloc(s->dests, (s->n_dests + 1) * sizeof(*nd))) == NULL ||
+	if ((nd = realloc(s->dests, (s->n_dests + 1) *
+	    sizeof(struct dest *))) == NULL ||
 	    (d = calloc(1, sizeof(*d))) == NULL) {
 		if (nd != NULL)
 			s->dests = nd;
@@ -615,7 +616,6 @@ static void
 cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 {
 	struct rcpt *r;
-	struct dest *d;
 	size_t di;
 
 	if (!s->in_mail) {
@@ -663,7 +663,7 @@ cmd_rcpt(struct session *s, const struct smtp_cmd *c)
 		s->rcpts = nr;
 		s->cap_rcpts = ncap;
 	}
-	if ((d = dest_get(s, c->domain, &di)) == NULL)
+	if (dest_get(s, c->domain, &di) == NULL)
 		return;
 	r = &s->rcpts[s->n_rcpts];
 	memset(r, 0, sizeof(*r));
@@ -1263,10 +1263,10 @@ session_close(struct session *s)
 
 	log_info("%s: disconnect from %s", s->id, s->peer);
 	txn_reset(s);
+	if (f->sessions == s)
+		f->sessions = s->next;
 	if (s->prev)
 		s->prev->next = s->next;
-	else
-		f->sessions = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
 	f->st.active--;
@@ -1390,6 +1390,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 	int c;
 
 	(void)what;
+	memset(&ss, 0, sizeof(ss));
 	while ((c = accept4(fd, (struct sockaddr *)&ss, &len,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		(void)front_session_add(l->f, c, l->path ? NULL :
@@ -1572,6 +1573,19 @@ front_set_conf(struct front *f, const struct relay_conf *conf)
 	return 0;
 }
 
+/* Unlinks the first session (the caller closes it). */
+static struct session *
+sessions_pop(struct front *f)
+{
+	struct session *s = f->sessions;
+
+	f->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = NULL;
+	s->next = s->prev = NULL;
+	return s;
+}
+
 static void
 on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -1581,7 +1595,7 @@ on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_notice("drain deadline: closing %u session(s)", f->st.active);
 	while (f->sessions != NULL) {
-		struct session *s = f->sessions;
+		struct session *s = sessions_pop(f);
 
 		reply(s, "421 4.3.2 %s Service shutting down",
 		    f->conf->hostname);
@@ -1627,7 +1641,7 @@ front_free(struct front *f)
 		return;
 	f->drain_done = NULL;
 	while (f->sessions != NULL)
-		session_close(f->sessions);
+		session_close(sessions_pop(f));
 	listeners_close(f);
 	if (f->ev_drain)
 		event_free(f->ev_drain);

@@ -292,7 +292,8 @@ main(int argc, char **argv)
 	if (check_only)
 		return relay_check(&r);
 
-	if (relay_conf_load(r.conf_path, &r.ov, &r.conf) != 0)
+	if (relay_conf_load(r.conf_path, &r.ov, &r.conf) != 0 ||
+	    r.conf == NULL)
 		return 1;
 	if (r.conf_path[0] != '\0') {
 		/* reloads happen after chdir(directory:) */

@@ -42,7 +42,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	ra = smtp_cmd_parse(data, size, &a);
 	rb = smtp_cmd_parse(data, size, &b);
-	if (ra != rb || memcmp(&a, &b, sizeof(a)) != 0)
+	if (ra != rb || a.verb != b.verb || a.size != b.size ||
+	    a.notify != b.notify || a.body != b.body || a.ret != b.ret ||
+	    a.smtputf8 != b.smtputf8 || a.utf8 != b.utf8 ||
+	    a.n_params != b.n_params || a.postmaster != b.postmaster ||
+	    a.domain_literal != b.domain_literal ||
+	    strcmp(a.helo, b.helo) != 0 || strcmp(a.addr, b.addr) != 0 ||
+	    strcmp(a.domain, b.domain) != 0 ||
+	    strcmp(a.envid, b.envid) != 0 || strcmp(a.orcpt, b.orcpt) != 0)
 		abort();
 	if (ra != SMTP_CMD_OK) {
 		if (ra < SMTP_CMD_E_PARAM_DUP)

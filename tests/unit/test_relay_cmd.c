@@ -35,7 +35,10 @@ START_TEST(refuse_line)
 	char buf[SMTP_CMD_LINE_MAX + 2];
 
 	memset(buf, 'x', sizeof(buf));
-	memcpy(buf, "NOOP ", 5);
+	buf[0] = 'N';
+	buf[1] = buf[2] = 'O';
+	buf[3] = 'P';
+	buf[4] = ' ';
 	ck_assert_int_eq(parse_n(buf, SMTP_CMD_LINE_MAX + 1),
 	    SMTP_CMD_E_LONG);
 	ck_assert_int_eq(parse_n(buf, SMTP_CMD_LINE_MAX), SMTP_CMD_OK);

@@ -329,7 +329,8 @@ START_TEST(good_backpressure)
 	    "DATA\r\n", 5);
 	while (n + 80 < sizeof(big) - 10) {
 		memset(big + n, 'x', 78);
-		memcpy(big + n + 78, "\r\n", 2);
+		big[n + 78] = '\r';
+		big[n + 79] = '\n';
 		n += 80;
 	}
 	memcpy(big + n, ".\r\n", 4);
