@@ -19,12 +19,13 @@
  *    stays 5xx, 4xx stays 4xx; the final reply to the dot is the
  *    remote's);
  *  - otherwise ours: 4xx for every temporary failure (DNS, connect, TLS,
- *    DANE mismatch, timeouts), 5xx only for permanent ones (null MX,
- *    SMTPUTF8 needed but not offered, a "TLS-less" policy table entry
- *    that can never succeed is still 4xx). The text starts with the
- *    enhanced status code and, for TLS policy failures, carries the RFC
- *    8460 result type and the host:
- *    "4.7.5 dane-required: mx1.example.net[192.0.2.1]: STARTTLS not offered"
+ *    DANE mismatch, policy table, timeouts), 5xx only for the permanent
+ *    ones (null MX: 556 5.1.10; SMTPUTF8 needed but not offered: 550
+ *    5.6.7). The text starts with the enhanced status code and, for TLS
+ *    policy failures, carries the RFC 8460 result type and the host:
+ *    "4.7.5 starttls-not-supported: mx1.example.net[192.0.2.1]: STARTTLS
+ *    not offered" (RFC 8460 §4.3: dane-required is for a host without
+ *    usable TLSA under the dane-only policy)
  *
  * After a failed outbound_open() (code >= 400) the transaction is dead:
  * every further request fails with 4xx/5xx alike; free it. A failed RCPT
@@ -116,6 +117,23 @@ int outbound_env_new(const struct outbound_env_options *opts,
  */
 void outbound_env_set_policies(struct outbound_env *env,
     const struct policy_table *policies, struct exemptions *exemptions);
+
+/* Counters since outbound_env_new(), for metrics. */
+struct outbound_stats {
+	unsigned long transactions;	/* outbound_open() calls */
+	unsigned long sessions;		/* TCP connections made */
+	unsigned long reused;		/* transactions on a cached session */
+	unsigned long resumed;		/* TLS sessions resumed */
+	unsigned long sent, deferred, bounced;	/* per recipient, logged */
+	/* the relay's own failures (not the remote's replies), by the
+	 * reason in their text: RFC 8460 result types and the rest */
+	unsigned long failures[DANEGATE_R_COUNT];
+	unsigned long exemptions_used, exemptions_refused;
+	unsigned long tls_required_no;	/* RFC 8689 requests that mattered */
+};
+
+void outbound_env_stats(const struct outbound_env *env,
+    struct outbound_stats *out);
 
 /* Closes the cached sessions (QUIT), frees the env; outbounds still open
  * must be freed before. Accepts NULL. */
