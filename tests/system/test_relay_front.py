@@ -164,9 +164,14 @@ def message(tok):
 class Raw:
     """A line-oriented SMTP client that sees every reply line."""
 
-    def __init__(self, host, port, source=None):
-        self.s = socket.create_connection((host, port), 10,
-                                          (source, 0) if source else None)
+    def __init__(self, host, port=None, source=None):
+        if port is None:        # a unix socket path
+            self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.s.settimeout(10)
+            self.s.connect(host)
+        else:
+            self.s = socket.create_connection(
+                (host, port), 10, (source, 0) if source else None)
         self.buf = b""
 
     def send(self, data):
@@ -273,6 +278,31 @@ def test_lmtp_fans_out_one_reply_per_recipient(relay, mailworld):
     assert c.cmd("QUIT")[0] == 221
     assert sink_find(mailworld, "dane-ee.example", tok) is not None
     assert sink_find(mailworld, "dane-ta.example", tok) is not None
+
+
+def test_lmtp_unix_socket(mailworld, tmp_path):
+    """--lmtp PATH: a unix socket listener (Postfix's lmtp:unix:PATH)."""
+    tok = token("lmtp-unix")
+    path = tmp_path / "lmtp.sock"
+    r = Relay(mailworld, tmp_path, ["%s@%d" % (ADDR2, SMTP_PORT)], str(path))
+    r.start()
+    try:
+        c = Raw(str(path))
+        assert c.reply()[0] == 220
+        assert c.cmd("LHLO client.test")[0] == 250
+        assert c.cmd("MAIL FROM:<a@client.example>")[0] == 250
+        assert c.cmd("RCPT TO:<x@dane-ee.example>")[0] == 250
+        assert c.cmd("RCPT TO:<y@dane-ta.example>")[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        c.send(message(tok) + ".\r\n")
+        assert [c.reply()[0] for _ in range(2)] == [250, 250]
+        assert c.cmd("QUIT")[0] == 221
+        c.close()
+        assert sink_find(mailworld, "dane-ee.example", tok) is not None
+        assert sink_find(mailworld, "dane-ta.example", tok) is not None
+    finally:
+        assert r.stop() == 0
+    assert not path.exists()
 
 
 # ----------------------------------------------------- the access list --
