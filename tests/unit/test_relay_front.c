@@ -381,6 +381,83 @@ START_TEST(good_client_gone_mid_data)
 }
 END_TEST
 
+static void
+drained(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+START_TEST(good_drain_deadline)
+{
+	struct front_stats st;
+	bool done = false;
+
+	/* the deadline at once: the transaction in flight gets 421 and its
+	 * remote never sees a dot */
+	conf->drain_timeout = 0;
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@ok.example>\r\n"
+	    "DATA\r\nhalf a message\r\n", 5);
+	front_drain(front, drained, &done);
+	wait_replies(6);
+	HAS("\r\n421 4.3.2 relay.test Service shutting down\r\n");
+	ck_assert(done);
+	ck_assert(!stub_msgs[0].ended);
+	ck_assert(stub_msgs[0].freed);
+	front_stats_get(front, &st);
+	ck_assert_uint_eq(st.active, 0);
+}
+END_TEST
+
+START_TEST(good_drain_idle)
+{
+	bool done = false;
+
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\n", 2);
+	front_drain(front, drained, &done);
+	wait_replies(3);
+	HAS("421 4.3.2 relay.test Service shutting down");
+	run_for_ms(5);
+	ck_assert(done);
+}
+END_TEST
+
+START_TEST(refuse_idle_timeout)
+{
+	conf->command_timeout = 1;
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\n", 2);
+	wait_replies(3);
+	HAS("421 4.4.2 relay.test Error: timeout exceeded");
+}
+END_TEST
+
+START_TEST(refuse_max_sessions)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	char buf[200];
+	ssize_t n;
+	int sv[2];
+
+	conf->max_sessions = 1;
+	connect_as("127.0.0.1", false);
+	wait_replies(1);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_ne(front_session_add(front, sv[0],
+	    (struct sockaddr *)&sin, sizeof(sin), false), 0);
+	n = recv(sv[1], buf, sizeof(buf) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "421 4.3.2 Too many sessions, try again "
+	    "later\r\n");
+	/* and the front closed its end */
+	ck_assert_int_eq(recv(sv[1], buf, sizeof(buf), 0), 0);
+	close(sv[1]);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -396,6 +473,8 @@ suite(void)
 	tcase_add_test(invalid, refuse_bare_lf);
 	tcase_add_test(invalid, refuse_smuggling);
 	tcase_add_test(invalid, refuse_lmtp_ehlo);
+	tcase_add_test(invalid, refuse_idle_timeout);
+	tcase_add_test(invalid, refuse_max_sessions);
 	tcase_add_test(good, good_ehlo);
 	tcase_add_test(good, good_transaction);
 	tcase_add_test(good, good_mirror);
@@ -403,6 +482,8 @@ suite(void)
 	tcase_add_test(good, good_backpressure);
 	tcase_add_test(good, good_client_gone);
 	tcase_add_test(good, good_client_gone_mid_data);
+	tcase_add_test(good, good_drain_deadline);
+	tcase_add_test(good, good_drain_idle);
 	suite_add_tcase(s, invalid);
 	suite_add_tcase(s, good);
 	return s;
