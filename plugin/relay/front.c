@@ -530,7 +530,8 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 		reply(s, "555 5.5.4 Parameters need EHLO");
 		return;
 	}
-	if (c->size >= 0 && (uint64_t)c->size > conf->message_size_limit) {
+	if (c->size >= 0 && conf->message_size_limit != 0 &&
+	    (uint64_t)c->size > conf->message_size_limit) {
 		reply(s, "552 5.3.4 Message size exceeds fixed maximum message "
 		    "size");
 		return;
@@ -1065,7 +1066,9 @@ step_data(struct session *s)
 			n = FRONT_IO_CHUNK;
 		p = evbuffer_pullup(s->in, (ssize_t)n);
 		rc = smtp_data_scan(&s->scan, p, n, &fwd, &used);
-		if (s->scan.bytes > conf->message_size_limit)
+		/* 0: no limit (RFC 1870 "SIZE 0") */
+		if (conf->message_size_limit != 0 &&
+		    s->scan.bytes > conf->message_size_limit)
 			s->too_big = true;
 		if (fwd > 0 && !s->scan.bare && !s->too_big)
 			data_forward(s, p, fwd);

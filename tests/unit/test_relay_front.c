@@ -458,6 +458,27 @@ START_TEST(refuse_max_sessions)
 }
 END_TEST
 
+START_TEST(refuse_size)
+{
+	static char big[4000];
+
+	conf->message_size_limit = 1000;
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\nMAIL FROM:<a@b.test> SIZE=1001\r\n"
+	    "MAIL FROM:<a@b.test> SIZE=1000\r\nRCPT TO:<x@ok.example>\r\n"
+	    "DATA\r\n", 6);
+	HAS("250-SIZE 1000\r\n");
+	HAS("552 5.3.4 Message size exceeds fixed maximum message size\r\n"
+	    "250 2.1.0 Ok");
+	memset(big, 'x', sizeof(big) - 6);
+	memcpy(big + sizeof(big) - 6, "\r\n.\r\n", 6);
+	big[sizeof(big) - 1] = '\0';
+	chat(big, 7);
+	HAS("\r\n552 5.3.4 Message size exceeds");
+	ck_assert(!stub_msgs[0].ended);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -475,6 +496,7 @@ suite(void)
 	tcase_add_test(invalid, refuse_lmtp_ehlo);
 	tcase_add_test(invalid, refuse_idle_timeout);
 	tcase_add_test(invalid, refuse_max_sessions);
+	tcase_add_test(invalid, refuse_size);
 	tcase_add_test(good, good_ehlo);
 	tcase_add_test(good, good_transaction);
 	tcase_add_test(good, good_mirror);
