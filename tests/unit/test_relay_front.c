@@ -479,6 +479,19 @@ START_TEST(refuse_size)
 }
 END_TEST
 
+START_TEST(good_size_unlimited)
+{
+	/* message-size-limit: 0 is RFC 1870's "SIZE 0": no fixed maximum */
+	conf->message_size_limit = 0;
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\nMAIL FROM:<a@b.test> SIZE=99999999\r\n"
+	    "RCPT TO:<x@ok.example>\r\nDATA\r\nhello\r\n.\r\n", 6);
+	HAS("250-SIZE 0\r\n");
+	HAS("250 2.0.0 Ok: queued as STUB");
+	ck_assert(stub_msgs[0].ended);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -506,6 +519,7 @@ suite(void)
 	tcase_add_test(good, good_client_gone_mid_data);
 	tcase_add_test(good, good_drain_deadline);
 	tcase_add_test(good, good_drain_idle);
+	tcase_add_test(good, good_size_unlimited);
 	suite_add_tcase(s, invalid);
 	suite_add_tcase(s, good);
 	return s;
