@@ -372,6 +372,45 @@ def test_starttls_discards_pipelined_plaintext(mailworld, tmp_path):
         assert r.stop() == 0
 
 
+def test_thousand_sessions(mailworld, tmp_path):
+    """max-sessions: 1000 concurrent clients are served (a message goes
+    through while 999 others sit idle), the next one gets 421."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 4096:
+        pytest.skip("RLIMIT_NOFILE hard limit %d < 4096" % hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, hard))
+    tok = token("thousand")
+    r = Relay(mailworld, tmp_path, ["%s@%d" % (ADDR2, SMTP_PORT)])
+    r.start()       # inherits the raised limit
+    idle = []
+    try:
+        for _ in range(999):
+            c = Raw(ADDR2, SMTP_PORT)
+            idle.append(c)
+        for c in idle:
+            assert c.reply()[0] == 220
+        busy = Raw(ADDR2, SMTP_PORT)
+        assert busy.reply()[0] == 220
+        extra = Raw(ADDR2, SMTP_PORT)
+        code, lines = extra.reply()
+        assert code == 421 and "4.3.2" in lines[0], lines
+        extra.close()
+        assert busy.cmd("EHLO client.test")[0] == 250
+        assert busy.cmd("MAIL FROM:<a@client.example>")[0] == 250
+        assert busy.cmd("RCPT TO:<x@dane-ee.example>")[0] == 250
+        assert busy.cmd("DATA")[0] == 354
+        busy.send(message(tok) + ".\r\n")
+        assert busy.reply()[0] == 250
+        assert sink_find(mailworld, "dane-ee.example", tok) is not None
+        busy.close()
+    finally:
+        for c in idle:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        assert r.stop() == 0
+
+
 # ------------------------------------------------------ signals, config --
 
 def test_config_check_names_file_and_line(mailworld, tmp_path):
