@@ -426,6 +426,7 @@ sandbox_seccomp_install(enum sandbox_profile profile, char *err,
 	}
 	switch (profile) {
 	case SANDBOX_RESOLVER:
+	case SANDBOX_RELAY:
 		rc = sandbox_resolver_rules(ctx, err, errlen);
 		break;
 	default:

@@ -44,6 +44,9 @@
 /* Which allow-list sandbox_seccomp_install() loads. */
 enum sandbox_profile {
 	SANDBOX_RESOLVER,	/* danegated once its listeners are bound */
+	SANDBOX_RELAY,		/* danegate-relay: the same calls (libunbound,
+				 * libevent, TCP in and out, GnuTLS, its
+				 * files re-read on SIGHUP) */
 };
 
 /*

@@ -10,7 +10,8 @@
 #
 # (systemd >= 250; --offline reads the unit file and needs neither a running
 # systemd nor an installed unit). Fails unless the overall exposure is at
-# most 1.5 (systemd's scale: 0 = locked down, 10 = unprotected).
+# most 1.5 (systemd's scale: 0 = locked down, 10 = unprotected). The same
+# for danegate-relay.service (images/danegate-relay.service.in).
 #
 # Exit 0 pass, 1 fail, 77 skip (no systemd-analyze, or one without
 # --offline). Needs no root.
@@ -58,25 +59,52 @@ else
 	echo "ok: systemd-analyze verify danegated.service danegated.socket"
 fi
 
-systemd-analyze security --offline=true --no-pager "$unit" \
-    >"$work/security" 2>&1
-score=$(sed -n 's/.*Overall exposure level for danegated\.service: \([0-9][0-9]*\.[0-9]\).*/\1/p' \
-    "$work/security")
-if [ -z "$score" ]; then
-	echo "FAIL: no exposure score in the output of systemd-analyze security:"
-	sed 's/^/    /' "$work/security"
-	exit 1
-fi
-echo "what still counts against it:"
-grep '✗' "$work/security" | sed 's/^/    /'
-echo "command: systemd-analyze security --offline=true danegated.service"
-echo "exposure: $score (must be <= $MAX_EXPOSURE)"
-if awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s + 0 <= m + 0) }'; then
-	echo "ok: exposure $score"
-else
-	echo "FAIL: exposure $score is above $MAX_EXPOSURE"
+# score NAME UNITFILE: the exposure of one service, at most MAX_EXPOSURE.
+score() {
+	systemd-analyze security --offline=true --no-pager "$2" \
+	    >"$work/security" 2>&1
+	s=$(sed -n "s/.*Overall exposure level for $1\\.service: \\([0-9][0-9]*\\.[0-9]\\).*/\\1/p" \
+	    "$work/security")
+	if [ -z "$s" ]; then
+		echo "FAIL: no exposure score for $1 in the output of" \
+		    "systemd-analyze security:"
+		sed 's/^/    /' "$work/security"
+		failures=$((failures + 1))
+		return
+	fi
+	echo "what still counts against $1:"
+	grep '✗' "$work/security" | sed 's/^/    /'
+	echo "command: systemd-analyze security --offline=true $1.service"
+	echo "exposure: $s (must be <= $MAX_EXPOSURE)"
+	if awk -v s="$s" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s + 0 <= m + 0) }'; then
+		echo "ok: $1 exposure $s"
+	else
+		echo "FAIL: $1 exposure $s is above $MAX_EXPOSURE"
+		failures=$((failures + 1))
+	fi
+}
+
+score danegated "$unit"
+
+# danegate-relay.service: the same checks (it has no socket unit).
+printf '#!/bin/sh\nexit 0\n' >"$work/sbin/danegate-relay"
+chmod 755 "$work/sbin/danegate-relay"
+relay=$work/units/danegate-relay.service
+sed -e "s|@SBINDIR@|$work/sbin|g" -e 's|@SYSCONFDIR@|/etc|g' \
+    "$top/images/danegate-relay.service.in" >"$relay" || exit 1
+if grep -n '@[A-Z_]*@' "$relay"; then
+	echo "FAIL: unsubstituted @VARIABLE@ left in danegate-relay.service"
 	failures=$((failures + 1))
 fi
+if systemd-analyze verify --man=no "$relay" >"$work/verify" 2>&1 &&
+    [ ! -s "$work/verify" ]; then
+	echo "ok: systemd-analyze verify danegate-relay.service"
+else
+	echo "FAIL: systemd-analyze verify danegate-relay.service:"
+	sed 's/^/    /' "$work/verify"
+	failures=$((failures + 1))
+fi
+score danegate-relay "$relay"
 
 [ "$failures" -eq 0 ] || exit 1
 echo "PASS: unit security"

@@ -1,0 +1,1655 @@
+/*
+ * front.c - the SMTP/LMTP listeners and server sessions (see front.h).
+ *
+ * One session is one client connection: a socket read and written by
+ * hand (plaintext, or GnuTLS after STARTTLS) through two bounded
+ * evbuffers, and a state:
+ *
+ *   S_CMD        reading commands, one at a time, in order
+ *   S_RCPT       a RCPT waits for its outbound (MAIL at the first RCPT of
+ *                a domain, then RCPT): the client's later, pipelined
+ *                commands wait in the input buffer
+ *   S_DATA_BEGIN DATA waits for the remote(s) to say 354
+ *   S_DATA       the message streams to the outbound side(s)
+ *   S_DATA_END   the final dot was sent; the remote's reply(ies) awaited
+ *   S_TLS_FLUSH  "220 Ready to start TLS" is being written
+ *   S_HANDSHAKE  the TLS handshake
+ *   S_CLOSE      the last reply is being written, then close
+ *
+ * The outbound side's callbacks only record the reply in the dest and
+ * kick the session; everything else happens in session_step(), from the
+ * loop, so no outbound is ever freed from inside its own callback.
+ *
+ * SECURITY: see front.h. Every client byte is either a command line (at
+ * most SMTP_CMD_LINE_MAX + CRLF, parsed by smtp_cmd.c) or message data
+ * (scanned by smtp_data.c and forwarded as it is); nothing the client sends
+ * reaches a log line unless it passed the parser's printable-only rules.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "acl.h"
+#include "front.h"
+#include "log.h"
+#include "outbound.h"
+#include "relay_conf.h"
+#include "smtp_cmd.h"
+#include "smtp_data.h"
+
+/* Input read ahead of processing; past it the client is not read. */
+#define FRONT_IN_MAX	(64u * 1024)
+/* Replies not yet read by the client; past it no command is processed. */
+#define FRONT_OUT_MAX	(64u * 1024)
+/* One read or write. */
+#define FRONT_IO_CHUNK	16384
+/* After its own final-reply timeout, the outbound side answers 4xx; this
+ * is the session's guard above it. */
+#define FRONT_FINAL_GUARD_S 30
+
+enum sstate {
+	S_CMD,
+	S_RCPT,
+	S_DATA_BEGIN,
+	S_DATA,
+	S_DATA_END,
+	S_TLS_FLUSH,
+	S_HANDSHAKE,
+	S_CLOSE,
+};
+
+enum dstate {
+	D_OPENING,	/* outbound_open() sent, MAIL reply awaited */
+	D_READY,
+	D_RCPT,		/* a RCPT reply awaited */
+	D_DEAD,		/* failed: fail is every later answer */
+	D_DATA_BEGIN,
+	D_DATA,
+	D_DATA_END,
+	D_DONE,		/* final holds the remote's final reply */
+};
+
+struct session;
+
+/* One destination domain of a transaction: one outbound. */
+struct dest {
+	struct session *s;
+	char domain[SMTP_CMD_DOMAIN_MAX + 1];
+	struct outbound *ob;
+	enum dstate state;
+	bool busy;			/* a request is outstanding */
+	bool full;			/* data_write said full */
+	struct outbound_reply last;	/* the answer to the last request */
+	struct outbound_reply fail;	/* D_DEAD */
+	struct outbound_reply final;	/* D_DONE */
+	unsigned n_ok;			/* accepted recipients */
+};
+
+struct rcpt {
+	char *addr;
+	size_t dest;
+	bool asked, accepted;
+	struct outbound_reply reply;	/* what RCPT got */
+};
+
+struct session {
+	struct front *f;
+	struct session *prev, *next;
+	int fd;
+	bool lmtp, allowed;
+	char peer[INET6_ADDRSTRLEN + 8];	/* "[addr]" or "unix" */
+	char id[13];
+	struct event *ev_read, *ev_write, *ev_timer, *ev_kick;
+	gnutls_session_t tls;
+	bool tls_on, reading, eof;
+	struct evbuffer *in, *out;
+	enum sstate state;
+	bool skip_line;			/* discarding an overlong line */
+
+	bool helo_done, esmtp;
+	char helo[SMTP_CMD_HELO_MAX + 1];
+
+	/* the transaction */
+	bool in_mail;
+	char sender[SMTP_CMD_PATH_MAX];
+	char envid[SMTP_CMD_ENVID_MAX + 1];
+	struct outbound_envelope env;
+	struct rcpt *rcpts;
+	size_t n_rcpts, cap_rcpts, cur;
+	struct dest **dests;
+	size_t n_dests, n_accepted;
+	struct smtp_data scan;
+	bool too_big;
+	unsigned n_full;
+};
+
+struct listener {
+	struct front *f;
+	int fd;
+	bool lmtp;
+	struct event *ev;
+	char *path;			/* unix socket to unlink, or NULL */
+};
+
+struct front {
+	struct event_base *base;
+	struct outbound_env *oenv;
+	const struct relay_conf *conf;
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+	struct listener *ls;
+	size_t n_ls;
+	struct session *sessions;
+	struct front_stats st;
+	bool draining;
+	struct event *ev_drain;
+	void (*drain_done)(void *);
+	void *drain_arg;
+};
+
+static void session_step(struct session *s);
+static void session_close(struct session *s);
+static void session_want_io(struct session *s);
+
+/* ---- replies and I/O ---------------------------------------------------- */
+
+__attribute__((format(printf, 2, 3)))
+static void
+reply(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)evbuffer_add_vprintf(s->out, fmt, ap);
+	va_end(ap);
+	(void)evbuffer_add(s->out, "\r\n", 2);
+}
+
+/* "250 2.1.5 Ok": the outbound's reply, an enhanced code always first. */
+static void
+reply_mirror(struct session *s, const struct outbound_reply *r)
+{
+	const char *t = r->text;
+	bool enhanced = t[0] >= '2' && t[0] <= '5' && t[1] == '.';
+
+	if (enhanced)
+		reply(s, "%03d %s", r->code, t);
+	else
+		reply(s, "%03d %c.0.0 %s", r->code, '0' + r->code / 100, t);
+}
+
+static void
+set_reply(struct outbound_reply *r, int code, const char *text)
+{
+	memset(r, 0, sizeof(*r));
+	r->code = code;
+	snprintf(r->text, sizeof(r->text), "%s", text);
+}
+
+static ssize_t
+io_recv(struct session *s, void *buf, size_t n)
+{
+	ssize_t r;
+
+	if (!s->tls_on) {
+		r = recv(s->fd, buf, n, 0);
+		return r;
+	}
+	r = gnutls_record_recv(s->tls, buf, n);
+	if (r >= 0)
+		return r;
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+		errno = EAGAIN;
+	else
+		errno = ECONNRESET;
+	return -1;
+}
+
+static ssize_t
+io_send(struct session *s, const void *buf, size_t n)
+{
+	ssize_t r;
+
+	if (!s->tls_on)
+		return send(s->fd, buf, n, MSG_NOSIGNAL);
+	r = gnutls_record_send(s->tls, buf, n);
+	if (r >= 0)
+		return r;
+	if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+		errno = EAGAIN;
+	else
+		errno = EPIPE;
+	return -1;
+}
+
+/* Writes what it can; returns false when the client is gone. GnuTLS
+ * wants the same bytes again after EAGAIN: they stay in s->out until
+ * sent. */
+static bool
+flush(struct session *s)
+{
+	while (evbuffer_get_length(s->out) > 0) {
+		size_t n = evbuffer_get_length(s->out);
+		unsigned char *p;
+		ssize_t w;
+
+		if (n > FRONT_IO_CHUNK)
+			n = FRONT_IO_CHUNK;
+		p = evbuffer_pullup(s->out, (ssize_t)n);
+		w = io_send(s, p, n);
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EINTR) {
+				event_add(s->ev_write, NULL);
+				return true;
+			}
+			return false;
+		}
+		evbuffer_drain(s->out, (size_t)w);
+	}
+	return true;
+}
+
+static void
+arm_timer(struct session *s, unsigned seconds)
+{
+	struct timeval tv = { (time_t)seconds, 0 };
+
+	event_add(s->ev_timer, &tv);
+}
+
+/* Reads what the socket has, up to the input bound. */
+static void
+on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	unsigned char buf[FRONT_IO_CHUNK];
+
+	(void)fd;
+	(void)what;
+	if (s->state == S_HANDSHAKE) {
+		session_step(s);
+		return;
+	}
+	while (evbuffer_get_length(s->in) < FRONT_IN_MAX && !s->eof) {
+		ssize_t r = io_recv(s, buf, sizeof(buf));
+
+		if (r > 0) {
+			evbuffer_add(s->in, buf, (size_t)r);
+			continue;
+		}
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			break;
+		s->eof = true;	/* EOF or a reset: the client is gone */
+	}
+	if (s->state == S_CMD || s->state == S_DATA)
+		arm_timer(s, s->f->conf->command_timeout);
+	session_step(s);
+}
+
+static void
+on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->state == S_HANDSHAKE) {
+		session_step(s);
+		return;
+	}
+	if (!flush(s)) {
+		s->eof = true;
+		evbuffer_drain(s->out, evbuffer_get_length(s->out));
+	}
+	session_step(s);
+}
+
+static void
+on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	session_step(arg);
+}
+
+static void
+kick(struct session *s)
+{
+	event_active(s->ev_kick, EV_TIMEOUT, 0);
+}
+
+/* ---- the transaction ----------------------------------------------------- */
+
+static void
+dest_on_reply(void *arg, const struct outbound_reply *r)
+{
+	struct dest *d = arg;
+
+	d->last = *r;
+	d->busy = false;
+	kick(d->s);
+}
+
+static void
+dest_on_drain(void *arg)
+{
+	struct dest *d = arg;
+
+	if (d->full) {
+		d->full = false;
+		d->s->n_full--;
+	}
+	kick(d->s);
+}
+
+static const struct outbound_callbacks dest_cb = {
+	dest_on_reply, dest_on_drain,
+};
+
+/* Ends the transaction: every outbound freed (one that did not reach
+ * its final dot never delivers: no dot, no message). */
+static void
+txn_reset(struct session *s)
+{
+	for (size_t i = 0; i < s->n_dests; i++) {
+		outbound_free(s->dests[i]->ob);
+		free(s->dests[i]);
+	}
+	free(s->dests);
+	s->dests = NULL;
+	s->n_dests = 0;
+	for (size_t i = 0; i < s->n_rcpts; i++)
+		free(s->rcpts[i].addr);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->n_rcpts = s->cap_rcpts = 0;
+	s->n_accepted = 0;
+	s->n_full = 0;
+	s->too_big = false;
+	s->in_mail = false;
+	memset(&s->env, 0, sizeof(s->env));
+}
+
+static bool
+dests_busy(const struct session *s)
+{
+	for (size_t i = 0; i < s->n_dests; i++)
+		if (s->dests[i]->busy)
+			return true;
+	return false;
+}
+
+/* RFC 6531 §4.3 and RFC 3848 "with" protocol names. */
+static const char *
+with_protocol(const struct session *s)
+{
+	static const char *names[2][2][2] = {
+		{ { "ESMTP", "ESMTPS" }, { "UTF8SMTP", "UTF8SMTPS" } },
+		{ { "LMTP", "LMTPS" }, { "UTF8LMTP", "UTF8LMTPS" } },
+	};
+
+	if (!s->esmtp && !s->lmtp)
+		return s->tls_on ? "SMTPS" : "SMTP";
+	return names[s->lmtp][s->env.smtputf8][s->tls_on];
+}
+
+/* The Received: trace line (RFC 5321 §4.4), written first. */
+static int
+received_line(struct session *s, char *buf, size_t cap)
+{
+	char date[64], tls[160] = "", helo[sizeof(s->helo)];
+	const char *host = s->f->conf->hostname;
+	time_t now = time(NULL);
+	struct tm tm;
+	int n;
+
+	/* the HELO name is printable ASCII; keep it out of the comment
+	 * syntax */
+	snprintf(helo, sizeof(helo), "%s", s->helo[0] ? s->helo : "unknown");
+	for (char *c = helo; *c != '\0'; c++)
+		if (*c == '(' || *c == ')' || *c == '\\')
+			*c = '?';
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	if (s->tls_on)
+		snprintf(tls, sizeof(tls), "\r\n\t(using %s with cipher %s)",
+		    gnutls_protocol_get_name(gnutls_protocol_get_version(
+		    s->tls)), gnutls_cipher_get_name(gnutls_cipher_get(s->tls)));
+	n = snprintf(buf, cap, "Received: from %s (%s)%s\r\n"
+	    "\tby %s (danegate-relay) with %s id %s", helo, s->peer, tls, host,
+	    with_protocol(s), s->id);
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	if (s->n_accepted == 1) {
+		for (size_t i = 0; i < s->n_rcpts; i++)
+			if (s->rcpts[i].accepted &&
+			    strlen(s->rcpts[i].addr) < 300)
+				n += snprintf(buf + n, cap - (size_t)n,
+				    "\r\n\tfor <%s>", s->rcpts[i].addr);
+	}
+	if ((size_t)n >= cap)
+		return -1;
+	n += snprintf(buf + n, cap - (size_t)n, "; %s\r\n", date);
+	return (size_t)n < cap ? n : -1;
+}
+
+/* Writes bytes to every dest in D_DATA; counts the full ones. */
+static void
+data_forward(struct session *s, const void *buf, size_t len)
+{
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+		int rc;
+
+		if (d->state != D_DATA)
+			continue;
+		rc = outbound_data_write(d->ob, buf, len);
+		if (rc == 1 && !d->full) {
+			d->full = true;
+			s->n_full++;
+		}
+		/* rc < 0: the transaction failed; data_end answers 4xx */
+	}
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+static void
+cmd_ehlo(struct session *s, const struct smtp_cmd *c)
+{
+	const struct relay_conf *conf = s->f->conf;
+
+	if (s->lmtp != (c->verb == SMTP_VERB_LHLO)) {
+		/* RFC 2033 §4.1: an LMTP server must not accept HELO/EHLO,
+		 * and an SMTP server knows no LHLO */
+		reply(s, "500 5.5.1 %s", s->lmtp ? "Send LHLO (this is LMTP)" :
+		    "LHLO is for LMTP");
+		return;
+	}
+	txn_reset(s);
+	snprintf(s->helo, sizeof(s->helo), "%s", c->helo);
+	s->helo_done = true;
+	s->esmtp = c->verb != SMTP_VERB_HELO;
+	if (!s->esmtp) {
+		reply(s, "250 %s", conf->hostname);
+		return;
+	}
+	reply(s, "250-%s", conf->hostname);
+	reply(s, "250-PIPELINING");
+	reply(s, "250-SIZE %llu", (unsigned long long)conf->message_size_limit);
+	reply(s, "250-8BITMIME");
+	reply(s, "250-SMTPUTF8");
+	reply(s, "250-DSN");
+	if (s->f->cred != NULL && !s->tls_on)
+		reply(s, "250-STARTTLS");
+	if (!s->lmtp)
+		/* RFC 9422: one destination domain per transaction */
+		reply(s, "250-LIMITS RCPTDOMAINMAX=1");
+	reply(s, "250 ENHANCEDSTATUSCODES");
+}
+
+static void
+cmd_mail(struct session *s, const struct smtp_cmd *c)
+{
+	const struct relay_conf *conf = s->f->conf;
+
+	if (!s->helo_done) {
+		reply(s, "503 5.5.1 Send %s first", s->lmtp ? "LHLO" :
+		    "HELO/EHLO");
+		return;
+	}
+	if (s->in_mail) {
+		reply(s, "503 5.5.1 Nested MAIL command");
+		return;
+	}
+	if (!s->allowed) {
+		log_notice("%s: client %s refused by the access list: from=<%s>",
+		    s->id, s->peer, c->addr);
+		reply(s, "550 5.7.1 Client host %s is not allowed to relay",
+		    s->peer);
+		return;
+	}
+	if (c->n_params > 0 && !s->esmtp) {
+		reply(s, "555 5.5.4 Parameters need EHLO");
+		return;
+	}
+	if (c->size >= 0 && conf->message_size_limit != 0 &&
+	    (uint64_t)c->size > conf->message_size_limit) {
+		reply(s, "552 5.3.4 Message size exceeds fixed maximum message "
+		    "size");
+		return;
+	}
+	if (s->f->draining) {
+		reply(s, "421 4.3.2 %s Service shutting down", conf->hostname);
+		s->state = S_CLOSE;
+		return;
+	}
+	snprintf(s->sender, sizeof(s->sender), "%s", c->addr);
+	snprintf(s->envid, sizeof(s->envid), "%s", c->envid);
+	s->env.sender = s->sender;
+	s->env.size = c->size;
+	s->env.body = c->body == SMTP_BODY_8BITMIME ? "8BITMIME" :
+	    c->body == SMTP_BODY_7BIT ? "7BIT" : NULL;
+	s->env.smtputf8 = c->smtputf8;
+	s->env.ret = c->ret == SMTP_RET_FULL ? "FULL" :
+	    c->ret == SMTP_RET_HDRS ? "HDRS" : NULL;
+	s->env.envid = s->envid[0] ? s->envid : NULL;
+	s->in_mail = true;
+	reply(s, "250 2.1.0 Ok");
+}
+
+static bool
+domain_is_ascii(const char *d)
+{
+	for (; *d != '\0'; d++)
+		if ((unsigned char)*d >= 0x80)
+			return false;
+	return true;
+}
+
+/* The dest for domain, opened if new; NULL after a reply was sent. */
+static struct dest *
+dest_get(struct session *s, const char *domain, size_t *index)
+{
+	const struct relay_conf *conf = s->f->conf;
+	struct dest *d, **nd;
+	int err = 0;
+
+	for (size_t i = 0; i < s->n_dests; i++)
+		if (strcmp(s->dests[i]->domain, domain) == 0) {
+			*index = i;
+			return s->dests[i];
+		}
+	if (!s->lmtp && s->n_dests >= 1) {
+		/* RFC 9422 §4.2 / RFC 3463: 4.5.3 too many recipients */
+		reply(s, "452 4.5.3 Too many recipient domains: one per "
+		    "transaction (LIMITS RCPTDOMAINMAX=1)");
+		return NULL;
+	}
+	if (s->n_dests >= conf->max_domains) {
+		reply(s, "452 4.5.3 Too many recipient domains");
+		return NULL;
+	}
+	if ((nd = realloc(s->dests, (s->n_dests + 1) *
+	    sizeof(struct dest *))) == NULL ||
+	    (d = calloc(1, sizeof(*d))) == NULL) {
+		if (nd != NULL)
+			s->dests = nd;
+		reply(s, "451 4.3.0 Out of memory");
+		return NULL;
+	}
+	s->dests = nd;
+	d->s = s;
+	snprintf(d->domain, sizeof(d->domain), "%s", domain);
+	d->ob = outbound_open(s->f->oenv, domain, &s->env, &dest_cb, d, &err);
+	if (d->ob == NULL) {
+		log_warnx("%s: cannot start a transaction to %s: %s", s->id,
+		    domain, danegate_strerror(err));
+		free(d);
+		reply(s, "451 4.3.0 Cannot start the delivery");
+		return NULL;
+	}
+	d->state = D_OPENING;
+	d->busy = true;
+	s->dests[s->n_dests] = d;
+	*index = s->n_dests++;
+	return d;
+}
+
+static void
+cmd_rcpt(struct session *s, const struct smtp_cmd *c)
+{
+	struct rcpt *r;
+	size_t di;
+
+	if (!s->in_mail) {
+		reply(s, s->allowed ? "503 5.5.1 Need MAIL command" :
+		    "550 5.7.1 Client host %s is not allowed to relay",
+		    s->peer);
+		return;
+	}
+	if (c->n_params > 0 && !s->esmtp) {
+		reply(s, "555 5.5.4 Parameters need EHLO");
+		return;
+	}
+	if (s->n_rcpts >= s->f->conf->max_recipients) {
+		reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	if (c->postmaster) {
+		reply(s, "550 5.1.1 <%s>: this relay has no local mailboxes",
+		    c->addr);
+		return;
+	}
+	if (c->domain_literal) {
+		reply(s, "550 5.1.2 <%s>: address literals are not relayed "
+		    "(no DANE or MTA-STS for them)", c->addr);
+		return;
+	}
+	if (c->utf8 && !s->env.smtputf8) {
+		reply(s, "553 5.6.7 Must declare SMTPUTF8 to send a UTF-8 "
+		    "address");
+		return;
+	}
+	if (!domain_is_ascii(c->domain)) {
+		reply(s, "553 5.6.7 <%s>: internationalized domain names are "
+		    "not relayed yet (use the A-label)", c->addr);
+		return;
+	}
+	if (s->n_rcpts == s->cap_rcpts) {
+		size_t ncap = s->cap_rcpts ? s->cap_rcpts * 2 : 8;
+		struct rcpt *nr = realloc(s->rcpts, ncap * sizeof(*nr));
+
+		if (nr == NULL) {
+			reply(s, "451 4.3.0 Out of memory");
+			return;
+		}
+		s->rcpts = nr;
+		s->cap_rcpts = ncap;
+	}
+	if (dest_get(s, c->domain, &di) == NULL)
+		return;
+	r = &s->rcpts[s->n_rcpts];
+	memset(r, 0, sizeof(*r));
+	/* addr and its DSN parameters, rebuilt from what was checked */
+	{
+		char dsn[SMTP_CMD_ORCPT_MAX + 64] = "";
+		size_t alen = strlen(c->addr);
+		int n = 0;
+
+		if (c->notify != 0)
+			n = snprintf(dsn, sizeof(dsn), "NOTIFY=%s%s%s%s",
+			    c->notify & SMTP_NOTIFY_NEVER ? "NEVER" : "",
+			    c->notify & SMTP_NOTIFY_SUCCESS ? "SUCCESS," : "",
+			    c->notify & SMTP_NOTIFY_FAILURE ? "FAILURE," : "",
+			    c->notify & SMTP_NOTIFY_DELAY ? "DELAY," : "");
+		if (n > 0 && dsn[n - 1] == ',')
+			dsn[--n] = '\0';
+		if (c->orcpt[0] != '\0')
+			snprintf(dsn + n, sizeof(dsn) - (size_t)n, "%sORCPT=%s",
+			    n > 0 ? " " : "", c->orcpt);
+		/* one allocation: "addr\0dsn\0" */
+		if ((r->addr = malloc(alen + strlen(dsn) + 2)) == NULL) {
+			reply(s, "451 4.3.0 Out of memory");
+			return;
+		}
+		memcpy(r->addr, c->addr, alen + 1);
+		memcpy(r->addr + alen + 1, dsn, strlen(dsn) + 1);
+	}
+	r->dest = di;
+	s->cur = s->n_rcpts++;
+	s->state = S_RCPT;
+	kick(s);
+}
+
+static void
+cmd_data(struct session *s)
+{
+	if (!s->in_mail) {
+		reply(s, "503 5.5.1 Need MAIL command");
+		return;
+	}
+	if (s->n_accepted == 0) {
+		reply(s, "554 5.5.1 No valid recipients");
+		return;
+	}
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+
+		if (d->state != D_READY || d->n_ok == 0)
+			continue;
+		if (outbound_data_begin(d->ob) != 0) {
+			d->state = D_DEAD;
+			set_reply(&d->fail, 451, "4.3.0 Delivery failed");
+			continue;
+		}
+		d->state = D_DATA_BEGIN;
+		d->busy = true;
+	}
+	s->state = S_DATA_BEGIN;
+	kick(s);
+}
+
+static void
+cmd_starttls(struct session *s)
+{
+	if (s->f->cred == NULL) {
+		reply(s, "502 5.5.1 STARTTLS not offered");
+		return;
+	}
+	if (s->tls_on) {
+		reply(s, "503 5.5.1 TLS already active");
+		return;
+	}
+	if (s->in_mail) {
+		reply(s, "503 5.5.1 STARTTLS not inside a transaction");
+		return;
+	}
+	reply(s, "220 2.0.0 Ready to start TLS");
+	/* Whatever the client pipelined after STARTTLS came in plaintext
+	 * and must not be read as if it came through TLS (CVE-2011-0411) */
+	evbuffer_drain(s->in, evbuffer_get_length(s->in));
+	s->state = S_TLS_FLUSH;
+}
+
+static void
+command(struct session *s, const uint8_t *line, size_t len)
+{
+	struct smtp_cmd c;
+	int rc = smtp_cmd_parse(line, len, &c);
+
+	if (rc != SMTP_CMD_OK) {
+		log_info("%s: %s: %s", s->id, s->peer, smtp_cmd_strerror(rc));
+		reply(s, "%s", smtp_cmd_reply(rc, c.verb));
+		return;
+	}
+	switch (c.verb) {
+	case SMTP_VERB_HELO:
+	case SMTP_VERB_EHLO:
+	case SMTP_VERB_LHLO:
+		cmd_ehlo(s, &c);
+		break;
+	case SMTP_VERB_MAIL:
+		cmd_mail(s, &c);
+		break;
+	case SMTP_VERB_RCPT:
+		cmd_rcpt(s, &c);
+		break;
+	case SMTP_VERB_DATA:
+		cmd_data(s);
+		break;
+	case SMTP_VERB_RSET:
+		txn_reset(s);
+		reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_VERB_NOOP:
+		reply(s, "250 2.0.0 Ok");
+		break;
+	case SMTP_VERB_QUIT:
+		reply(s, "221 2.0.0 Bye");
+		s->state = S_CLOSE;
+		break;
+	case SMTP_VERB_VRFY:
+		reply(s, "252 2.5.2 Cannot VRFY: send the message");
+		break;
+	case SMTP_VERB_HELP:
+		reply(s, "214 2.0.0 See RFC 5321 and danegate-relay(8)");
+		break;
+	case SMTP_VERB_STARTTLS:
+		cmd_starttls(s);
+		break;
+	default:	/* EXPN, BDAT, AUTH: not offered */
+		reply(s, "502 5.5.1 Command not implemented");
+		break;
+	}
+}
+
+/* Takes one command line from s->in; false when none is complete. */
+static bool
+next_command(struct session *s)
+{
+	struct evbuffer_ptr lf;
+	size_t len;
+	unsigned char *p;
+
+	lf = evbuffer_search(s->in, "\n", 1, NULL);
+	if (lf.pos < 0) {
+		if (evbuffer_get_length(s->in) > SMTP_CMD_LINE_MAX + 2) {
+			/* answer once, then drop the line up to its LF */
+			if (!s->skip_line)
+				reply(s, "500 5.5.2 Line too long");
+			s->skip_line = true;
+			evbuffer_drain(s->in, evbuffer_get_length(s->in));
+		}
+		return false;
+	}
+	len = (size_t)lf.pos;
+	if (s->skip_line) {
+		s->skip_line = false;
+		evbuffer_drain(s->in, len + 1);
+		return true;
+	}
+	if (len > SMTP_CMD_LINE_MAX + 1) {
+		reply(s, "500 5.5.2 Line too long");
+		evbuffer_drain(s->in, len + 1);
+		return true;
+	}
+	p = evbuffer_pullup(s->in, (ssize_t)len + 1);
+	if (len == 0 || p[len - 1] != '\r') {
+		/* RFC 5321 §2.3.8: a line ends with CRLF, nothing else */
+		reply(s, "500 5.5.2 Bare <LF> received");
+		evbuffer_drain(s->in, len + 1);
+		return true;
+	}
+	command(s, p, len - 1);
+	evbuffer_drain(s->in, len + 1);
+	return true;
+}
+
+/* ---- the steps ------------------------------------------------------------ */
+
+/* S_RCPT: drives the current recipient's dest until its reply is known. */
+static bool
+step_rcpt(struct session *s)
+{
+	struct rcpt *r = &s->rcpts[s->cur];
+	struct dest *d = s->dests[r->dest];
+
+	if (d->busy)
+		return false;
+	if (d->state == D_OPENING) {
+		if (d->last.code >= 200 && d->last.code < 400)
+			d->state = D_READY;
+		else {
+			d->fail = d->last;
+			d->state = D_DEAD;
+		}
+	}
+	if (d->state == D_READY && !r->asked) {
+		r->asked = true;
+		if (outbound_rcpt(d->ob, r->addr, r->addr[strlen(r->addr) + 1] ?
+		    r->addr + strlen(r->addr) + 1 : NULL) == 0) {
+			d->state = D_RCPT;
+			d->busy = true;
+			return false;
+		}
+		set_reply(&r->reply, 451, "4.3.0 Delivery failed");
+	} else if (d->state == D_RCPT) {
+		r->reply = d->last;
+		d->state = D_READY;
+	} else if (d->state == D_DEAD)
+		r->reply = d->fail;
+	r->accepted = r->reply.code >= 200 && r->reply.code < 300;
+	if (r->accepted) {
+		d->n_ok++;
+		s->n_accepted++;
+	}
+	log_info("%s: to=<%s> rcpt reply %d %s", s->id, r->addr,
+	    r->reply.code, r->reply.text);
+	reply_mirror(s, &r->reply);
+	s->state = S_CMD;
+	return true;
+}
+
+static bool
+step_data_begin(struct session *s)
+{
+	const struct outbound_reply *first_fail = NULL;
+	char rec[1024];
+	int n_data = 0, len;
+
+	if (dests_busy(s))
+		return false;
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+
+		if (d->state == D_DATA_BEGIN) {
+			if (d->last.code == 354) {
+				d->state = D_DATA;
+				n_data++;
+				continue;
+			}
+			d->fail = d->last;
+			d->state = D_DEAD;
+		}
+		if (d->state == D_DEAD && d->n_ok > 0 && first_fail == NULL)
+			first_fail = &d->fail;
+	}
+	if (n_data == 0) {
+		/* nothing to send to: the first failure answers DATA */
+		struct outbound_reply r;
+
+		if (first_fail != NULL)
+			r = *first_fail;
+		else
+			set_reply(&r, 451, "4.3.0 Delivery failed");
+		txn_reset(s);
+		reply_mirror(s, &r);
+		s->state = S_CMD;
+		return true;
+	}
+	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtp_data_init(&s->scan);
+	s->state = S_DATA;
+	if ((len = received_line(s, rec, sizeof(rec))) > 0)
+		data_forward(s, rec, (size_t)len);
+	return true;
+}
+
+static void
+count_final(struct session *s, int code)
+{
+	if (code < 300)
+		s->f->st.delivered++;
+	else if (code < 500)
+		s->f->st.deferred++;
+	else
+		s->f->st.bounced++;
+}
+
+/* The data has ended (the client's CRLF.CRLF): send the dots. */
+static void
+data_end(struct session *s)
+{
+	struct timeval tv = { 0, 0 };
+
+	s->f->st.messages++;
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+
+		if (d->state != D_DATA)
+			continue;
+		if (s->scan.bare || s->too_big) {
+			/* never sent the dot: the remote drops the message */
+			outbound_free(d->ob);
+			d->ob = NULL;
+			d->state = D_DEAD;
+			if (s->scan.bare)
+				set_reply(&d->fail, 550, "5.5.2 Message "
+				    "refused: bare <CR> or <LF> in the data "
+				    "(RFC 5321 section 2.3.8)");
+			else
+				set_reply(&d->fail, 552, "5.3.4 Message size "
+				    "exceeds fixed maximum message size");
+			continue;
+		}
+		if (outbound_data_end(d->ob) != 0) {
+			d->state = D_DEAD;
+			set_reply(&d->fail, 451, "4.3.0 Delivery failed");
+			continue;
+		}
+		d->state = D_DATA_END;
+		d->busy = true;
+	}
+	s->state = S_DATA_END;
+	tv.tv_sec = s->f->conf->final_timeout + FRONT_FINAL_GUARD_S;
+	event_add(s->ev_timer, &tv);
+}
+
+/* Every final reply is in (or the guard timer gave up on them). */
+static bool
+step_data_end(struct session *s, bool timed_out)
+{
+	struct outbound_reply r;
+	bool any_ok = false;
+
+	if (!timed_out && dests_busy(s))
+		return false;
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+
+		if (d->state != D_DATA_END)
+			continue;
+		if (d->busy) {
+			set_reply(&d->fail, 451, "4.4.1 No final reply from "
+			    "the remote in time: the message may have been "
+			    "delivered");
+			d->state = D_DEAD;
+			log_warnx("%s: %s: no final reply in time: possible "
+			    "duplicate if it was delivered", s->id, d->domain);
+			continue;
+		}
+		d->final = d->last;
+		d->state = D_DONE;
+		if (d->final.code < 300)
+			any_ok = true;
+	}
+	for (size_t i = 0; i < s->n_rcpts; i++) {
+		struct rcpt *rc = &s->rcpts[i];
+		struct dest *d = s->dests[rc->dest];
+
+		if (!rc->accepted)
+			continue;
+		r = d->state == D_DONE ? d->final : d->fail;
+		count_final(s, r.code);
+		log_notice("%s: from=<%s>, to=<%s>, size=%llu, status=%d %s",
+		    s->id, s->sender, rc->addr,
+		    (unsigned long long)s->scan.bytes, r.code, r.text);
+		if (s->lmtp)
+			reply_mirror(s, &r);	/* RFC 2033 §4.2 */
+	}
+	if (!s->lmtp) {
+		struct dest *d = s->dests[0];
+
+		r = d->state == D_DONE ? d->final : d->fail;
+		reply_mirror(s, &r);
+	}
+	if (s->eof && any_ok) {
+		/* the remote has the message, the client never heard so:
+		 * it will send it again */
+		s->f->st.possible_duplicates++;
+		for (size_t i = 0; i < s->n_dests; i++)
+			if (s->dests[i]->state == D_DONE &&
+			    s->dests[i]->final.code < 300)
+				log_warnx("%s: client %s gone before the reply "
+				    "to its data: possible duplicate: %s "
+				    "accepted it: %d %s", s->id, s->peer,
+				    s->dests[i]->domain,
+				    s->dests[i]->final.code,
+				    s->dests[i]->final.text);
+	}
+	txn_reset(s);
+	event_del(s->ev_timer);
+	s->state = S_CMD;
+	return true;
+}
+
+/* S_DATA: forwards what the client sent, up to the end or back-pressure. */
+static bool
+step_data(struct session *s)
+{
+	const struct relay_conf *conf = s->f->conf;
+
+	while (s->n_full == 0 && evbuffer_get_length(s->in) > 0) {
+		size_t n = evbuffer_get_length(s->in), fwd, used;
+		unsigned char *p;
+		int rc;
+
+		if (n > FRONT_IO_CHUNK)
+			n = FRONT_IO_CHUNK;
+		p = evbuffer_pullup(s->in, (ssize_t)n);
+		rc = smtp_data_scan(&s->scan, p, n, &fwd, &used);
+		/* 0: no limit (RFC 1870 "SIZE 0") */
+		if (conf->message_size_limit != 0 &&
+		    s->scan.bytes > conf->message_size_limit)
+			s->too_big = true;
+		if (fwd > 0 && !s->scan.bare && !s->too_big)
+			data_forward(s, p, fwd);
+		evbuffer_drain(s->in, used);
+		if (rc == SMTP_DATA_END) {
+			data_end(s);
+			return true;
+		}
+		if (used == 0 && n == evbuffer_get_length(s->in))
+			break;	/* a "." or ".\r" held back: more needed */
+	}
+	return false;
+}
+
+static void
+tls_done(struct session *s)
+{
+	char *desc = gnutls_session_get_desc(s->tls);
+
+	log_info("%s: %s: STARTTLS: %s", s->id, s->peer, desc ? desc : "?");
+	gnutls_free(desc);
+	s->tls_on = true;
+	/* RFC 3207 §4.2: forget everything learnt before TLS */
+	s->helo_done = s->esmtp = false;
+	s->helo[0] = '\0';
+	txn_reset(s);
+	s->state = S_CMD;
+	arm_timer(s, s->f->conf->command_timeout);
+}
+
+static bool
+step_handshake(struct session *s)
+{
+	int rc = gnutls_handshake(s->tls);
+
+	if (rc == GNUTLS_E_SUCCESS) {
+		tls_done(s);
+		return true;
+	}
+	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+		if (gnutls_record_get_direction(s->tls) == 1)
+			event_add(s->ev_write, NULL);
+		return false;
+	}
+	log_info("%s: %s: TLS handshake failed: %s", s->id, s->peer,
+	    gnutls_strerror(rc));
+	s->eof = true;
+	return false;
+}
+
+static bool
+start_tls(struct session *s)
+{
+	int rc;
+
+	if ((rc = gnutls_init(&s->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK |
+	    GNUTLS_NO_SIGNAL)) != GNUTLS_E_SUCCESS ||
+	    (rc = gnutls_priority_set(s->tls, s->f->prio)) !=
+	    GNUTLS_E_SUCCESS ||
+	    (rc = gnutls_credentials_set(s->tls, GNUTLS_CRD_CERTIFICATE,
+	    s->f->cred)) != GNUTLS_E_SUCCESS) {
+		log_warnx("%s: cannot set up TLS: %s", s->id,
+		    gnutls_strerror(rc));
+		s->eof = true;
+		return false;
+	}
+	gnutls_transport_set_int(s->tls, s->fd);
+	gnutls_handshake_set_timeout(s->tls, 0);
+	s->state = S_HANDSHAKE;
+	arm_timer(s, s->f->conf->command_timeout);
+	return true;
+}
+
+/* Runs the session as far as it can go now. */
+static void
+session_step(struct session *s)
+{
+	bool progress = true;
+
+	while (progress) {
+		progress = false;
+		switch (s->state) {
+		case S_CMD:
+			if (evbuffer_get_length(s->out) >= FRONT_OUT_MAX)
+				break;	/* the client does not read */
+			progress = next_command(s);
+			break;
+		case S_RCPT:
+			progress = step_rcpt(s);
+			break;
+		case S_DATA_BEGIN:
+			progress = step_data_begin(s);
+			break;
+		case S_DATA:
+			progress = step_data(s);
+			break;
+		case S_DATA_END:
+			progress = step_data_end(s, false);
+			break;
+		case S_TLS_FLUSH:
+			/* the 220 goes out in plaintext, then the handshake */
+			if (!flush(s))
+				s->eof = true;
+			else if (evbuffer_get_length(s->out) == 0)
+				progress = start_tls(s);
+			break;
+		case S_HANDSHAKE:
+			progress = step_handshake(s);
+			break;
+		case S_CLOSE:
+			break;
+		}
+	}
+	if (!flush(s)) {
+		s->eof = true;
+		evbuffer_drain(s->out, evbuffer_get_length(s->out));
+	}
+	if (s->state == S_CLOSE && evbuffer_get_length(s->out) == 0) {
+		session_close(s);
+		return;
+	}
+	if (s->eof) {
+		/* the client is gone: wait for what is already asked of
+		 * the remote (the final reply tells whether it was a
+		 * duplicate), drop everything else */
+		if (s->state == S_DATA_END || s->state == S_RCPT ||
+		    s->state == S_DATA_BEGIN) {
+			session_want_io(s);
+			return;
+		}
+		if (s->state == S_DATA)
+			log_info("%s: client %s gone in the middle of the "
+			    "data: nothing delivered", s->id, s->peer);
+		session_close(s);
+		return;
+	}
+	if (s->f->draining && s->state == S_CMD && !s->in_mail) {
+		reply(s, "421 4.3.2 %s Service shutting down",
+		    s->f->conf->hostname);
+		(void)flush(s);
+		session_close(s);
+		return;
+	}
+	session_want_io(s);
+}
+
+/* Reads from the client only when there is room and a use for it. */
+static void
+session_want_io(struct session *s)
+{
+	bool want = !s->eof && s->state != S_TLS_FLUSH &&
+	    s->state != S_CLOSE &&
+	    evbuffer_get_length(s->in) < FRONT_IN_MAX &&
+	    !(s->state == S_DATA && s->n_full > 0);
+
+	if (s->state == S_HANDSHAKE)
+		want = true;
+	if (want && !s->reading) {
+		event_add(s->ev_read, NULL);
+		s->reading = true;
+		if (s->tls_on && gnutls_record_check_pending(s->tls) > 0)
+			event_active(s->ev_read, EV_READ, 0);
+	} else if (!want && s->reading) {
+		event_del(s->ev_read);
+		s->reading = false;
+	}
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->state == S_DATA_END) {
+		(void)step_data_end(s, true);
+		session_step(s);
+		return;
+	}
+	if (s->state == S_RCPT || s->state == S_DATA_BEGIN)
+		return;		/* the outbound side has its own timers */
+	log_info("%s: %s: timeout", s->id, s->peer);
+	if (s->state != S_HANDSHAKE)
+		reply(s, "421 4.4.2 %s Error: timeout exceeded",
+		    s->f->conf->hostname);
+	(void)flush(s);
+	session_close(s);
+}
+
+static void
+session_close(struct session *s)
+{
+	struct front *f = s->f;
+
+	log_info("%s: disconnect from %s", s->id, s->peer);
+	txn_reset(s);
+	if (f->sessions == s)
+		f->sessions = s->next;
+	if (s->prev)
+		s->prev->next = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	f->st.active--;
+	event_free(s->ev_read);
+	event_free(s->ev_write);
+	event_free(s->ev_timer);
+	event_free(s->ev_kick);
+	if (s->tls != NULL)
+		gnutls_deinit(s->tls);
+	evbuffer_free(s->in);
+	evbuffer_free(s->out);
+	close(s->fd);
+	free(s);
+	if (f->draining && f->sessions == NULL && f->drain_done != NULL) {
+		void (*done)(void *) = f->drain_done;
+
+		f->drain_done = NULL;
+		done(f->drain_arg);
+	}
+}
+
+/* ---- sessions and listeners ---------------------------------------------- */
+
+int
+front_session_add(struct front *f, int fd, const struct sockaddr *sa,
+    socklen_t salen, bool lmtp)
+{
+	const struct relay_conf *conf = f->conf;
+	struct session *s;
+	unsigned char rnd[6];
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	(void)salen;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr, addr, sizeof(addr));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr, addr, sizeof(addr));
+	if (sa != NULL && acl_lookup(conf->acl, sa) == ACL_DENY) {
+		log_info("connection from [%s] dropped by the access list",
+		    addr);
+		f->st.refused++;
+		close(fd);
+		return 0;
+	}
+	if (f->st.active >= conf->max_sessions) {
+		static const char busy[] = "421 4.3.2 Too many sessions, try "
+		    "again later\r\n";
+
+		log_warnx("max-sessions (%u) reached: [%s] turned away",
+		    conf->max_sessions, addr);
+		f->st.refused++;
+		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL |
+		    MSG_DONTWAIT);
+		close(fd);
+		return DANEGATE_E_NETWORK;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		return DANEGATE_E_NOMEM;
+	}
+	s->f = f;
+	s->fd = fd;
+	s->lmtp = lmtp;
+	s->allowed = sa == NULL || acl_lookup(conf->acl, sa) == ACL_ALLOW;
+	if (sa == NULL)
+		snprintf(s->peer, sizeof(s->peer), "unix");
+	else
+		snprintf(s->peer, sizeof(s->peer), "[%s]", addr);
+	gnutls_rnd(GNUTLS_RND_NONCE, rnd, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(s->id + 2 * i, 3, "%02X", rnd[i]);
+	evutil_make_socket_nonblocking(fd);
+	s->in = evbuffer_new();
+	s->out = evbuffer_new();
+	s->ev_read = event_new(f->base, fd, EV_READ | EV_PERSIST, on_read, s);
+	s->ev_write = event_new(f->base, fd, EV_WRITE, on_write, s);
+	s->ev_timer = evtimer_new(f->base, on_timer, s);
+	s->ev_kick = event_new(f->base, -1, 0, on_kick, s);
+	if (s->in == NULL || s->out == NULL || s->ev_read == NULL ||
+	    s->ev_write == NULL || s->ev_timer == NULL || s->ev_kick == NULL) {
+		if (s->in)
+			evbuffer_free(s->in);
+		if (s->out)
+			evbuffer_free(s->out);
+		if (s->ev_read)
+			event_free(s->ev_read);
+		if (s->ev_write)
+			event_free(s->ev_write);
+		if (s->ev_timer)
+			event_free(s->ev_timer);
+		if (s->ev_kick)
+			event_free(s->ev_kick);
+		free(s);
+		close(fd);
+		return DANEGATE_E_NOMEM;
+	}
+	s->next = f->sessions;
+	if (f->sessions)
+		f->sessions->prev = s;
+	f->sessions = s;
+	f->st.active++;
+	f->st.sessions++;
+	log_info("%s: connect from %s%s%s", s->id, s->peer, lmtp ? " (LMTP)" :
+	    "", s->allowed ? "" : ", not allowed to relay");
+	reply(s, "220 %s %s danegate-relay", conf->hostname,
+	    lmtp ? "LMTP" : "ESMTP");
+	s->state = S_CMD;
+	arm_timer(s, conf->command_timeout);
+	session_step(s);
+	return 0;
+}
+
+static void
+on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int c;
+
+	(void)what;
+	memset(&ss, 0, sizeof(ss));
+	while ((c = accept4(fd, (struct sockaddr *)&ss, &len,
+	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		(void)front_session_add(l->f, c, l->path ? NULL :
+		    (struct sockaddr *)&ss, len, l->lmtp);
+		len = sizeof(ss);
+	}
+	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+	    errno != ECONNABORTED)
+		log_warn("accept");
+}
+
+static int
+listen_one(struct front *f, const struct relay_listen *rl, struct listener *l)
+{
+	int fd, on = 1;
+
+	memset(l, 0, sizeof(*l));
+	l->f = f;
+	l->lmtp = rl->lmtp;
+	l->fd = -1;
+	if (rl->path != NULL) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", rl->path);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) < 0)
+			goto fail;
+		(void)unlink(rl->path);
+		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+			close(fd);
+			goto fail;
+		}
+		/* like the TCP listener on loopback, open to local users:
+		 * the directory it lives in says who may reach it */
+		(void)chmod(rl->path, 0666);
+		l->path = strdup(rl->path);
+	} else {
+		if ((fd = socket(rl->ss.ss_family, SOCK_STREAM |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+			goto fail;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on));
+		if (rl->ss.ss_family == AF_INET6)
+			(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, (const struct sockaddr *)&rl->ss, rl->ss_len) !=
+		    0) {
+			close(fd);
+			goto fail;
+		}
+	}
+	if (listen(fd, 1024) != 0) {
+		close(fd);
+		goto fail;
+	}
+	l->fd = fd;
+	l->ev = event_new(f->base, fd, EV_READ | EV_PERSIST, on_accept, l);
+	if (l->ev == NULL || event_add(l->ev, NULL) != 0)
+		return DANEGATE_E_NOMEM;
+	log_notice("listening for %s on %s", rl->lmtp ? "LMTP" : "SMTP",
+	    rl->spec);
+	return 0;
+fail:
+	log_warn("cannot listen for %s on %s", rl->lmtp ? "LMTP" : "SMTP",
+	    rl->spec);
+	return DANEGATE_E_NETWORK;
+}
+
+int
+front_listen(struct front *f)
+{
+	const struct relay_conf *c = f->conf;
+
+	if ((f->ls = calloc(c->n_listens, sizeof(*f->ls))) == NULL)
+		return DANEGATE_E_NOMEM;
+	for (size_t i = 0; i < c->n_listens; i++) {
+		int rc = listen_one(f, &c->listens[i], &f->ls[i]);
+
+		f->n_ls = i + 1;
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+listeners_close(struct front *f)
+{
+	for (size_t i = 0; i < f->n_ls; i++) {
+		if (f->ls[i].ev)
+			event_free(f->ls[i].ev);
+		if (f->ls[i].fd >= 0)
+			close(f->ls[i].fd);
+		if (f->ls[i].path) {
+			(void)unlink(f->ls[i].path);
+			free(f->ls[i].path);
+		}
+	}
+	free(f->ls);
+	f->ls = NULL;
+	f->n_ls = 0;
+}
+
+/* Loads the STARTTLS certificate of conf (none: *cred NULL). */
+static int
+tls_load(const struct relay_conf *conf, gnutls_certificate_credentials_t *cred)
+{
+	int rc;
+
+	*cred = NULL;
+	if (conf->tls_cert_file == NULL)
+		return 0;
+	if (gnutls_certificate_allocate_credentials(cred) != GNUTLS_E_SUCCESS)
+		return DANEGATE_E_NOMEM;
+	rc = gnutls_certificate_set_x509_key_file(*cred, conf->tls_cert_file,
+	    conf->tls_key_file, GNUTLS_X509_FMT_PEM);
+	if (rc < 0) {
+		log_err("tls-cert-file %s, tls-key-file %s: %s",
+		    conf->tls_cert_file, conf->tls_key_file,
+		    gnutls_strerror(rc));
+		gnutls_certificate_free_credentials(*cred);
+		*cred = NULL;
+		return DANEGATE_E_TLS;
+	}
+	return 0;
+}
+
+int
+front_new(struct event_base *base, struct outbound_env *oenv,
+    const struct relay_conf *conf, struct front **out)
+{
+	struct front *f;
+	int rc;
+
+	*out = NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return DANEGATE_E_NOMEM;
+	f->base = base;
+	f->oenv = oenv;
+	f->conf = conf;
+	if (gnutls_priority_init(&f->prio, NULL, NULL) != GNUTLS_E_SUCCESS) {
+		free(f);
+		return DANEGATE_E_TLS;
+	}
+	if ((rc = tls_load(conf, &f->cred)) != 0) {
+		gnutls_priority_deinit(f->prio);
+		free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+int
+front_set_conf(struct front *f, const struct relay_conf *conf)
+{
+	gnutls_certificate_credentials_t cred;
+	int rc;
+
+	if ((rc = tls_load(conf, &cred)) != 0)
+		return rc;
+	/* sessions in TLS keep a reference to the old credentials: they
+	 * are freed with the front, not here, when sessions use them */
+	if (f->cred != NULL) {
+		bool in_use = false;
+
+		for (struct session *s = f->sessions; s; s = s->next)
+			if (s->tls != NULL)
+				in_use = true;
+		if (!in_use)
+			gnutls_certificate_free_credentials(f->cred);
+		else
+			log_notice("the old STARTTLS certificate stays in "
+			    "memory until the sessions using it end");
+	}
+	f->cred = cred;
+	if (conf->n_listens != f->conf->n_listens)
+		log_warnx("listener changes take effect at the next start");
+	f->conf = conf;
+	return 0;
+}
+
+/* Unlinks the first session (the caller closes it). */
+static struct session *
+sessions_pop(struct front *f)
+{
+	struct session *s = f->sessions;
+
+	f->sessions = s->next;
+	if (s->next != NULL)
+		s->next->prev = NULL;
+	s->next = s->prev = NULL;
+	return s;
+}
+
+static void
+on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct front *f = arg;
+
+	(void)fd;
+	(void)what;
+	log_notice("drain deadline: closing %u session(s)", f->st.active);
+	while (f->sessions != NULL) {
+		struct session *s = sessions_pop(f);
+
+		reply(s, "421 4.3.2 %s Service shutting down",
+		    f->conf->hostname);
+		(void)flush(s);
+		session_close(s);
+	}
+}
+
+void
+front_drain(struct front *f, void (*done)(void *), void *arg)
+{
+	struct timeval tv = { (time_t)f->conf->drain_timeout, 0 };
+	struct session *s, *next;
+
+	f->draining = true;
+	f->drain_done = done;
+	f->drain_arg = arg;
+	listeners_close(f);
+	if (f->sessions == NULL) {
+		f->drain_done = NULL;
+		done(arg);
+		return;
+	}
+	f->ev_drain = evtimer_new(f->base, on_drain_deadline, f);
+	if (f->ev_drain != NULL)
+		event_add(f->ev_drain, &tv);
+	for (s = f->sessions; s != NULL; s = next) {
+		next = s->next;
+		kick(s);	/* idle ones say 421 and close */
+	}
+}
+
+void
+front_stats_get(const struct front *f, struct front_stats *st)
+{
+	*st = f->st;
+}
+
+void
+front_free(struct front *f)
+{
+	if (f == NULL)
+		return;
+	f->drain_done = NULL;
+	while (f->sessions != NULL)
+		session_close(sessions_pop(f));
+	listeners_close(f);
+	if (f->ev_drain)
+		event_free(f->ev_drain);
+	if (f->cred)
+		gnutls_certificate_free_credentials(f->cred);
+	gnutls_priority_deinit(f->prio);
+	free(f);
+}

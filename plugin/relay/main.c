@@ -1,0 +1,359 @@
+/*
+ * danegate-relay - the outbound connector that cannot be downgraded.
+ *
+ * main.c is the only file of the program: it reads the command line and
+ * the configuration, opens the listeners, drops privileges, and runs the
+ * event loop. The front (front.c: SMTP/LMTP sessions) and the outbound
+ * side (outbound.c: delivery under DANE, MTA-STS and the policy table)
+ * live in librelay, so that tests and fuzzers link the real code.
+ *
+ * SECURITY: starts as root (or as its user with CAP_NET_BIND_SERVICE) only
+ * to bind its listeners and read its key; then chroot (optional),
+ * setgroups/setresgid/setresuid to `username`, PR_SET_NO_NEW_PRIVS and a
+ * seccomp allow-list (lib/sandbox.h). Talks to SMTP/LMTP clients (front),
+ * remote MX hosts and the resolver (outbound), and systemd (sd_notify).
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "front.h"
+#include "log.h"
+#include "outbound.h"
+#include "relay_conf.h"
+#include "sandbox.h"
+
+struct relay {
+	struct event_base *base;
+	struct front *front;
+	struct outbound_env *oenv;
+	struct relay_conf *conf;
+	const char *conf_path;
+	struct relay_conf_overrides ov;
+	struct event *ev_hup, *ev_term, *ev_int;
+	bool stopping;
+};
+
+static void
+notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	(void)sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: danegate-relay [-dhtvV] [-c file] [--listen ADDR@PORT]\n"
+	    "         [--lmtp ADDR@PORT|PATH] [--resolver ADDR[@PORT]]\n"
+	    "         [--trust-anchor FILE] [--ca-file FILE]\n"
+	    "\n"
+	    "An SMTP/LMTP relay that delivers under DANE (RFC 7672) and\n"
+	    "MTA-STS and never downgrades: queue-less, it answers the end of\n"
+	    "the data with the remote's own reply.\n"
+	    "\n"
+	    "  -c file               configuration (default %s;\n"
+	    "                        \"\" for none)\n"
+	    "  -d                    stay in the foreground\n"
+	    "  -t                    check the configuration and exit: 0 if\n"
+	    "                        usable, 1 with each error as FILE:LINE\n"
+	    "  -v                    more verbose (repeatable)\n"
+	    "  --listen ADDR@PORT    SMTP listener (replaces listen:)\n"
+	    "  --lmtp ADDR@PORT|PATH LMTP listener (replaces lmtp:)\n"
+	    "  --resolver ADDR[@P]   forward DNS there, still validating\n"
+	    "  --trust-anchor FILE   DS/DNSKEY records (default\n"
+	    "                        /usr/share/dns/root.key)\n"
+	    "  --ca-file FILE        PKIX roots for MTA-STS and the policy\n"
+	    "                        table's verify/secure\n"
+	    "  -V, --version         print the version and exit\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "Signals: SIGHUP reloads the configuration (a bad file keeps the\n"
+	    "old one); SIGTERM drains: no new sessions, transactions in flight\n"
+	    "finish until drain-timeout, then 421. See danegate-relay(8).\n",
+	    RELAY_CONF_DEFAULT_PATH);
+}
+
+/* Returns 0, or -1 when the old configuration stays in force. */
+static int
+relay_reload(struct relay *r)
+{
+	struct relay_conf *conf;
+
+	notify("RELOADING=1");
+	log_notice("reloading %s", r->conf_path);
+	if (relay_conf_load(r->conf_path, &r->ov, &conf) != 0)
+		goto fail;
+	if (front_set_conf(r->front, conf) != 0) {
+		relay_conf_free(conf);
+		goto fail;
+	}
+	relay_conf_free(r->conf);
+	r->conf = conf;
+	log_set_verbosity(conf->verbosity);
+	log_notice("reloaded %s", r->conf_path);
+	notify("READY=1\nSTATUS=relaying, configuration reloaded");
+	return 0;
+fail:
+	log_err("reload failed: keeping the old configuration");
+	notify("READY=1\nSTATUS=relaying (last reload failed)");
+	return -1;
+}
+
+static void
+relay_drained(void *arg)
+{
+	struct relay *r = arg;
+
+	log_notice("drained: stopping");
+	event_base_loopbreak(r->base);
+}
+
+static void
+relay_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)what;
+	if (sig == SIGHUP) {
+		(void)relay_reload(r);
+		return;
+	}
+	if (r->stopping) {
+		log_notice("signal %d again: stopping now", (int)sig);
+		event_base_loopbreak(r->base);
+		return;
+	}
+	r->stopping = true;
+	log_notice("signal %d: draining (at most %u s)", (int)sig,
+	    r->conf->drain_timeout);
+	notify("STOPPING=1");
+	front_drain(r->front, relay_drained, r);
+}
+
+static void
+relay_detach(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		fatal("setsid");
+	if (freopen("/dev/null", "r", stdin) == NULL ||
+	    freopen("/dev/null", "w", stdout) == NULL)
+		fatal("/dev/null");
+	log_use_syslog();
+}
+
+static void
+relay_sandbox(const struct relay_conf *conf)
+{
+	char err[256];
+	const char *user = conf->username ? conf->username : "";
+	const char *chroot_dir = conf->chroot ? conf->chroot : "";
+
+	if (sandbox_drop_privileges(user, chroot_dir, conf->directory, err,
+	    sizeof(err)) != 0)
+		fatalx("cannot drop privileges: %s", err);
+	if (sandbox_no_new_privs(err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (sandbox_seccomp_install(SANDBOX_RELAY, err, sizeof(err)) != 0)
+		fatalx("cannot install the seccomp filter: %s", err);
+	log_notice("running as %s%s%s, seccomp filter in %s mode",
+	    user[0] ? user : "the starting user", chroot_dir[0] ?
+	    " in chroot " : "", chroot_dir, sandbox_seccomp_mode() ?
+	    sandbox_seccomp_mode() : "?");
+}
+
+static void
+write_pidfile(const char *path)
+{
+	FILE *f;
+
+	if (path == NULL || path[0] == '\0')
+		return;
+	if ((f = fopen(path, "w")) == NULL) {
+		log_warn("pidfile %s", path);
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+/* -t: the file, the overrides, the key pair; 0 or 1. */
+static int
+relay_check(struct relay *r)
+{
+	struct relay_conf *conf;
+	struct front *f;
+
+	if (relay_conf_load(r->conf_path, &r->ov, &conf) != 0)
+		return 1;
+	if (front_new(NULL, NULL, conf, &f) != 0) {
+		relay_conf_free(conf);
+		return 1;
+	}
+	front_free(f);
+	relay_conf_free(conf);
+	printf("%s: configuration OK\n", r->conf_path && r->conf_path[0] ?
+	    r->conf_path : "(no file)");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct relay r = { .conf_path = RELAY_CONF_DEFAULT_PATH };
+	struct danegate_resolver_options ro = { 0 };
+	struct outbound_env_options eo = { 0 };
+	struct danegate_resolver *resolver;
+	bool foreground = false, check_only = false;
+	int ch, extra_verbosity = 0, err = 0;
+	enum { O_LISTEN = 256, O_LMTP, O_RESOLVER, O_ANCHOR, O_CA, O_UBCONF };
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "lmtp", required_argument, NULL, O_LMTP },
+		{ "resolver", required_argument, NULL, O_RESOLVER },
+		{ "trust-anchor", required_argument, NULL, O_ANCHOR },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "unbound-conf", required_argument, NULL, O_UBCONF },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	log_init("danegate-relay", LOG_VERB_NOTICE);
+	while ((ch = getopt_long(argc, argv, "c:dhtvV", longopts, NULL)) !=
+	    -1) {
+		switch (ch) {
+		case 'c':
+			r.conf_path = optarg;
+			break;
+		case 'd':
+			foreground = true;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'v':
+			extra_verbosity++;
+			break;
+		case 'V':
+			printf("danegate-relay %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case O_LISTEN:
+			r.ov.listen = optarg;
+			break;
+		case O_LMTP:
+			r.ov.lmtp = optarg;
+			break;
+		case O_RESOLVER:
+			r.ov.resolver = optarg;
+			break;
+		case O_ANCHOR:
+			r.ov.trust_anchor_file = optarg;
+			break;
+		case O_CA:
+			r.ov.ca_file = optarg;
+			break;
+		case O_UBCONF:
+			r.ov.unbound_conf = optarg;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (check_only)
+		return relay_check(&r);
+
+	if (relay_conf_load(r.conf_path, &r.ov, &r.conf) != 0 ||
+	    r.conf == NULL)
+		return 1;
+	if (r.conf_path[0] != '\0') {
+		/* reloads happen after chdir(directory:) */
+		static char abs[PATH_MAX];
+
+		if (realpath(r.conf_path, abs) != NULL)
+			r.conf_path = abs;
+	}
+	log_set_verbosity(r.conf->verbosity + extra_verbosity);
+	signal(SIGPIPE, SIG_IGN);
+	if ((r.base = event_base_new()) == NULL)
+		fatalx("cannot create the event loop");
+
+	ro.trust_anchor_file = r.conf->trust_anchor_file;
+	ro.forwarder = r.conf->resolver;
+	ro.unbound_conf = r.conf->unbound_conf;
+	if ((resolver = danegate_resolver_new(&ro, r.base, &err)) == NULL)
+		fatalx("resolver (trust anchor %s%s%s): %s",
+		    ro.trust_anchor_file ? ro.trust_anchor_file :
+		    "/usr/share/dns/root.key", ro.forwarder ? ", forwarder " :
+		    "", ro.forwarder ? ro.forwarder : "",
+		    danegate_strerror(err));
+	eo.base = r.base;
+	eo.resolver = resolver;
+	eo.helo_name = r.conf->hostname;
+	eo.ca_file = r.conf->ca_file;
+	eo.port = r.conf->remote_port;
+	/* the remote's final reply must reach our client before its own
+	 * 10-minute timeout (RFC 5321 §4.5.3.2.6) */
+	eo.timeouts.data_end_ms = r.conf->final_timeout * 1000;
+	if ((err = outbound_env_new(&eo, &r.oenv)) != 0)
+		fatalx("outbound: %s", danegate_strerror(err));
+	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)
+		return 1;
+	if (front_listen(r.front) != 0)
+		return 1;
+	if (!foreground)
+		relay_detach();
+	write_pidfile(r.conf->pidfile);
+	relay_sandbox(r.conf);
+
+	r.ev_hup = evsignal_new(r.base, SIGHUP, relay_on_signal, &r);
+	r.ev_term = evsignal_new(r.base, SIGTERM, relay_on_signal, &r);
+	r.ev_int = evsignal_new(r.base, SIGINT, relay_on_signal, &r);
+	evsignal_add(r.ev_hup, NULL);
+	evsignal_add(r.ev_term, NULL);
+	evsignal_add(r.ev_int, NULL);
+	log_notice("danegate-relay %s started", PACKAGE_VERSION);
+	notify("READY=1\nSTATUS=relaying");
+
+	event_base_dispatch(r.base);
+
+	front_free(r.front);
+	outbound_env_free(r.oenv);
+	danegate_resolver_free(resolver);
+	event_free(r.ev_hup);
+	event_free(r.ev_term);
+	event_free(r.ev_int);
+	event_base_free(r.base);
+	relay_conf_free(r.conf);
+	log_notice("stopped");
+	return 0;
+}

@@ -1,0 +1,107 @@
+/*
+ * relay_conf.h - danegate-relay's configuration: the meaning of its file.
+ *
+ * The file has danegated's syntax (lib/cfgfile.h: "key: value" lines under
+ * clause headers, quotes, include:), with one clause, "relay:":
+ *
+ *     relay:
+ *         listen: 127.0.0.1@10025          # SMTP, repeatable
+ *         lmtp: /run/danegate-relay/lmtp   # LMTP: ADDR@PORT or a path
+ *         access-control: 10.0.0.0/8 allow # lib/acl.h; loopback allowed
+ *         tls-cert-file: /etc/danegate/relay.pem   # STARTTLS on the front
+ *         tls-key-file: /etc/danegate/relay.key
+ *         hostname: relay.example.org
+ *         resolver: 127.0.0.1@53           # forward, still validating
+ *         trust-anchor-file: /usr/share/dns/root.key
+ *         ca-file: /etc/ssl/certs/ca-certificates.crt
+ *         message-size-limit: 100m
+ *         ...                              # see danegate-relay(8)
+ *
+ * Command-line overrides (--listen, --lmtp, --resolver, --trust-anchor,
+ * --ca-file) replace what the file says, so that an empty file plus those
+ * runs. Every error names FILE:LINE and the key; the loader keeps going so
+ * that -t shows every mistake at once, and returns a conf only if there was
+ * none: a failed reload keeps the old configuration.
+ *
+ * SECURITY: read at start-up and reload (as root before the privilege drop,
+ * or as the relay's user under systemd); reads only what cfgfile.c opens.
+ *
+ * Ownership: relay_conf_load() returns a conf the caller frees with
+ * relay_conf_free(); it owns every string and the acl in it.
+ */
+#ifndef DANEGATE_RELAY_CONF_H
+#define DANEGATE_RELAY_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define RELAY_CONF_DEFAULT_PATH SYSCONFDIR "/danegate/danegate-relay.conf"
+
+/* One listener: TCP (ss) or a unix socket (path). */
+struct relay_listen {
+	bool lmtp;
+	char *spec;			/* as written: "127.0.0.1@10025" */
+	char *path;			/* unix socket, or NULL */
+	struct sockaddr_storage ss;	/* TCP, when path is NULL */
+	socklen_t ss_len;
+};
+
+/* What the command line says instead of the file (NULL: the file's). */
+struct relay_conf_overrides {
+	const char *listen;
+	const char *lmtp;
+	const char *resolver;
+	const char *trust_anchor_file;
+	const char *ca_file;
+	const char *unbound_conf;
+};
+
+struct relay_conf {
+	struct relay_listen *listens;
+	size_t n_listens;
+	struct acl *acl;		/* TCP clients; unix sockets are
+					 * guarded by their file mode */
+	char *hostname;			/* greeting, Received:, EHLO out */
+	char *tls_cert_file, *tls_key_file;	/* both or neither */
+	char *resolver;			/* "ADDR[@PORT]" or NULL */
+	char *trust_anchor_file;	/* NULL: the system's root key */
+	char *ca_file;			/* NULL: the system's roots */
+	char *unbound_conf;		/* tests: the world's root hints */
+	char *policy_file;		/* tls-policy-file: (outbound side) */
+	char *exemptions_file;		/* dane-exemptions-file: */
+	char *username, *chroot, *directory, *pidfile;
+	int verbosity;
+	uint64_t message_size_limit;	/* bytes, advertised with SIZE */
+	unsigned command_timeout;	/* s, waiting for a command or data */
+	unsigned final_timeout;		/* s, for the remote's final reply */
+	unsigned drain_timeout;		/* s, SIGTERM: in-flight may finish */
+	unsigned max_sessions;
+	unsigned max_recipients;	/* per transaction */
+	unsigned max_domains;		/* LMTP: destinations per transaction */
+	uint16_t remote_port;		/* tests: the MX port; 0: 25 */
+};
+
+/*
+ * Reads path (NULL or "": no file, defaults and overrides only) and
+ * applies ov (may be NULL). Logs every error as "FILE:LINE: key: reason";
+ * returns the number of errors, and *out (set only when there were none,
+ * NULL otherwise).
+ */
+int relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
+    struct relay_conf **out);
+
+void relay_conf_free(struct relay_conf *conf);
+
+/*
+ * Parses "ADDR@PORT", "ADDR" (port dflt_port), "[v6]@PORT" into *ss.
+ * Returns 0 or DANEGATE_E_INVALID.
+ */
+int relay_conf_parse_addr(const char *spec, uint16_t dflt_port,
+    struct sockaddr_storage *ss, socklen_t *len);
+
+#endif
