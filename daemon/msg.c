@@ -186,7 +186,12 @@ msg_error_render(const struct dns_query *q, int rcode, int ede,
 
 /*
  * The answer encoder: writes names with compression (RFC 1035 §4.1.4)
- * against the names already in the output.
+ * against the names already in the output. A name's labels become
+ * targets only once the whole name is written: before that, comparing a
+ * suffix against them would read output bytes not yet written, and a
+ * match would point the name into itself, a loop (how "s.s." came out as
+ * "s" plus a pointer to itself, with the render then copying the full
+ * name over the question's type and class).
  */
 struct encoder {
 	struct wbuf b;
@@ -194,21 +199,32 @@ struct encoder {
 	unsigned n_targets;
 };
 
-/* Does the (compressed, trusted: we wrote it) name at off in the output
- * equal the uncompressed name suffix? */
+/* Does the (compressed) name at off in the output equal the uncompressed
+ * name suffix? Our own output, but every read is still bounded by what
+ * has been written, and pointers must go strictly backwards. */
 static bool
 enc_name_matches(const struct encoder *e, size_t off, const uint8_t *suffix)
 {
 	const uint8_t *out = e->b.buf;
 
 	for (;;) {
-		uint8_t c = out[off];
+		uint8_t c;
 
+		if (off >= e->b.len)
+			return false;
+		c = out[off];
 		if ((c & 0xc0) == 0xc0) {
-			off = (size_t)(c & 0x3f) << 8 | out[off + 1];
+			size_t target;
+
+			if (off + 1 >= e->b.len)
+				return false;
+			target = (size_t)(c & 0x3f) << 8 | out[off + 1];
+			if (target >= off)
+				return false;
+			off = target;
 			continue;
 		}
-		if (c != *suffix)
+		if (c != *suffix || off + 1 + c > e->b.len)
 			return false;
 		if (c == 0)
 			return true;
@@ -223,28 +239,35 @@ enc_name_matches(const struct encoder *e, size_t off, const uint8_t *suffix)
 static void
 enc_name(struct encoder *e, const uint8_t *name, size_t len, bool compress)
 {
+	uint16_t fresh[DNS_MAX_NAME / 2 + 1];	/* this name's labels */
+	unsigned n_fresh = 0;
+	bool pointer = false;
 	size_t i = 0;
 
-	while (i < len && name[i] != 0) {
-		if (compress) {
-			for (unsigned t = 0; t < e->n_targets; t++) {
-				if (!enc_name_matches(e, e->targets[t],
-				    name + i))
-					continue;
-				wbuf_u16(&e->b, (uint16_t)(0xc000 |
-				    e->targets[t]));
-				return;
-			}
+	while (i < len && name[i] != 0 && !pointer) {
+		for (unsigned t = 0; compress && t < e->n_targets; t++) {
+			if (!enc_name_matches(e, e->targets[t], name + i))
+				continue;
+			wbuf_u16(&e->b, (uint16_t)(0xc000 | e->targets[t]));
+			pointer = true;
+			break;
 		}
-		/* Remember this label as a future target while its offset
-		 * fits in a pointer's 14 bits. */
-		if (e->b.len < 0x4000 && e->n_targets < ENC_MAX_NAMES &&
-		    !e->b.err)
-			e->targets[e->n_targets++] = (uint16_t)e->b.len;
+		if (pointer)
+			break;
+		/* A future target while its offset fits a pointer's 14
+		 * bits. */
+		if (e->b.len < 0x4000 && n_fresh < sizeof(fresh) /
+		    sizeof(fresh[0]))
+			fresh[n_fresh++] = (uint16_t)e->b.len;
 		wbuf_bytes(&e->b, name + i, (size_t)name[i] + 1);
 		i += (size_t)name[i] + 1;
 	}
-	wbuf_u8(&e->b, 0);
+	if (!pointer)
+		wbuf_u8(&e->b, 0);
+	if (e->b.err)
+		return;
+	for (unsigned k = 0; k < n_fresh && e->n_targets < ENC_MAX_NAMES; k++)
+		e->targets[e->n_targets++] = fresh[k];
 }
 
 /* Types whose rdata names may be compressed on output (RFC 3597 §4). */
@@ -393,7 +416,9 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 	wbuf_u16(&e->b, 0);			/* counts patched below */
 	wbuf_u16(&e->b, 0);
 	wbuf_u16(&e->b, 0);
-	enc_name(e, q->qname, q->qname_len, true);
+	/* The question is written out whole: msg_answer_render() copies the
+	 * client's spelling over it byte for byte. */
+	enc_name(e, q->qname, q->qname_len, false);
 	wbuf_u16(&e->b, q->qtype);
 	wbuf_u16(&e->b, q->qclass);
 

@@ -9,9 +9,25 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "msg.h"
 #include "wire.h"
+#include "../fuzz/answer_check.h"
+
+/*
+ * Fresh heap memory reads as zeros in these tests (glibc's M_PERTURB below,
+ * ASan's fill byte here): the worst case for an encoder that compares
+ * against output it has not written yet, which then sees a root label.
+ */
+const char *__asan_default_options(void);
+const char *
+__asan_default_options(void)
+{
+	return "malloc_fill_byte=0";
+}
 
 /* www.example. in wire format */
 static const uint8_t WWW[] = "\3www\7example";		/* + final 0 */
@@ -513,6 +529,153 @@ START_TEST(answer_rdata_names_survive_recompression)
 }
 END_TEST
 
+/*
+ * A libunbound-style answer to name/type: the question, then n records in
+ * the answer section, each owned by the question name (a pointer to it, as
+ * libunbound writes) or by owners[i] written out, with rdata rd[i].
+ */
+struct rr_spec {
+	const uint8_t *owner;	/* NULL: the question name */
+	size_t owner_len;
+	uint16_t type;
+	const uint8_t *rd;
+	size_t rd_len;
+};
+
+static size_t
+make_ub_answer_for(uint8_t *buf, size_t cap, const uint8_t *name,
+    size_t name_len, uint16_t type, const struct rr_spec *rr, unsigned n)
+{
+	struct wbuf b;
+
+	wbuf_init(&b, buf, cap);
+	put_header(&b, 0, DNS_FLAG_QR | DNS_FLAG_RD | DNS_FLAG_RA, 1, n, 0, 0);
+	put_question(&b, name, name_len, type);
+	for (unsigned i = 0; i < n; i++) {
+		if (rr[i].owner == NULL)
+			wbuf_u16(&b, 0xc00c);
+		else
+			wbuf_bytes(&b, rr[i].owner, rr[i].owner_len);
+		wbuf_u16(&b, rr[i].type);
+		wbuf_u16(&b, DNS_CLASS_IN);
+		wbuf_u32(&b, 300);
+		wbuf_u16(&b, (uint16_t)rr[i].rd_len);
+		wbuf_bytes(&b, rr[i].rd, rr[i].rd_len);
+	}
+	ck_assert(!b.err);
+	return b.len;
+}
+
+static size_t
+make_query_for(uint8_t *buf, size_t cap, const uint8_t *name, size_t len,
+    uint16_t type, bool do_bit)
+{
+	struct wbuf b;
+
+	wbuf_init(&b, buf, cap);
+	put_header(&b, 0x4242, DNS_FLAG_RD, 1, 0, 0, 1);
+	put_question(&b, name, len, type);
+	put_opt(&b, 1232, 0, do_bit);
+	return b.len;
+}
+
+/*
+ * Builds and renders the answer, checks template and rendering with the
+ * independent reader, and checks that the question is written out whole
+ * (the render patches the client's case over it).
+ */
+static void
+check_build_render(const uint8_t *name, size_t name_len, uint16_t type,
+    const struct rr_spec *rr, unsigned n, unsigned want_an)
+{
+	uint8_t qpkt[512], ub[2048], out[4096];
+	const char *why;
+
+	for (int do_bit = 0; do_bit < 2; do_bit++) {
+		struct dns_query q;
+		struct msg_answer *a;
+		size_t qn = make_query_for(qpkt, sizeof(qpkt), name, name_len,
+		    type, do_bit);
+		size_t m = make_ub_answer_for(ub, sizeof(ub), name, name_len,
+		    type, rr, n), len;
+
+		ck_assert_int_eq(msg_parse_query(qpkt, qn, &q), MSG_QUERY_OK);
+		a = msg_answer_build(&q, ub, m, true);
+		ck_assert_ptr_nonnull(a);
+		ck_assert(memcmp(a->wire + 12, name, name_len) == 0);
+		ck_assert_uint_eq(be16_load(a->wire + 12 + name_len), type);
+		ck_assert_uint_eq(be16_load(a->wire + 14 + name_len),
+		    DNS_CLASS_IN);
+		len = msg_answer_render(a, &q, 1, sizeof(out), 1232, out,
+		    sizeof(out));
+		ck_assert_uint_gt(len, 0);
+		why = answer_check(out, len, &q);
+		ck_assert_msg(why == NULL, "%s", why);
+		ck_assert_uint_eq(be16_load(out + 6), want_an);
+		msg_answer_free(a);
+	}
+}
+
+START_TEST(answer_names_with_repeated_labels)
+{
+	static const uint8_t ss[] = "\1s\1s", aaa[] = "\1a\1a\1a",
+	    sss[] = "\1s\1s\1s", xxw[] = "\1x\1x\1w\7example",
+	    mxmx[] = "\2mx\2mx", addr[] = { 192, 0, 2, 1 };
+	static const uint8_t mx_rd[] = "\0\12\2mx\2mx";
+	static const uint8_t cname_rd[] = "\1s\1s\1s";
+	const struct rr_spec a_rr[] = {
+		{ NULL, 0, DNS_TYPE_A, addr, 4 },
+	};
+	const struct rr_spec cname_chain[] = {
+		{ NULL, 0, DNS_TYPE_CNAME, cname_rd, sizeof(cname_rd) },
+		{ sss, sizeof(sss), DNS_TYPE_A, addr, 4 },
+	};
+	const struct rr_spec mx_rr[] = {
+		{ NULL, 0, DNS_TYPE_MX, mx_rd, sizeof(mx_rd) },
+		{ mxmx, sizeof(mxmx), DNS_TYPE_A, addr, 4 },
+	};
+
+	/* the issue's s.s. A: the second "s" was compressed into a pointer
+	 * to the first, a loop, and the render wrote past the name */
+	check_build_render(ss, sizeof(ss), DNS_TYPE_A, a_rr, 1, 1);
+	check_build_render(aaa, sizeof(aaa), DNS_TYPE_A, a_rr, 1, 1);
+	/* a name expanded from a wildcard that repeats the label under it */
+	check_build_render(xxw, sizeof(xxw), DNS_TYPE_A, a_rr, 1, 1);
+	/* a CNAME target that repeats the owner's labels, and its A */
+	check_build_render(ss, sizeof(ss), DNS_TYPE_A, cname_chain, 2, 2);
+	/* an MX whose exchange is the owner, repeated labels */
+	check_build_render(mxmx, sizeof(mxmx), DNS_TYPE_MX, mx_rr, 2, 2);
+	/* the root and a single label */
+	check_build_render((const uint8_t *)"", 1, DNS_TYPE_A, a_rr, 1, 1);
+	check_build_render((const uint8_t *)"\1s", 3, DNS_TYPE_A, a_rr, 1, 1);
+}
+END_TEST
+
+START_TEST(answer_compression_points_backwards_only)
+{
+	static const uint8_t ss[] = "\1s\1s", addr[] = { 192, 0, 2, 1 };
+	const struct rr_spec a_rr[] = {
+		{ NULL, 0, DNS_TYPE_A, addr, 4 },
+		{ NULL, 0, DNS_TYPE_A, addr, 4 },
+	};
+	uint8_t qpkt[128], ub[512];
+	struct dns_query q;
+	struct msg_answer *a;
+	size_t qn = make_query_for(qpkt, sizeof(qpkt), ss, sizeof(ss),
+	    DNS_TYPE_A, false);
+	size_t m = make_ub_answer_for(ub, sizeof(ub), ss, sizeof(ss),
+	    DNS_TYPE_A, a_rr, 2);
+
+	ck_assert_int_eq(msg_parse_query(qpkt, qn, &q), MSG_QUERY_OK);
+	a = msg_answer_build(&q, ub, m, false);
+	ck_assert_ptr_nonnull(a);
+	/* question written out; both owners are one pointer to it */
+	ck_assert_uint_eq(a->len, 12 + sizeof(ss) + 4 + 2 * (2 + 10 + 4));
+	ck_assert_uint_eq(be16_load(a->wire + 12 + sizeof(ss) + 4), 0xc00c);
+	msg_answer_free(a);
+}
+END_TEST
+
 START_TEST(name_to_text_escapes)
 {
 	char out[64];
@@ -572,6 +735,8 @@ msg_suite(void)
 	tcase_add_test(ta, answer_render_patches_for_the_client);
 	tcase_add_test(ta, answer_too_large_is_truncated);
 	tcase_add_test(ta, answer_rdata_names_survive_recompression);
+	tcase_add_test(ta, answer_names_with_repeated_labels);
+	tcase_add_test(ta, answer_compression_points_backwards_only);
 	tcase_add_test(ta, name_to_text_escapes);
 	tcase_add_test(ta, ede_codes_from_libunbound_reasons);
 	suite_add_tcase(s, tq);
@@ -585,6 +750,9 @@ main(void)
 	SRunner *sr = srunner_create(msg_suite());
 	int failed;
 
+#ifdef M_PERTURB
+	(void)mallopt(M_PERTURB, 0xff);	/* malloc() fills with 0xff ^ 0xff */
+#endif
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
