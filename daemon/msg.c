@@ -45,7 +45,8 @@ msg_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
 		return DNS_OPCODE(q->flags) != 0 ? MSG_QUERY_NOTIMP :
 		    MSG_QUERY_FORMERR;
 	/* A query name is never compressed: a pointer could only point into
-	 * the header. dname_read() refuses that, as target >= 12 fails. */
+	 * the header or into the name itself, and dname_read() refuses
+	 * both. */
 	n = dname_read(&w, q->qname);
 	q->qtype = wire_u16(&w);
 	q->qclass = wire_u16(&w);

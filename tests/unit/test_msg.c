@@ -135,6 +135,49 @@ START_TEST(query_bad_names_are_formerr)
 	ck_assert_int_eq(msg_parse_query(pkt, b.len, &q), MSG_QUERY_FORMERR);
 	ck_assert(!q.has_question);
 
+	/* the issue's packet: a pointer to offset 0, whose header bytes read
+	 * as the name "a.\\000." (RFC 9267 §2: never into the header) */
+	{
+		static const uint8_t hdr_ptr[] = { 0x01, 0x61, 0x01, 0x00,
+			0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+			0xc0, 0x00, 0x00, 0x01, 0x00, 0x01 };
+
+		ck_assert_int_eq(msg_parse_query(hdr_ptr, sizeof(hdr_ptr),
+		    &q), MSG_QUERY_FORMERR);
+		ck_assert(!q.has_question);
+	}
+	/* a label, then a pointer into the header */
+	for (uint16_t target = 0; target < 12; target++) {
+		wbuf_init(&b, pkt, sizeof(pkt));
+		put_header(&b, 0x0161, 0x0100, 1, 0, 0, 0);
+		wbuf_bytes(&b, "\1x", 2);
+		wbuf_u16(&b, (uint16_t)(0xc000 | target));
+		wbuf_u16(&b, 1);
+		wbuf_u16(&b, 1);
+		ck_assert_int_eq(msg_parse_query(pkt, b.len, &q),
+		    MSG_QUERY_FORMERR);
+	}
+	/* a pointer back to the start of its own name: a loop that only the
+	 * 255-byte limit used to stop */
+	wbuf_init(&b, pkt, sizeof(pkt));
+	put_header(&b, 1, 0, 1, 0, 0, 0);
+	wbuf_bytes(&b, "\1x", 2);
+	wbuf_u16(&b, 0xc00c);
+	wbuf_u16(&b, 1);
+	wbuf_u16(&b, 1);
+	ck_assert_int_eq(msg_parse_query(pkt, b.len, &q), MSG_QUERY_FORMERR);
+	/* the same loop in an additional record's owner */
+	wbuf_init(&b, pkt, sizeof(pkt));
+	put_header(&b, 1, 0, 1, 0, 0, 1);
+	put_question(&b, WWW, WWW_LEN, DNS_TYPE_A);
+	wbuf_bytes(&b, "\1y", 2);
+	wbuf_u16(&b, (uint16_t)(0xc000 | (12 + WWW_LEN + 4)));
+	wbuf_u16(&b, DNS_TYPE_A);
+	wbuf_u16(&b, DNS_CLASS_IN);
+	wbuf_u32(&b, 0);
+	wbuf_u16(&b, 0);
+	ck_assert_int_eq(msg_parse_query(pkt, b.len, &q), MSG_QUERY_FORMERR);
+
 	/* label length 64 */
 	wbuf_init(&b, pkt, sizeof(pkt));
 	put_header(&b, 1, 0, 1, 0, 0, 0);
