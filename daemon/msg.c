@@ -367,16 +367,140 @@ enc_rdata(struct encoder *e, struct wire *w, uint16_t type, uint16_t rdlen)
 		    (uint16_t)(e->b.len - data_start));
 }
 
-/* Which records a DO=0 client does not get (RFC 4035 §3.2.1, as Unbound). */
+/*
+ * Which records a DO=0 client does not get: DNSSEC types, unless it asked
+ * for that type and the record answers it (RFC 3225 §3, RFC 4035 §3.2.1;
+ * the list is Unbound's rrset_belongs_in_reply()). Unbound also sends them
+ * in a DO=0 answer to ANY; danegated answers ANY with one RRset, see
+ * answer_pick.
+ */
 static bool
 rr_hidden_without_do(const struct dns_query *q, uint16_t type, int section)
 {
-	if (q->edns_do || q->qtype == type || q->qtype == DNS_TYPE_ANY)
+	if (q->edns_do || (section == 0 && type == q->qtype))
+		return false;
+	switch (type) {
+	case 24 /* SIG */: case 25 /* KEY */: case 30 /* NXT */:
+	case DNS_TYPE_DS: case DNS_TYPE_RRSIG: case DNS_TYPE_NSEC:
+	case DNS_TYPE_DNSKEY: case DNS_TYPE_NSEC3: case DNS_TYPE_NSEC3PARAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * What libunbound's records say, read in a first pass: enough to decide
+ * which sections a client needs, and for ANY and RRSIG queries which one
+ * RRset it gets.
+ */
+struct answer_shape {
+	unsigned n_answer;		/* records in the answer section */
+	bool has_qtype;			/* one of them is of the query's type */
+	bool auth_soa, auth_ns;		/* SOA, NS in the authority section */
+	bool auth_denial;		/* NSEC or NSEC3 there: a proof */
+	bool pick;			/* ANY/RRSIG: only this RRset is sent */
+	uint8_t pick_owner[DNS_MAX_NAME];
+	size_t pick_owner_len;
+	uint16_t pick_type;		/* for RRSIG queries: the type covered */
+};
+
+/* The type an RRSIG's rdata says it covers (0 if too short to say). */
+static uint16_t
+rrsig_covered(const struct wire *w, uint16_t rdlen)
+{
+	struct wire peek = *w;
+
+	return rdlen >= 2 ? wire_u16(&peek) : 0;
+}
+
+/*
+ * RFC 8482 §4.1: an ANY query gets one RRset, the first libunbound lists
+ * (from its cache that is A, AAAA, MX, SOA, NS or DNAME, in that order, as
+ * Unbound fills ANY), with its signatures for DO=1. A full ANY answer is
+ * the best amplifier a resolver offers and no mail software needs one.
+ *
+ * An RRSIG query is answered the same way: the signatures covering one
+ * type, the first listed. RRSIG is a meta type: the signatures at a name
+ * are not one RRset (RFC 4034 §3), no validator asks for them by type
+ * (they come with the data they sign under DO=1), and "all of them" is
+ * again a large answer to a small query (". RRSIG" was 23 times the query's
+ * size). Refusing it would break dig-style debugging for nothing; TC for
+ * UDP would need the transport, which a cached template does not know.
+ */
+static void
+answer_pick(struct answer_shape *sh, const struct dns_query *q,
+    const uint8_t *owner, size_t owner_len, uint16_t type, uint16_t covered)
+{
+	if (sh->pick || (q->qtype != DNS_TYPE_ANY && q->qtype != DNS_TYPE_RRSIG))
+		return;
+	if (q->qtype == DNS_TYPE_RRSIG && type != DNS_TYPE_RRSIG)
+		return;
+	sh->pick = true;
+	memcpy(sh->pick_owner, owner, owner_len);
+	sh->pick_owner_len = owner_len;
+	sh->pick_type = type == DNS_TYPE_RRSIG ? covered : type;
+}
+
+/* Is this answer record part of the picked RRset (or signing it)? */
+static bool
+answer_picked(const struct answer_shape *sh, const struct dns_query *q,
+    const uint8_t *owner, size_t owner_len, uint16_t type, uint16_t covered)
+{
+	if (!dname_equal(owner, owner_len, sh->pick_owner, sh->pick_owner_len))
 		return false;
 	if (type == DNS_TYPE_RRSIG)
-		return true;
-	return section > 0 && (type == DNS_TYPE_NSEC ||
-	    type == DNS_TYPE_NSEC3);
+		return covered == sh->pick_type;
+	return q->qtype == DNS_TYPE_ANY && type == sh->pick_type;
+}
+
+/* The first pass over the records; returns -1 if they do not parse. */
+static int
+answer_scan(struct wire w, const uint16_t count[3], const struct dns_query *q,
+    struct answer_shape *sh)
+{
+	memset(sh, 0, sizeof(*sh));
+	for (int s = 0; s < 3; s++) {
+		for (unsigned i = 0; i < count[s]; i++) {
+			uint8_t owner[DNS_MAX_NAME];
+			uint16_t type, rdlen;
+			int n = dname_read(&w, owner);
+
+			type = wire_u16(&w);
+			wire_skip(&w, 6);	/* class, TTL */
+			rdlen = wire_u16(&w);
+			if (n < 0 || !wire_ok(&w) || rdlen > wire_left(&w))
+				return -1;
+			if (s == 0) {
+				sh->n_answer++;
+				sh->has_qtype |= type == q->qtype;
+				answer_pick(sh, q, owner, (size_t)n, type,
+				    rrsig_covered(&w, rdlen));
+			} else if (s == 1) {
+				sh->auth_soa |= type == DNS_TYPE_SOA;
+				sh->auth_ns |= type == DNS_TYPE_NS;
+				sh->auth_denial |= type == DNS_TYPE_NSEC ||
+				    type == DNS_TYPE_NSEC3;
+			}
+			wire_skip(&w, rdlen);
+		}
+	}
+	return wire_ok(&w) ? 0 : -1;
+}
+
+/*
+ * Which of the authority (keep[1]) and additional (keep[2]) sections the
+ * client gets.
+ */
+static void
+answer_sections(const struct answer_shape *sh, bool keep[3])
+{
+	keep[0] = keep[1] = keep[2] = true;
+	if (sh->pick) {
+		/* RFC 8482: one RRset, plus a wildcard's proof if any */
+		keep[1] = sh->auth_denial;
+		keep[2] = false;
+	}
 }
 
 struct msg_answer *
@@ -387,8 +511,10 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 	uint16_t *ttls = NULL, count[3], kept[3] = { 0, 0, 0 }, flags;
 	struct msg_answer *a = NULL;
 	struct encoder *e = NULL;
+	struct answer_shape *sh = NULL;
 	unsigned n_ttls = 0, max_rrs;
 	uint32_t min_ttl = UINT32_MAX;
+	bool keep[3];
 	struct wire w;
 	int n;
 
@@ -406,6 +532,10 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 		return NULL;
 
 	max_rrs = (unsigned)count[0] + count[1] + count[2];
+	if ((sh = malloc(sizeof(*sh))) == NULL ||
+	    answer_scan(w, count, q, sh) != 0)
+		goto fail;
+	answer_sections(sh, keep);
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
 	    (buf = malloc(DNS_MAX_TCP)) == NULL ||
 	    (ttls = calloc(max_rrs + 1, sizeof(*ttls))) == NULL)
@@ -425,9 +555,10 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 
 	for (int s = 0; s < 3; s++) {
 		for (unsigned i = 0; i < count[s]; i++) {
-			uint16_t type, klass, rdlen;
+			uint16_t type, klass, rdlen, covered;
 			uint32_t ttl;
 			size_t rr_start = e->b.len;
+			bool drop, picked_data;
 
 			n = dname_read(&w, name);
 			type = wire_u16(&w);
@@ -436,8 +567,20 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 			rdlen = wire_u16(&w);
 			if (n < 0 || !wire_ok(&w) || rdlen > wire_left(&w))
 				goto fail;
-			if (type == DNS_TYPE_OPT ||
-			    rr_hidden_without_do(q, type, s)) {
+			covered = type == DNS_TYPE_RRSIG ?
+			    rrsig_covered(&w, rdlen) : 0;
+			drop = !keep[s] || type == DNS_TYPE_OPT;
+			picked_data = false;
+			if (s == 0 && sh->pick && !drop) {
+				drop = !answer_picked(sh, q, name, (size_t)n,
+				    type, covered);
+				/* ANY asked for the picked RRset whatever its
+				 * type; its signatures need DO=1 */
+				picked_data = type != DNS_TYPE_RRSIG;
+			}
+			if (!drop && !picked_data)
+				drop = rr_hidden_without_do(q, type, s);
+			if (drop) {
 				wire_skip(&w, rdlen);
 				continue;
 			}
@@ -474,6 +617,7 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 	a->secure = secure;
 	free(buf);
 	free(e);
+	free(sh);
 	return a;
 fail:
 	if (a != NULL) {
@@ -483,6 +627,7 @@ fail:
 	free(ttls);
 	free(buf);
 	free(e);
+	free(sh);
 	return NULL;
 }
 

@@ -13,6 +13,7 @@
 #include <malloc.h>
 #endif
 
+#include "dname.h"
 #include "msg.h"
 #include "wire.h"
 #include "../fuzz/answer_check.h"
@@ -583,16 +584,23 @@ struct rr_spec {
 	uint16_t type;
 	const uint8_t *rd;
 	size_t rd_len;
+	int section;		/* 0 answer, 1 authority, 2 additional;
+				 * records come in section order */
 };
 
 static size_t
-make_ub_answer_for(uint8_t *buf, size_t cap, const uint8_t *name,
-    size_t name_len, uint16_t type, const struct rr_spec *rr, unsigned n)
+make_ub_answer_rcode(uint8_t *buf, size_t cap, uint8_t rcode,
+    const uint8_t *name, size_t name_len, uint16_t type,
+    const struct rr_spec *rr, unsigned n)
 {
+	uint16_t counts[3] = { 0, 0, 0 };
 	struct wbuf b;
 
+	for (unsigned i = 0; i < n; i++)
+		counts[rr[i].section]++;
 	wbuf_init(&b, buf, cap);
-	put_header(&b, 0, DNS_FLAG_QR | DNS_FLAG_RD | DNS_FLAG_RA, 1, n, 0, 0);
+	put_header(&b, 0, DNS_FLAG_QR | DNS_FLAG_RD | DNS_FLAG_RA | rcode, 1,
+	    counts[0], counts[1], counts[2]);
 	put_question(&b, name, name_len, type);
 	for (unsigned i = 0; i < n; i++) {
 		if (rr[i].owner == NULL)
@@ -606,6 +614,35 @@ make_ub_answer_for(uint8_t *buf, size_t cap, const uint8_t *name,
 		wbuf_bytes(&b, rr[i].rd, rr[i].rd_len);
 	}
 	ck_assert(!b.err);
+	return b.len;
+}
+
+static size_t
+make_ub_answer_for(uint8_t *buf, size_t cap, const uint8_t *name,
+    size_t name_len, uint16_t type, const struct rr_spec *rr, unsigned n)
+{
+	return make_ub_answer_rcode(buf, cap, DNS_RCODE_NOERROR, name,
+	    name_len, type, rr, n);
+}
+
+/* RRSIG rdata covering type, signed by the root, with a 64-byte
+ * signature (an ECDSA P-256 one's size). */
+static size_t
+rrsig_rd(uint8_t *buf, uint16_t covered)
+{
+	struct wbuf b;
+
+	wbuf_init(&b, buf, 128);
+	wbuf_u16(&b, covered);
+	wbuf_u8(&b, 13);
+	wbuf_u8(&b, 0);
+	wbuf_u32(&b, 300);
+	wbuf_u32(&b, 0x70000000);
+	wbuf_u32(&b, 0x60000000);
+	wbuf_u16(&b, 4242);
+	wbuf_u8(&b, 0);
+	for (int i = 0; i < 64; i++)
+		wbuf_u8(&b, 0xab);
 	return b.len;
 }
 
@@ -667,15 +704,15 @@ START_TEST(answer_names_with_repeated_labels)
 	static const uint8_t mx_rd[] = "\0\12\2mx\2mx";
 	static const uint8_t cname_rd[] = "\1s\1s\1s";
 	const struct rr_spec a_rr[] = {
-		{ NULL, 0, DNS_TYPE_A, addr, 4 },
+		{ NULL, 0, DNS_TYPE_A, addr, 4, 0 },
 	};
 	const struct rr_spec cname_chain[] = {
-		{ NULL, 0, DNS_TYPE_CNAME, cname_rd, sizeof(cname_rd) },
-		{ sss, sizeof(sss), DNS_TYPE_A, addr, 4 },
+		{ NULL, 0, DNS_TYPE_CNAME, cname_rd, sizeof(cname_rd), 0 },
+		{ sss, sizeof(sss), DNS_TYPE_A, addr, 4, 0 },
 	};
 	const struct rr_spec mx_rr[] = {
-		{ NULL, 0, DNS_TYPE_MX, mx_rd, sizeof(mx_rd) },
-		{ mxmx, sizeof(mxmx), DNS_TYPE_A, addr, 4 },
+		{ NULL, 0, DNS_TYPE_MX, mx_rd, sizeof(mx_rd), 0 },
+		{ mxmx, sizeof(mxmx), DNS_TYPE_A, addr, 4, 0 },
 	};
 
 	/* the issue's s.s. A: the second "s" was compressed into a pointer
@@ -698,8 +735,8 @@ START_TEST(answer_compression_points_backwards_only)
 {
 	static const uint8_t ss[] = "\1s\1s", addr[] = { 192, 0, 2, 1 };
 	const struct rr_spec a_rr[] = {
-		{ NULL, 0, DNS_TYPE_A, addr, 4 },
-		{ NULL, 0, DNS_TYPE_A, addr, 4 },
+		{ NULL, 0, DNS_TYPE_A, addr, 4, 0 },
+		{ NULL, 0, DNS_TYPE_A, addr, 4, 0 },
 	};
 	uint8_t qpkt[128], ub[512];
 	struct dns_query q;
@@ -716,6 +753,172 @@ START_TEST(answer_compression_points_backwards_only)
 	ck_assert_uint_eq(a->len, 12 + sizeof(ss) + 4 + 2 * (2 + 10 + 4));
 	ck_assert_uint_eq(be16_load(a->wire + 12 + sizeof(ss) + 4), 0xc00c);
 	msg_answer_free(a);
+}
+END_TEST
+
+/* Builds the answer to name/qtype from rr with DO on or off, renders it
+ * without a size limit, checks it and returns the rendered length. */
+static size_t
+build_render(const uint8_t *name, size_t name_len, uint16_t qtype,
+    uint8_t rcode, const struct rr_spec *rr, unsigned n, bool do_bit,
+    uint8_t *out, size_t cap)
+{
+	uint8_t qpkt[512], ub[4096];
+	struct dns_query q;
+	struct msg_answer *a;
+	size_t qn = make_query_for(qpkt, sizeof(qpkt), name, name_len, qtype,
+	    do_bit);
+	size_t m = make_ub_answer_rcode(ub, sizeof(ub), rcode, name, name_len,
+	    qtype, rr, n), len;
+	const char *why;
+
+	ck_assert_int_eq(msg_parse_query(qpkt, qn, &q), MSG_QUERY_OK);
+	a = msg_answer_build(&q, ub, m, true);
+	ck_assert_ptr_nonnull(a);
+	len = msg_answer_render(a, &q, 0, cap, 1232, out, cap);
+	ck_assert_uint_gt(len, 0);
+	why = answer_check(out, len, &q);
+	ck_assert_msg(why == NULL, "%s", why);
+	msg_answer_free(a);
+	return len;
+}
+
+/* The n-th record's type and, for an RRSIG, the type covered. */
+static void
+nth_record(const uint8_t *pkt, size_t len, unsigned nth, uint16_t *type,
+    uint16_t *covered)
+{
+	struct wire w;
+	uint8_t name[DNS_MAX_NAME];
+
+	wire_init(&w, pkt, len);
+	wire_skip(&w, 12);
+	ck_assert_int_ge(dname_read(&w, name), 0);
+	wire_skip(&w, 4);
+	for (unsigned i = 0;; i++) {
+		uint16_t rdlen;
+
+		ck_assert_int_ge(dname_read(&w, name), 0);
+		*type = wire_u16(&w);
+		wire_skip(&w, 6);
+		rdlen = wire_u16(&w);
+		*covered = rdlen >= 2 ? be16_load(w.buf + w.pos) : 0;
+		ck_assert(wire_ok(&w));
+		if (i == nth)
+			return;
+		wire_skip(&w, rdlen);
+	}
+}
+
+START_TEST(answer_any_is_one_rrset)
+{
+	static const uint8_t mx[] = "\2mx", addr[] = { 192, 0, 2, 1 },
+	    addr6[16] = { 0x20, 0x01, 0x0d, 0xb8 }, mx_rd[] = "\0\12\2mx",
+	    soa_rd[] = "\0\0\0\0\0\1\0\0\0\1\0\0\0\1\0\0\0\1\0\0\0\1",
+	    nsec_rd[] = "\0\0\6\0\0\0\3", ns_rd[] = "\2ns\2mx",
+	    ns_owner[] = "\2mx", ns_name[] = "\2ns\2mx";
+	uint8_t sig_a[128], sig_aaaa[128], sig_mx[128], sig_nsec[128];
+	uint8_t out[4096];
+	size_t la = rrsig_rd(sig_a, DNS_TYPE_A);
+	size_t l6 = rrsig_rd(sig_aaaa, DNS_TYPE_AAAA);
+	size_t lm = rrsig_rd(sig_mx, DNS_TYPE_MX);
+	size_t ln = rrsig_rd(sig_nsec, DNS_TYPE_NSEC);
+	/* what libunbound hands over for mx. ANY: three signed RRsets, the
+	 * zone's NS in authority, the NS address in additional */
+	const struct rr_spec any[] = {
+		{ NULL, 0, DNS_TYPE_A, addr, 4, 0 },
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_a, la, 0 },
+		{ NULL, 0, DNS_TYPE_AAAA, addr6, 16, 0 },
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_aaaa, l6, 0 },
+		{ NULL, 0, DNS_TYPE_MX, mx_rd, sizeof(mx_rd), 0 },
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_mx, lm, 0 },
+		{ ns_owner, sizeof(ns_owner), DNS_TYPE_NS, ns_rd,
+		  sizeof(ns_rd), 1 },
+		{ ns_name, sizeof(ns_name), DNS_TYPE_A, addr, 4, 2 },
+	};
+	/* a wildcard expansion: the proof in authority must stay */
+	const struct rr_spec any_wild[] = {
+		{ NULL, 0, DNS_TYPE_MX, mx_rd, sizeof(mx_rd), 0 },
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_mx, lm, 0 },
+		{ ns_owner, sizeof(ns_owner), DNS_TYPE_NSEC, nsec_rd,
+		  sizeof(nsec_rd), 1 },
+		{ ns_owner, sizeof(ns_owner), DNS_TYPE_RRSIG, sig_nsec, ln,
+		  1 },
+	};
+	/* nothing there: the denial comes whole */
+	const struct rr_spec any_nx[] = {
+		{ ns_owner, sizeof(ns_owner), DNS_TYPE_SOA, soa_rd,
+		  sizeof(soa_rd), 1 },
+		{ ns_owner, sizeof(ns_owner), DNS_TYPE_NSEC, nsec_rd,
+		  sizeof(nsec_rd), 1 },
+		{ ns_owner, sizeof(ns_owner), DNS_TYPE_RRSIG, sig_nsec, ln,
+		  1 },
+	};
+	uint16_t type, covered;
+	size_t len;
+
+	len = build_render(mx, sizeof(mx), DNS_TYPE_ANY, 0, any, 8, true, out,
+	    sizeof(out));
+	ck_assert_uint_eq(be16_load(out + 6), 2);	/* A and its RRSIG */
+	ck_assert_uint_eq(be16_load(out + 8), 0);
+	ck_assert_uint_eq(be16_load(out + 10), 1);	/* OPT */
+	nth_record(out, len, 0, &type, &covered);
+	ck_assert_uint_eq(type, DNS_TYPE_A);
+	nth_record(out, len, 1, &type, &covered);
+	ck_assert_uint_eq(type, DNS_TYPE_RRSIG);
+	ck_assert_uint_eq(covered, DNS_TYPE_A);
+	/* DO=0: the RRset without its signature */
+	build_render(mx, sizeof(mx), DNS_TYPE_ANY, 0, any, 8, false, out,
+	    sizeof(out));
+	ck_assert_uint_eq(be16_load(out + 6), 1);
+	ck_assert_uint_eq(be16_load(out + 8), 0);
+
+	build_render(mx, sizeof(mx), DNS_TYPE_ANY, 0, any_wild, 4, true, out,
+	    sizeof(out));
+	ck_assert_uint_eq(be16_load(out + 6), 2);
+	ck_assert_uint_eq(be16_load(out + 8), 2);	/* NSEC + RRSIG */
+
+	build_render(mx, sizeof(mx), DNS_TYPE_ANY, DNS_RCODE_NXDOMAIN, any_nx,
+	    3, true, out, sizeof(out));
+	ck_assert_uint_eq(be16_load(out + 2) & 0xf, DNS_RCODE_NXDOMAIN);
+	ck_assert_uint_eq(be16_load(out + 6), 0);
+	ck_assert_uint_eq(be16_load(out + 8), 3);
+}
+END_TEST
+
+START_TEST(answer_rrsig_query_is_one_type_covered)
+{
+	uint8_t sig_soa[128], sig_ns[128], sig_nsec[128], sig_key[128];
+	uint8_t out[4096];
+	size_t l1 = rrsig_rd(sig_soa, DNS_TYPE_SOA);
+	size_t l2 = rrsig_rd(sig_ns, DNS_TYPE_NS);
+	size_t l3 = rrsig_rd(sig_nsec, DNS_TYPE_NSEC);
+	size_t l4 = rrsig_rd(sig_key, DNS_TYPE_DNSKEY);
+	/* ". RRSIG": every signature at the root */
+	const struct rr_spec root[] = {
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_soa, l1, 0 },
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_ns, l2, 0 },
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_nsec, l3, 0 },
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_key, l4, 0 },
+		{ NULL, 0, DNS_TYPE_RRSIG, sig_key, l4, 0 },
+	};
+	uint16_t type, covered;
+	size_t len;
+
+	for (int do_bit = 0; do_bit < 2; do_bit++) {
+		len = build_render((const uint8_t *)"", 1, DNS_TYPE_RRSIG, 0,
+		    root, 5, do_bit, out, sizeof(out));
+		ck_assert_uint_eq(be16_load(out + 6), 1);
+		nth_record(out, len, 0, &type, &covered);
+		ck_assert_uint_eq(type, DNS_TYPE_RRSIG);
+		ck_assert_uint_eq(covered, DNS_TYPE_SOA);
+		/* 17-byte query (no EDNS: + 11 here) */
+		ck_assert_uint_lt(len, 12 + 1 + 4 + 11 + 11 + l1 + 1);
+	}
+	/* both signatures of one type stay (a KSK and a ZSK, say) */
+	len = build_render((const uint8_t *)"", 1, DNS_TYPE_RRSIG, 0,
+	    root + 3, 2, true, out, sizeof(out));
+	ck_assert_uint_eq(be16_load(out + 6), 2);
 }
 END_TEST
 
@@ -780,6 +983,8 @@ msg_suite(void)
 	tcase_add_test(ta, answer_rdata_names_survive_recompression);
 	tcase_add_test(ta, answer_names_with_repeated_labels);
 	tcase_add_test(ta, answer_compression_points_backwards_only);
+	tcase_add_test(ta, answer_any_is_one_rrset);
+	tcase_add_test(ta, answer_rrsig_query_is_one_type_covered);
 	tcase_add_test(ta, name_to_text_escapes);
 	tcase_add_test(ta, ede_codes_from_libunbound_reasons);
 	suite_add_tcase(s, tq);
