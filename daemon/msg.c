@@ -490,22 +490,41 @@ answer_scan(struct wire w, const uint16_t count[3], const struct dns_query *q,
 
 /*
  * Which of the authority (keep[1]) and additional (keep[2]) sections the
- * client gets.
+ * client gets. With minimal-responses, Unbound's rules (reply_info_encode()
+ * in util/data/msgencode.c, 1.17): a positive answer (NOERROR, a record of
+ * the query's type in the answer section, the type not NS, no NSEC/NSEC3 in
+ * authority, which would be a wildcard proof) needs neither; a negative
+ * one (NXDOMAIN, or NOERROR with an empty answer section and either an SOA
+ * or no NS in authority, i.e. not a referral) needs no additional section.
+ * Everything else is sent whole.
  */
 static void
-answer_sections(const struct answer_shape *sh, bool keep[3])
+answer_sections(const struct answer_shape *sh, const struct dns_query *q,
+    int rcode, bool minimal, bool keep[3])
 {
+	bool positive, negative;
+
 	keep[0] = keep[1] = keep[2] = true;
 	if (sh->pick) {
 		/* RFC 8482: one RRset, plus a wildcard's proof if any */
 		keep[1] = sh->auth_denial;
 		keep[2] = false;
+		return;
 	}
+	if (!minimal)
+		return;
+	positive = rcode == DNS_RCODE_NOERROR && sh->has_qtype &&
+	    q->qtype != DNS_TYPE_NS && !sh->auth_denial;
+	negative = rcode == DNS_RCODE_NXDOMAIN ||
+	    (rcode == DNS_RCODE_NOERROR && sh->n_answer == 0 &&
+	    (sh->auth_soa || !sh->auth_ns));
+	keep[1] = !positive;
+	keep[2] = !positive && !negative;
 }
 
 struct msg_answer *
 msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
-    bool secure)
+    bool secure, bool minimal)
 {
 	uint8_t *buf = NULL, name[DNS_MAX_NAME];
 	uint16_t *ttls = NULL, count[3], kept[3] = { 0, 0, 0 }, flags;
@@ -535,7 +554,7 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 	if ((sh = malloc(sizeof(*sh))) == NULL ||
 	    answer_scan(w, count, q, sh) != 0)
 		goto fail;
-	answer_sections(sh, keep);
+	answer_sections(sh, q, flags & 0xf, minimal, keep);
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
 	    (buf = malloc(DNS_MAX_TCP)) == NULL ||
 	    (ttls = calloc(max_rrs + 1, sizeof(*ttls))) == NULL)

@@ -442,7 +442,7 @@ build(uint8_t *qpkt, struct dns_query *q, bool do_bit, bool secure)
 	size_t m = make_ub_answer(ub, sizeof(ub), DNS_RCODE_NOERROR);
 
 	ck_assert_int_eq(msg_parse_query(qpkt, n, q), MSG_QUERY_OK);
-	return msg_answer_build(q, ub, m, secure);
+	return msg_answer_build(q, ub, m, secure, false);
 }
 
 START_TEST(answer_rejects_malformed_packets)
@@ -455,18 +455,18 @@ START_TEST(answer_rejects_malformed_packets)
 	ck_assert_int_eq(msg_parse_query(qpkt, n, &q), MSG_QUERY_OK);
 	/* cut anywhere inside the records */
 	for (size_t cut = 12; cut < m; cut++)
-		ck_assert_ptr_null(msg_answer_build(&q, ub, cut, true));
+		ck_assert_ptr_null(msg_answer_build(&q, ub, cut, true, true));
 	/* a forward compression pointer */
 	ub[12 + WWW_LEN + 4] = 0xc0;
 	ub[12 + WWW_LEN + 5] = 0xff;
-	ck_assert_ptr_null(msg_answer_build(&q, ub, m, true));
+	ck_assert_ptr_null(msg_answer_build(&q, ub, m, true, true));
 	/* a pointer to itself */
 	ub[12 + WWW_LEN + 5] = (uint8_t)(12 + WWW_LEN + 4);
-	ck_assert_ptr_null(msg_answer_build(&q, ub, m, true));
+	ck_assert_ptr_null(msg_answer_build(&q, ub, m, true, true));
 	/* an answer to another question */
 	m = make_ub_answer(ub, sizeof(ub), 0);
 	ub[13] = 'x';
-	ck_assert_ptr_null(msg_answer_build(&q, ub, m, true));
+	ck_assert_ptr_null(msg_answer_build(&q, ub, m, true, true));
 }
 END_TEST
 
@@ -564,7 +564,7 @@ START_TEST(answer_rdata_names_survive_recompression)
 
 	ck_assert_ptr_nonnull(a);
 	/* reading our own output again gives the same bytes */
-	b = msg_answer_build(&q, a->wire, a->len, true);
+	b = msg_answer_build(&q, a->wire, a->len, true, true);
 	ck_assert_ptr_nonnull(b);
 	ck_assert_uint_eq(a->len, b->len);
 	ck_assert(memcmp(a->wire, b->wire, a->len) == 0);
@@ -680,7 +680,7 @@ check_build_render(const uint8_t *name, size_t name_len, uint16_t type,
 		    type, rr, n), len;
 
 		ck_assert_int_eq(msg_parse_query(qpkt, qn, &q), MSG_QUERY_OK);
-		a = msg_answer_build(&q, ub, m, true);
+		a = msg_answer_build(&q, ub, m, true, true);
 		ck_assert_ptr_nonnull(a);
 		ck_assert(memcmp(a->wire + 12, name, name_len) == 0);
 		ck_assert_uint_eq(be16_load(a->wire + 12 + name_len), type);
@@ -747,7 +747,7 @@ START_TEST(answer_compression_points_backwards_only)
 	    DNS_TYPE_A, a_rr, 2);
 
 	ck_assert_int_eq(msg_parse_query(qpkt, qn, &q), MSG_QUERY_OK);
-	a = msg_answer_build(&q, ub, m, false);
+	a = msg_answer_build(&q, ub, m, false, true);
 	ck_assert_ptr_nonnull(a);
 	/* question written out; both owners are one pointer to it */
 	ck_assert_uint_eq(a->len, 12 + sizeof(ss) + 4 + 2 * (2 + 10 + 4));
@@ -759,9 +759,9 @@ END_TEST
 /* Builds the answer to name/qtype from rr with DO on or off, renders it
  * without a size limit, checks it and returns the rendered length. */
 static size_t
-build_render(const uint8_t *name, size_t name_len, uint16_t qtype,
+build_render_limit(const uint8_t *name, size_t name_len, uint16_t qtype,
     uint8_t rcode, const struct rr_spec *rr, unsigned n, bool do_bit,
-    uint8_t *out, size_t cap)
+    bool minimal, size_t limit, uint8_t *out, size_t cap)
 {
 	uint8_t qpkt[512], ub[4096];
 	struct dns_query q;
@@ -773,14 +773,23 @@ build_render(const uint8_t *name, size_t name_len, uint16_t qtype,
 	const char *why;
 
 	ck_assert_int_eq(msg_parse_query(qpkt, qn, &q), MSG_QUERY_OK);
-	a = msg_answer_build(&q, ub, m, true);
+	a = msg_answer_build(&q, ub, m, true, minimal);
 	ck_assert_ptr_nonnull(a);
-	len = msg_answer_render(a, &q, 0, cap, 1232, out, cap);
+	len = msg_answer_render(a, &q, 0, limit, 1232, out, cap);
 	ck_assert_uint_gt(len, 0);
 	why = answer_check(out, len, &q);
 	ck_assert_msg(why == NULL, "%s", why);
 	msg_answer_free(a);
 	return len;
+}
+
+static size_t
+build_render(const uint8_t *name, size_t name_len, uint16_t qtype,
+    uint8_t rcode, const struct rr_spec *rr, unsigned n, bool do_bit,
+    uint8_t *out, size_t cap)
+{
+	return build_render_limit(name, name_len, qtype, rcode, rr, n, do_bit,
+	    true, cap, out, cap);
 }
 
 /* The n-th record's type and, for an RRSIG, the type covered. */
@@ -922,6 +931,149 @@ START_TEST(answer_rrsig_query_is_one_type_covered)
 }
 END_TEST
 
+/* Section counts of a rendering: answer, authority, additional (OPT
+ * included). */
+static void
+assert_counts(const uint8_t *out, unsigned an, unsigned ns, unsigned ar)
+{
+	ck_assert_uint_eq(be16_load(out + 6), an);
+	ck_assert_uint_eq(be16_load(out + 8), ns);
+	ck_assert_uint_eq(be16_load(out + 10), ar);
+}
+
+START_TEST(answer_minimal_responses_as_unbound)
+{
+	static const uint8_t www[] = "\3www\7example", zone[] = "\7example",
+	    addr[] = { 192, 0, 2, 1 },
+	    soa_rd[] = "\0\0\0\0\0\1\0\0\0\1\0\0\0\1\0\0\0\1\0\0\0\1",
+	    nsec_rd[] = "\0\0\6\0\0\0\3",
+	    cname_rd[] = "\4mail\7example";
+	/* eight name servers with long names of their own, as a zone hosted
+	 * by several providers has */
+	enum { NS_N = 8, NS_LEN = 3 + 1 + 40 + sizeof(zone) };
+	uint8_t ns_rd[NS_N][NS_LEN], sig[4][128], out[8192];
+	struct rr_spec pos[1 + 2 * NS_N], nx[8], wild[6], referral[5], cname[3];
+	static const uint16_t covered[4] = { DNS_TYPE_SOA, DNS_TYPE_NSEC,
+		DNS_TYPE_NSEC, DNS_TYPE_A };
+	unsigned n = 0;
+	size_t sl[4];
+
+	for (int i = 0; i < NS_N; i++) {
+		/* nsI.<40 letters, unique>.example. */
+		memcpy(ns_rd[i], "\2ns", 3);
+		ns_rd[i][3] = 40;
+		memset(ns_rd[i] + 4, 'a' + i, 40);
+		memcpy(ns_rd[i] + 44, zone, sizeof(zone));
+	}
+	for (int i = 0; i < 4; i++)
+		sl[i] = rrsig_rd(sig[i], covered[i]);
+	/* www.example. A: the zone's NS and their addresses, as libunbound
+	 * returns them */
+	pos[n++] = (struct rr_spec){ NULL, 0, DNS_TYPE_A, addr, 4, 0 };
+	for (int i = 0; i < NS_N; i++)
+		pos[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_NS,
+		    ns_rd[i], NS_LEN, 1 };
+	for (int i = 0; i < NS_N; i++)
+		pos[n++] = (struct rr_spec){ ns_rd[i], NS_LEN, DNS_TYPE_A, addr,
+		    4, 2 };
+
+	/* full: larger than 512 bytes, so a client without EDNS got TC */
+	{
+		size_t full = build_render_limit(www, sizeof(www), DNS_TYPE_A,
+		    0, pos, n, false, false, 4096, out, sizeof(out));
+
+		ck_assert_uint_gt(full, 512);
+		assert_counts(out, 1, NS_N, NS_N + 1);
+		build_render_limit(www, sizeof(www), DNS_TYPE_A, 0, pos, n,
+		    false, false, 512, out, sizeof(out));
+		ck_assert_uint_ne(be16_load(out + 2) & DNS_FLAG_TC, 0);
+	}
+	/* minimal: the A record alone, whole, no TC */
+	build_render_limit(www, sizeof(www), DNS_TYPE_A, 0, pos, n, false,
+	    true, 512, out, sizeof(out));
+	ck_assert_uint_eq(be16_load(out + 2) & DNS_FLAG_TC, 0);
+	assert_counts(out, 1, 0, 1);
+	/* a query for NS keeps its addresses (Unbound: priming) */
+	pos[0] = (struct rr_spec){ NULL, 0, DNS_TYPE_NS, ns_rd[0], NS_LEN, 0 };
+	build_render_limit(www, sizeof(www), DNS_TYPE_NS, 0, pos, n, false,
+	    true, 4096, out, sizeof(out));
+	assert_counts(out, 1, NS_N, NS_N + 1);
+
+	/* NXDOMAIN with its NSEC proof, DO=1: authority whole (SOA, two
+	 * NSEC, their RRSIGs), additional dropped */
+	n = 0;
+	nx[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_SOA, soa_rd,
+	    sizeof(soa_rd), 1 };
+	nx[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_RRSIG,
+	    sig[0], sl[0], 1 };
+	nx[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_NSEC,
+	    nsec_rd, sizeof(nsec_rd), 1 };
+	nx[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_RRSIG,
+	    sig[1], sl[1], 1 };
+	nx[n++] = (struct rr_spec){ www, sizeof(www), DNS_TYPE_NSEC,
+	    nsec_rd, sizeof(nsec_rd), 1 };
+	nx[n++] = (struct rr_spec){ www, sizeof(www), DNS_TYPE_RRSIG,
+	    sig[2], sl[2], 1 };
+	nx[n++] = (struct rr_spec){ ns_rd[0], NS_LEN,
+	    DNS_TYPE_A, addr, 4, 2 };
+	build_render_limit(www, sizeof(www), DNS_TYPE_A, DNS_RCODE_NXDOMAIN,
+	    nx, n, true, true, 4096, out, sizeof(out));
+	assert_counts(out, 0, 6, 1);
+	/* the same as NODATA (NOERROR, empty answer, SOA): the same */
+	build_render_limit(www, sizeof(www), DNS_TYPE_A, 0, nx, n, true, true,
+	    4096, out, sizeof(out));
+	assert_counts(out, 0, 6, 1);
+	/* NSEC3 proofs alike */
+	nx[2].type = nx[4].type = DNS_TYPE_NSEC3;
+	build_render_limit(www, sizeof(www), DNS_TYPE_A, DNS_RCODE_NXDOMAIN,
+	    nx, n, true, true, 4096, out, sizeof(out));
+	assert_counts(out, 0, 6, 1);
+	/* DO=0: the proof is not for this client, the SOA is */
+	build_render_limit(www, sizeof(www), DNS_TYPE_A, DNS_RCODE_NXDOMAIN,
+	    nx, n, false, true, 4096, out, sizeof(out));
+	assert_counts(out, 0, 1, 1);
+
+	/* a wildcard expansion: the NSEC proving no closer match stays,
+	 * and so does additional (Unbound sends all of it then) */
+	n = 0;
+	wild[n++] = (struct rr_spec){ NULL, 0, DNS_TYPE_A, addr, 4, 0 };
+	wild[n++] = (struct rr_spec){ NULL, 0, DNS_TYPE_RRSIG, sig[3], sl[3],
+	    0 };
+	wild[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_NSEC,
+	    nsec_rd, sizeof(nsec_rd), 1 };
+	wild[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_RRSIG,
+	    sig[1], sl[1], 1 };
+	wild[n++] = (struct rr_spec){ ns_rd[0], NS_LEN,
+	    DNS_TYPE_A, addr, 4, 2 };
+	build_render_limit(www, sizeof(www), DNS_TYPE_A, 0, wild, n, true,
+	    true, 4096, out, sizeof(out));
+	assert_counts(out, 2, 2, 2);
+
+	/* NOERROR, empty answer, NS but no SOA: a referral, sent whole */
+	n = 0;
+	referral[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_NS,
+	    ns_rd[0], NS_LEN, 1 };
+	referral[n++] = (struct rr_spec){ ns_rd[0], NS_LEN,
+	    DNS_TYPE_A, addr, 4, 2 };
+	build_render_limit(www, sizeof(www), DNS_TYPE_A, 0, referral, n, true,
+	    true, 4096, out, sizeof(out));
+	assert_counts(out, 0, 1, 2);
+
+	/* a CNAME to a name without the type: neither positive nor
+	 * negative, sent whole */
+	n = 0;
+	cname[n++] = (struct rr_spec){ NULL, 0, DNS_TYPE_CNAME, cname_rd,
+	    sizeof(cname_rd), 0 };
+	cname[n++] = (struct rr_spec){ zone, sizeof(zone), DNS_TYPE_SOA,
+	    soa_rd, sizeof(soa_rd), 1 };
+	cname[n++] = (struct rr_spec){ ns_rd[0], NS_LEN,
+	    DNS_TYPE_A, addr, 4, 2 };
+	build_render_limit(www, sizeof(www), DNS_TYPE_A, 0, cname, n, true,
+	    true, 4096, out, sizeof(out));
+	assert_counts(out, 1, 1, 2);
+}
+END_TEST
+
 START_TEST(name_to_text_escapes)
 {
 	char out[64];
@@ -985,6 +1137,7 @@ msg_suite(void)
 	tcase_add_test(ta, answer_compression_points_backwards_only);
 	tcase_add_test(ta, answer_any_is_one_rrset);
 	tcase_add_test(ta, answer_rrsig_query_is_one_type_covered);
+	tcase_add_test(ta, answer_minimal_responses_as_unbound);
 	tcase_add_test(ta, name_to_text_escapes);
 	tcase_add_test(ta, ede_codes_from_libunbound_reasons);
 	suite_add_tcase(s, tq);
