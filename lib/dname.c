@@ -11,7 +11,8 @@
 int
 dname_read(struct wire *w, uint8_t out[DNAME_MAX])
 {
-	size_t pos = w->pos, seg = w->pos, resume = 0, outlen = 0;
+	size_t pos = w->pos, resume = 0, outlen = 0;
+	size_t seg = pos;	/* where the labels being read began */
 	bool jumped = false;
 
 	if (w->err)

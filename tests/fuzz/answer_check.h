@@ -31,7 +31,8 @@ static const char *
 check_name(const uint8_t *pkt, size_t end, size_t *pos, uint8_t *out,
     size_t *out_len)
 {
-	size_t p = *pos, seg = *pos, total = 0, after = 0;
+	size_t p = *pos, total = 0, after = 0;
+	size_t seg = p;		/* where the labels being read began */
 	int jumps = 0;
 
 	for (;;) {
