@@ -625,6 +625,10 @@ static const struct conf_key conf_server_keys[] = {
 	  "has), and danegated cannot do it through libunbound either: "
 	  "until an answer expires, libunbound answers a refresh from its "
 	  "own cache with the same record and the same expiry time" },
+	/* Unbound's option, done by danegated's own answer writer: handed to
+	 * libunbound as well, it would trim the packet danegated reads */
+	{ .name = "minimal-responses", .type = CONF_BOOL,
+	  .off = CONF_FIELD(minimal_responses) },
 
 	/* both: the front end's field, and libunbound's same option */
 	{ .name = "do-ip4", .type = CONF_FUNC, .fn = conf_set_do },
@@ -1257,6 +1261,7 @@ conf_alloc(struct conf_ctx *ctx, const char *path)
 	conf->num_queries_per_thread = 4096;
 	conf->incoming_num_tcp = 100;
 	conf->tcp_idle_timeout_ms = 30000;
+	conf->minimal_responses = true;		/* Unbound's default */
 	conf->answer_cache_size = SIZE_MAX;	/* auto: see conf_finish() */
 	conf->serve_expired_reply_ttl = 30;	/* RFC 8767 §4 */
 	conf->control_interface = conf_strdup(ctx, "");

@@ -45,7 +45,8 @@ msg_parse_query(const uint8_t *pkt, size_t len, struct dns_query *q)
 		return DNS_OPCODE(q->flags) != 0 ? MSG_QUERY_NOTIMP :
 		    MSG_QUERY_FORMERR;
 	/* A query name is never compressed: a pointer could only point into
-	 * the header. dname_read() refuses that, as target >= 12 fails. */
+	 * the header or into the name itself, and dname_read() refuses
+	 * both. */
 	n = dname_read(&w, q->qname);
 	q->qtype = wire_u16(&w);
 	q->qclass = wire_u16(&w);
@@ -186,7 +187,12 @@ msg_error_render(const struct dns_query *q, int rcode, int ede,
 
 /*
  * The answer encoder: writes names with compression (RFC 1035 §4.1.4)
- * against the names already in the output.
+ * against the names already in the output. A name's labels become
+ * targets only once the whole name is written: before that, comparing a
+ * suffix against them would read output bytes not yet written, and a
+ * match would point the name into itself, a loop (how "s.s." came out as
+ * "s" plus a pointer to itself, with the render then copying the full
+ * name over the question's type and class).
  */
 struct encoder {
 	struct wbuf b;
@@ -194,21 +200,32 @@ struct encoder {
 	unsigned n_targets;
 };
 
-/* Does the (compressed, trusted: we wrote it) name at off in the output
- * equal the uncompressed name suffix? */
+/* Does the (compressed) name at off in the output equal the uncompressed
+ * name suffix? Our own output, but every read is still bounded by what
+ * has been written, and pointers must go strictly backwards. */
 static bool
 enc_name_matches(const struct encoder *e, size_t off, const uint8_t *suffix)
 {
 	const uint8_t *out = e->b.buf;
 
 	for (;;) {
-		uint8_t c = out[off];
+		uint8_t c;
 
+		if (off >= e->b.len)
+			return false;
+		c = out[off];
 		if ((c & 0xc0) == 0xc0) {
-			off = (size_t)(c & 0x3f) << 8 | out[off + 1];
+			size_t target;
+
+			if (off + 1 >= e->b.len)
+				return false;
+			target = (size_t)(c & 0x3f) << 8 | out[off + 1];
+			if (target >= off)
+				return false;
+			off = target;
 			continue;
 		}
-		if (c != *suffix)
+		if (c != *suffix || off + 1 + c > e->b.len)
 			return false;
 		if (c == 0)
 			return true;
@@ -223,28 +240,35 @@ enc_name_matches(const struct encoder *e, size_t off, const uint8_t *suffix)
 static void
 enc_name(struct encoder *e, const uint8_t *name, size_t len, bool compress)
 {
+	uint16_t fresh[DNS_MAX_NAME / 2 + 1];	/* this name's labels */
+	unsigned n_fresh = 0;
+	bool pointer = false;
 	size_t i = 0;
 
-	while (i < len && name[i] != 0) {
-		if (compress) {
-			for (unsigned t = 0; t < e->n_targets; t++) {
-				if (!enc_name_matches(e, e->targets[t],
-				    name + i))
-					continue;
-				wbuf_u16(&e->b, (uint16_t)(0xc000 |
-				    e->targets[t]));
-				return;
-			}
+	while (i < len && name[i] != 0 && !pointer) {
+		for (unsigned t = 0; compress && t < e->n_targets; t++) {
+			if (!enc_name_matches(e, e->targets[t], name + i))
+				continue;
+			wbuf_u16(&e->b, (uint16_t)(0xc000 | e->targets[t]));
+			pointer = true;
+			break;
 		}
-		/* Remember this label as a future target while its offset
-		 * fits in a pointer's 14 bits. */
-		if (e->b.len < 0x4000 && e->n_targets < ENC_MAX_NAMES &&
-		    !e->b.err)
-			e->targets[e->n_targets++] = (uint16_t)e->b.len;
+		if (pointer)
+			break;
+		/* A future target while its offset fits a pointer's 14
+		 * bits. */
+		if (e->b.len < 0x4000 && n_fresh < sizeof(fresh) /
+		    sizeof(fresh[0]))
+			fresh[n_fresh++] = (uint16_t)e->b.len;
 		wbuf_bytes(&e->b, name + i, (size_t)name[i] + 1);
 		i += (size_t)name[i] + 1;
 	}
-	wbuf_u8(&e->b, 0);
+	if (!pointer)
+		wbuf_u8(&e->b, 0);
+	if (e->b.err)
+		return;
+	for (unsigned k = 0; k < n_fresh && e->n_targets < ENC_MAX_NAMES; k++)
+		e->targets[e->n_targets++] = fresh[k];
 }
 
 /* Types whose rdata names may be compressed on output (RFC 3597 §4). */
@@ -343,28 +367,173 @@ enc_rdata(struct encoder *e, struct wire *w, uint16_t type, uint16_t rdlen)
 		    (uint16_t)(e->b.len - data_start));
 }
 
-/* Which records a DO=0 client does not get (RFC 4035 §3.2.1, as Unbound). */
+/*
+ * Which records a DO=0 client does not get: DNSSEC types, unless it asked
+ * for that type and the record answers it (RFC 3225 §3, RFC 4035 §3.2.1;
+ * the list is Unbound's rrset_belongs_in_reply()). Unbound also sends them
+ * in a DO=0 answer to ANY; danegated answers ANY with one RRset, see
+ * answer_pick.
+ */
 static bool
 rr_hidden_without_do(const struct dns_query *q, uint16_t type, int section)
 {
-	if (q->edns_do || q->qtype == type || q->qtype == DNS_TYPE_ANY)
+	if (q->edns_do || (section == 0 && type == q->qtype))
+		return false;
+	switch (type) {
+	case 24 /* SIG */: case 25 /* KEY */: case 30 /* NXT */:
+	case DNS_TYPE_DS: case DNS_TYPE_RRSIG: case DNS_TYPE_NSEC:
+	case DNS_TYPE_DNSKEY: case DNS_TYPE_NSEC3: case DNS_TYPE_NSEC3PARAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * What libunbound's records say, read in a first pass: enough to decide
+ * which sections a client needs, and for ANY and RRSIG queries which one
+ * RRset it gets.
+ */
+struct answer_shape {
+	unsigned n_answer;		/* records in the answer section */
+	bool has_qtype;			/* one of them is of the query's type */
+	bool auth_soa, auth_ns;		/* SOA, NS in the authority section */
+	bool auth_denial;		/* NSEC or NSEC3 there: a proof */
+	bool pick;			/* ANY/RRSIG: only this RRset is sent */
+	uint8_t pick_owner[DNS_MAX_NAME];
+	size_t pick_owner_len;
+	uint16_t pick_type;		/* for RRSIG queries: the type covered */
+};
+
+/* The type an RRSIG's rdata says it covers (0 if too short to say). */
+static uint16_t
+rrsig_covered(const struct wire *w, uint16_t rdlen)
+{
+	struct wire peek = *w;
+
+	return rdlen >= 2 ? wire_u16(&peek) : 0;
+}
+
+/*
+ * RFC 8482 §4.1: an ANY query gets one RRset, the first libunbound lists
+ * (from its cache that is A, AAAA, MX, SOA, NS or DNAME, in that order, as
+ * Unbound fills ANY), with its signatures for DO=1. A full ANY answer is
+ * the best amplifier a resolver offers and no mail software needs one.
+ *
+ * An RRSIG query is answered the same way: the signatures covering one
+ * type, the first listed. RRSIG is a meta type: the signatures at a name
+ * are not one RRset (RFC 4034 §3), no validator asks for them by type
+ * (they come with the data they sign under DO=1), and "all of them" is
+ * again a large answer to a small query (". RRSIG" was 23 times the query's
+ * size). Refusing it would break dig-style debugging for nothing; TC for
+ * UDP would need the transport, which a cached template does not know.
+ */
+static void
+answer_pick(struct answer_shape *sh, const struct dns_query *q,
+    const uint8_t *owner, size_t owner_len, uint16_t type, uint16_t covered)
+{
+	if (sh->pick || (q->qtype != DNS_TYPE_ANY && q->qtype != DNS_TYPE_RRSIG))
+		return;
+	if (q->qtype == DNS_TYPE_RRSIG && type != DNS_TYPE_RRSIG)
+		return;
+	sh->pick = true;
+	memcpy(sh->pick_owner, owner, owner_len);
+	sh->pick_owner_len = owner_len;
+	sh->pick_type = type == DNS_TYPE_RRSIG ? covered : type;
+}
+
+/* Is this answer record part of the picked RRset (or signing it)? */
+static bool
+answer_picked(const struct answer_shape *sh, const struct dns_query *q,
+    const uint8_t *owner, size_t owner_len, uint16_t type, uint16_t covered)
+{
+	if (!dname_equal(owner, owner_len, sh->pick_owner, sh->pick_owner_len))
 		return false;
 	if (type == DNS_TYPE_RRSIG)
-		return true;
-	return section > 0 && (type == DNS_TYPE_NSEC ||
-	    type == DNS_TYPE_NSEC3);
+		return covered == sh->pick_type;
+	return q->qtype == DNS_TYPE_ANY && type == sh->pick_type;
+}
+
+/* The first pass over the records; returns -1 if they do not parse. */
+static int
+answer_scan(struct wire w, const uint16_t count[3], const struct dns_query *q,
+    struct answer_shape *sh)
+{
+	memset(sh, 0, sizeof(*sh));
+	for (int s = 0; s < 3; s++) {
+		for (unsigned i = 0; i < count[s]; i++) {
+			uint8_t owner[DNS_MAX_NAME];
+			uint16_t type, rdlen;
+			int n = dname_read(&w, owner);
+
+			type = wire_u16(&w);
+			wire_skip(&w, 6);	/* class, TTL */
+			rdlen = wire_u16(&w);
+			if (n < 0 || !wire_ok(&w) || rdlen > wire_left(&w))
+				return -1;
+			if (s == 0) {
+				sh->n_answer++;
+				sh->has_qtype |= type == q->qtype;
+				answer_pick(sh, q, owner, (size_t)n, type,
+				    rrsig_covered(&w, rdlen));
+			} else if (s == 1) {
+				sh->auth_soa |= type == DNS_TYPE_SOA;
+				sh->auth_ns |= type == DNS_TYPE_NS;
+				sh->auth_denial |= type == DNS_TYPE_NSEC ||
+				    type == DNS_TYPE_NSEC3;
+			}
+			wire_skip(&w, rdlen);
+		}
+	}
+	return wire_ok(&w) ? 0 : -1;
+}
+
+/*
+ * Which of the authority (keep[1]) and additional (keep[2]) sections the
+ * client gets. With minimal-responses, Unbound's rules (reply_info_encode()
+ * in util/data/msgencode.c, 1.17): a positive answer (NOERROR, a record of
+ * the query's type in the answer section, the type not NS, no NSEC/NSEC3 in
+ * authority, which would be a wildcard proof) needs neither; a negative
+ * one (NXDOMAIN, or NOERROR with an empty answer section and either an SOA
+ * or no NS in authority, i.e. not a referral) needs no additional section.
+ * Everything else is sent whole.
+ */
+static void
+answer_sections(const struct answer_shape *sh, const struct dns_query *q,
+    int rcode, bool minimal, bool keep[3])
+{
+	bool positive, negative;
+
+	keep[0] = keep[1] = keep[2] = true;
+	if (sh->pick) {
+		/* RFC 8482: one RRset, plus a wildcard's proof if any */
+		keep[1] = sh->auth_denial;
+		keep[2] = false;
+		return;
+	}
+	if (!minimal)
+		return;
+	positive = rcode == DNS_RCODE_NOERROR && sh->has_qtype &&
+	    q->qtype != DNS_TYPE_NS && !sh->auth_denial;
+	negative = rcode == DNS_RCODE_NXDOMAIN ||
+	    (rcode == DNS_RCODE_NOERROR && sh->n_answer == 0 &&
+	    (sh->auth_soa || !sh->auth_ns));
+	keep[1] = !positive;
+	keep[2] = !positive && !negative;
 }
 
 struct msg_answer *
 msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
-    bool secure)
+    bool secure, bool minimal)
 {
 	uint8_t *buf = NULL, name[DNS_MAX_NAME];
 	uint16_t *ttls = NULL, count[3], kept[3] = { 0, 0, 0 }, flags;
 	struct msg_answer *a = NULL;
 	struct encoder *e = NULL;
+	struct answer_shape *sh = NULL;
 	unsigned n_ttls = 0, max_rrs;
 	uint32_t min_ttl = UINT32_MAX;
+	bool keep[3];
 	struct wire w;
 	int n;
 
@@ -382,6 +551,10 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 		return NULL;
 
 	max_rrs = (unsigned)count[0] + count[1] + count[2];
+	if ((sh = malloc(sizeof(*sh))) == NULL ||
+	    answer_scan(w, count, q, sh) != 0)
+		goto fail;
+	answer_sections(sh, q, flags & 0xf, minimal, keep);
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
 	    (buf = malloc(DNS_MAX_TCP)) == NULL ||
 	    (ttls = calloc(max_rrs + 1, sizeof(*ttls))) == NULL)
@@ -393,15 +566,18 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 	wbuf_u16(&e->b, 0);			/* counts patched below */
 	wbuf_u16(&e->b, 0);
 	wbuf_u16(&e->b, 0);
-	enc_name(e, q->qname, q->qname_len, true);
+	/* The question is written out whole: msg_answer_render() copies the
+	 * client's spelling over it byte for byte. */
+	enc_name(e, q->qname, q->qname_len, false);
 	wbuf_u16(&e->b, q->qtype);
 	wbuf_u16(&e->b, q->qclass);
 
 	for (int s = 0; s < 3; s++) {
 		for (unsigned i = 0; i < count[s]; i++) {
-			uint16_t type, klass, rdlen;
+			uint16_t type, klass, rdlen, covered;
 			uint32_t ttl;
 			size_t rr_start = e->b.len;
+			bool drop, picked_data;
 
 			n = dname_read(&w, name);
 			type = wire_u16(&w);
@@ -418,8 +594,20 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 			if (type != DNS_TYPE_OPT &&
 			    (ttl > 0x7fffffff ? 0 : ttl) < min_ttl)
 				min_ttl = ttl > 0x7fffffff ? 0 : ttl;
-			if (type == DNS_TYPE_OPT ||
-			    rr_hidden_without_do(q, type, s)) {
+			covered = type == DNS_TYPE_RRSIG ?
+			    rrsig_covered(&w, rdlen) : 0;
+			drop = !keep[s] || type == DNS_TYPE_OPT;
+			picked_data = false;
+			if (s == 0 && sh->pick && !drop) {
+				drop = !answer_picked(sh, q, name, (size_t)n,
+				    type, covered);
+				/* ANY asked for the picked RRset whatever its
+				 * type; its signatures need DO=1 */
+				picked_data = type != DNS_TYPE_RRSIG;
+			}
+			if (!drop && !picked_data)
+				drop = rr_hidden_without_do(q, type, s);
+			if (drop) {
 				wire_skip(&w, rdlen);
 				continue;
 			}
@@ -454,6 +642,7 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 	a->secure = secure;
 	free(buf);
 	free(e);
+	free(sh);
 	return a;
 fail:
 	if (a != NULL) {
@@ -463,6 +652,7 @@ fail:
 	free(ttls);
 	free(buf);
 	free(e);
+	free(sh);
 	return NULL;
 }
 

@@ -85,13 +85,15 @@ struct msg_answer {
 
 /*
  * Builds an answer template from libunbound's answer packet for query q:
- * records re-encoded with compression, RRSIG/NSEC/NSEC3 removed for a DO=0
- * query (unless asked for by type), OPT removed. Returns NULL if the packet
- * is malformed or does not answer q's question. Caller frees with
- * msg_answer_free().
+ * records re-encoded with compression, DNSSEC records removed for a DO=0
+ * query (unless asked for by type), OPT removed. With minimal (the
+ * minimal-responses: option), the authority and additional sections are
+ * left out where Unbound leaves them out. ANY and RRSIG queries get one
+ * RRset (RFC 8482). Returns NULL if the packet is malformed or does not
+ * answer q's question. Caller frees with msg_answer_free().
  */
 struct msg_answer *msg_answer_build(const struct dns_query *q,
-    const uint8_t *pkt, size_t len, bool secure);
+    const uint8_t *pkt, size_t len, bool secure, bool minimal);
 void msg_answer_free(struct msg_answer *a);
 
 /*

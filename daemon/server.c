@@ -423,8 +423,8 @@ server_on_resolved(void *arg, int err, const uint8_t *pkt, size_t len,
 		    DNS_EDE_NO_REACHABLE_AUTHORITY, why_bogus);
 		goto done;
 	}
-	if ((a = msg_answer_build(&p->q, pkt, len,
-	    sec == RESOLVER_SECURE)) == NULL) {
+	if ((a = msg_answer_build(&p->q, pkt, len, sec == RESOLVER_SECURE,
+	    s->conf->minimal_responses)) == NULL) {
 		s->stats.indeterminate++;
 		log_warnx("cannot use libunbound's answer (%zu bytes)", len);
 		if (p->answered)

@@ -12,6 +12,7 @@ int
 dname_read(struct wire *w, uint8_t out[DNS_MAX_NAME])
 {
 	size_t pos = w->pos, resume = 0, outlen = 0;
+	size_t seg = pos;	/* where the labels being read began */
 	bool jumped = false;
 
 	if (w->err)
@@ -28,13 +29,16 @@ dname_read(struct wire *w, uint8_t out[DNS_MAX_NAME])
 			if (pos + 1 >= w->len)
 				goto bad;
 			target = (size_t)(c & 0x3f) << 8 | w->buf[pos + 1];
-			/* strictly backwards: no loops, bounded jumps */
-			if (target >= pos)
+			/* Before the labels that led here (seg): a target at
+			 * or after seg is forward or loops back to this very
+			 * pointer. Never into the 12-byte header, which holds
+			 * no name (RFC 9267 §2). */
+			if (target >= seg || target < DNAME_HEADER_LEN)
 				goto bad;
 			if (!jumped)
 				resume = pos + 2;
 			jumped = true;
-			pos = target;
+			pos = seg = target;
 			continue;
 		}
 		if (c & 0xc0)		/* 0x40/0x80: obsolete label types */

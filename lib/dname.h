@@ -6,8 +6,10 @@
  *
  * SECURITY: messages come from clients or, through libunbound, from any
  * authoritative server. Compression pointers must point strictly
- * backwards, which rules out loops and bounds the jumps; labels are at
- * most 63 bytes, names at most 255; obsolete label types are refused.
+ * backwards, before the labels that led to them, which rules out loops
+ * and bounds the jumps, and never into the message header (RFC 9267);
+ * labels are at most 63 bytes, names at most 255; obsolete label types
+ * are refused.
  */
 #ifndef DG_DNAME_H
 #define DG_DNAME_H
@@ -18,6 +20,9 @@
 
 #include "dns.h"
 #include "wire.h"
+
+#define DNAME_MAX 255
+#define DNAME_HEADER_LEN 12	/* a message's header: no name lives there */
 
 /*
  * Reads the name at w's position (w->buf must be the whole message, for

@@ -235,7 +235,8 @@ oracle_insert(struct oracle *o, struct oracle_in *in, unsigned k)
 	oracle_query(k, &q);
 	if ((len = oracle_packet(in, &q, pkt, sizeof(pkt), &life)) == 0)
 		return "oracle: packet does not fit";
-	if ((a = msg_answer_build(&q, pkt, len, (oracle_byte(in) & 1) != 0)) ==
+	if ((a = msg_answer_build(&q, pkt, len, (oracle_byte(in) & 1) != 0,
+	    false)) ==
 	    NULL)
 		return "msg_answer_build refused a well-formed packet";
 	if (a->min_ttl != life)

@@ -97,7 +97,7 @@ wildcard_answer(const struct dns_query *q, uint32_t ans_ttl,
 		}
 	}
 	ck_assert(!b.err);
-	return msg_answer_build(q, pkt, b.len, true);
+	return msg_answer_build(q, pkt, b.len, true, false);
 }
 
 START_TEST(cache_refuses_ttl_zero_and_oversize)
