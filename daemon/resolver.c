@@ -117,8 +117,12 @@ resolver_new(struct event_base *base, const struct conf *conf)
 	char num[32];
 	int errors = 0, rc;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		fatal("calloc");
+	/* also called on reload: a failure returns NULL (the old resolver
+	 * stays), never exits */
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warn("cannot allocate a resolver");
+		return NULL;
+	}
 	r->base = base;
 	r->ctx = base ? ub_ctx_create_event(base) : ub_ctx_create();
 	if (r->ctx == NULL) {

@@ -200,10 +200,16 @@ server_new(struct event_base *base, struct conf *conf,
 	s->base = base;
 	s->conf = conf;
 	s->resolver = resolver;
-	s->cache = cache_new(conf->answer_cache_size, random_u64());
-	s->ratelimit = ratelimit_new(conf->ip_ratelimit, random_u64());
-	if (s->cache == NULL)
-		fatal("cannot allocate the answer cache");
+	/* start-up: without the configured cache or rate limit danegated
+	 * does not start, rather than run without them */
+	if ((s->cache = cache_new(conf->answer_cache_size,
+	    random_u64())) == NULL)
+		fatalx("cannot allocate the answer cache (answer-cache-size: "
+		    "%zu)", conf->answer_cache_size);
+	if ((s->ratelimit = ratelimit_new(conf->ip_ratelimit,
+	    random_u64())) == NULL)
+		fatalx("cannot allocate the rate limit table (ip-ratelimit: "
+		    "%u)", conf->ip_ratelimit);
 	if ((s->batch = calloc(1, sizeof(*s->batch))) == NULL)
 		fatal("calloc");
 	s->batch->fd = -1;
@@ -904,11 +910,28 @@ listen_sets_equal(const struct conf *a, const struct conf *b)
 	return true;
 }
 
-void
+int
 server_reload(struct server *s, struct conf *conf, struct resolver *resolver)
 {
 	struct conf *old = s->conf;
+	struct cache *cache;
+	struct ratelimit *rl;
 
+	/* Everything the new configuration needs is allocated before
+	 * anything of the old one is let go: a failure leaves the server
+	 * exactly as it was (old cache, old rate limit, old resolver). */
+	if ((cache = cache_new(conf->answer_cache_size, random_u64())) ==
+	    NULL) {
+		log_warnx("reload: cannot allocate the answer cache "
+		    "(answer-cache-size: %zu)", conf->answer_cache_size);
+		return -1;
+	}
+	if ((rl = ratelimit_new(conf->ip_ratelimit, random_u64())) == NULL) {
+		log_warnx("reload: cannot allocate the rate limit table "
+		    "(ip-ratelimit: %u)", conf->ip_ratelimit);
+		cache_free(cache);
+		return -1;
+	}
 	if (!listen_sets_equal(old, conf))
 		log_warnx("reload: interface changes take effect only after "
 		    "a restart; still listening on the old addresses");
@@ -916,13 +939,12 @@ server_reload(struct server *s, struct conf *conf, struct resolver *resolver)
 	s->resolver = resolver;
 	s->conf = conf;
 	ratelimit_free(s->ratelimit);
-	s->ratelimit = ratelimit_new(conf->ip_ratelimit, random_u64());
+	s->ratelimit = rl;
 	cache_free(s->cache);
-	s->cache = cache_new(conf->answer_cache_size, random_u64());
-	if (s->cache == NULL)
-		fatal("cannot allocate the answer cache");
+	s->cache = cache;
 	log_set_verbosity(conf->verbosity);
 	conf_free(old);
+	return 0;
 }
 
 void
