@@ -596,6 +596,8 @@ static const struct conf_key conf_server_keys[] = {
 	  .off = CONF_FIELD(tcp_idle_timeout_ms), .min = 1, .max = 3600000 },
 	{ .name = "answer-cache-size", .type = CONF_SIZE,
 	  .off = CONF_FIELD(answer_cache_size) },
+	{ .name = "readiness-probe", .type = CONF_BOOL,
+	  .off = CONF_FIELD(readiness_probe) },
 
 	/* both: the front end's field, and libunbound's same option */
 	{ .name = "do-ip4", .type = CONF_FUNC, .fn = conf_set_do },
@@ -1222,6 +1224,7 @@ conf_alloc(struct conf_ctx *ctx, const char *path)
 	conf->num_queries_per_thread = 4096;
 	conf->incoming_num_tcp = 100;
 	conf->tcp_idle_timeout_ms = 30000;
+	conf->readiness_probe = true;
 	conf->answer_cache_size = SIZE_MAX;	/* auto: see conf_finish() */
 	conf->control_interface = conf_strdup(ctx, "");
 	conf->control_enable = false;

@@ -96,6 +96,8 @@ struct conf {
 	unsigned incoming_num_tcp;	/* incoming-num-tcp:, TCP connection
 					 * cap, default 100 */
 	unsigned tcp_idle_timeout_ms;	/* tcp-idle-timeout:, default 30000 */
+	bool readiness_probe;		/* readiness-probe:, default yes: READY
+					 * only once the anchors validate */
 	size_t answer_cache_size;	/* answer-cache-size: front answer
 					 * cache bytes, 0 = off; default half
 					 * of msg-cache-size, out of which it

@@ -319,9 +319,11 @@ main(int argc, char **argv)
 		daemon_detach();
 	daemon_write_pidfile(conf->pidfile);
 
-	/* The probe's first resolve finalizes libunbound's context, which
-	 * reads the trust anchors and root hints: still as root, before the
-	 * chroot. */
+	/* libunbound reads the trust anchors and root hints when a context
+	 * is finalized: the serving context now, and the probe's first
+	 * round below, still as root, before the chroot. The serving
+	 * context sends nothing until a client asks. */
+	(void)resolver_finalize(r);
 	server_start(d.srv);
 	server_probe_anchors(d.srv, daemon_on_ready, daemon_on_status, &d);
 	daemon_sandbox(conf);

@@ -25,11 +25,15 @@ struct resolver {
 	struct event_base *base;
 	unsigned inflight;
 	bool retired;
+	bool freeing;		/* its deletion is scheduled */
 };
 
 const char *
 resolver_strerror(int err)
 {
+	/* the event API reports a failed resolution as err = its rcode */
+	if (err == 2)
+		return "SERVFAIL (no usable answer from upstream)";
 	return ub_strerror(err);
 }
 
@@ -175,6 +179,51 @@ resolver_new(struct event_base *base, const struct conf *conf)
 	return r;
 }
 
+/*
+ * The readiness probe's context: the same options (anchors, hints, forward
+ * and stub zones), but small, so that a probe never costs the serving
+ * context's memory. Each probe round gets a new one and throws it away: a
+ * failure that libunbound remembers (a server marked down in the infra
+ * cache, a key entry marked bad) must not outlive the round, nor ever
+ * reach the context that answers clients.
+ */
+struct resolver *
+resolver_new_probe(struct event_base *base, const struct conf *conf)
+{
+	static const char *const small[][2] = {
+		{ "msg-cache-size:", "256k" },
+		{ "rrset-cache-size:", "256k" },
+		{ "key-cache-size:", "256k" },
+		{ "neg-cache-size:", "64k" },
+		{ "infra-cache-numhosts:", "64" },
+		{ "outgoing-range:", "64" },
+		{ "num-queries-per-thread:", "32" },
+	};
+	struct resolver *r = resolver_new(base, conf);
+
+	if (r == NULL)
+		return NULL;
+	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++)
+		(void)ub_ctx_set_option(r->ctx, small[i][0], small[i][1]);
+	return r;
+}
+
+int
+resolver_finalize(struct resolver *r)
+{
+	int rc;
+
+	/* libunbound has no call that only finalizes; removing a local
+	 * zone that cannot exist does that and nothing else. */
+	if ((rc = ub_ctx_zone_remove(r->ctx,
+	    "danegated-finalize.invalid.")) != 0) {
+		log_err("libunbound cannot start (trust anchors, root hints): "
+		    "%s", ub_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 resolver_free(struct resolver *r)
 {
@@ -195,8 +244,11 @@ resolver_maybe_free(struct resolver *r)
 {
 	struct timeval now = { 0, 0 };
 
-	if (!r->retired || r->inflight > 0)
+	/* retired from inside its own last callback, it comes here twice:
+	 * schedule the deletion once */
+	if (!r->retired || r->inflight > 0 || r->freeing)
 		return;
+	r->freeing = true;
 	/* Deleting a context from inside its own callback is not allowed:
 	 * leave it to the next turn of the loop. */
 	if (r->base == NULL ||

@@ -51,7 +51,8 @@
 					 * sent: edns-buffer-size <= 4096 */
 #define TCP_MAX_PENDING 64		/* queries in flight per connection */
 #define TCP_MAX_OUTPUT (256 * 1024)	/* unsent bytes before we stop reading */
-#define PROBE_RETRY_SECONDS 3
+#define PROBE_RETRY_FIRST_S 1		/* then doubled per failed round */
+#define PROBE_RETRY_MAX_S 60
 #define MAX_ANCHORS 16
 
 struct listener {
@@ -127,6 +128,8 @@ struct server {
 	server_status_fn *status;
 	void *probe_arg;
 	struct event *probe_timer;
+	struct resolver *probe_resolver;	/* this round's; NULL between */
+	unsigned probe_delay_s;			/* before the next round */
 	unsigned probe_outstanding, probe_failed;
 	char probe_names[MAX_ANCHORS][256];
 	size_t n_probe_names;
@@ -978,6 +981,16 @@ server_gauges(const struct server *s, struct stats_gauges *g)
 
 /* ---- readiness probe ---------------------------------------------------- */
 
+/*
+ * Each round runs on a context of its own (resolver_new_probe()), retired
+ * when the round ends: libunbound remembers failures (an upstream marked
+ * down, a DNSKEY lookup that failed), and a probe that ran while the
+ * network was not up yet must leave nothing behind that clients would then
+ * get as SERVFAIL. Failed rounds are retried after 1 s, then 2, 4, ... up
+ * to PROBE_RETRY_MAX_S, so that a resolver waiting for its network does
+ * not query it every few seconds forever.
+ */
+
 static void server_probe_round(struct server *s);
 
 static void
@@ -989,6 +1002,37 @@ probe_on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+probe_not_ready(struct server *s, const char *text)
+{
+	log_err("%s; not ready, retrying in %u s", text, s->probe_delay_s);
+	if (s->status)
+		s->status(s->probe_arg, text);
+}
+
+static void
+probe_round_done(struct server *s)
+{
+	struct timeval tv = { 0, 0 };
+
+	resolver_retire(s->probe_resolver);
+	s->probe_resolver = NULL;
+	if (s->probe_failed == 0) {
+		if (!s->is_ready) {
+			s->is_ready = true;
+			if (s->ready)
+				s->ready(s->probe_arg);
+		}
+		return;
+	}
+	tv.tv_sec = s->probe_delay_s;
+	if (event_add(s->probe_timer, &tv) != 0)
+		log_err("cannot schedule the next trust anchor check: "
+		    "not ready");
+	s->probe_delay_s = s->probe_delay_s * 2 > PROBE_RETRY_MAX_S ?
+	    PROBE_RETRY_MAX_S : s->probe_delay_s * 2;
+}
+
+static void
 probe_on_answer(void *arg, int err, const uint8_t *pkt, size_t len,
     enum resolver_sec sec, const char *why_bogus)
 {
@@ -997,6 +1041,8 @@ probe_on_answer(void *arg, int err, const uint8_t *pkt, size_t len,
 
 	(void)pkt;
 	(void)len;
+	if (s->probe_resolver == NULL)
+		return;		/* cancelled by server_free() */
 	s->probe_outstanding--;
 	if (err != 0 || sec != RESOLVER_SECURE) {
 		s->probe_failed++;
@@ -1004,31 +1050,26 @@ probe_on_answer(void *arg, int err, const uint8_t *pkt, size_t len,
 		    "DNSKEY is %s%s%s", err ? resolver_strerror(err) :
 		    sec == RESOLVER_BOGUS ? "bogus" : "insecure",
 		    why_bogus ? ": " : "", why_bogus ? why_bogus : "");
-		log_err("%s; not ready, retrying in %d s", status,
-		    PROBE_RETRY_SECONDS);
-		if (s->status)
-			s->status(s->probe_arg, status);
+		probe_not_ready(s, status);
 	}
-	if (s->probe_outstanding > 0)
-		return;
-	if (s->probe_failed > 0) {
-		struct timeval tv = { PROBE_RETRY_SECONDS, 0 };
-
-		event_add(s->probe_timer, &tv);
-		return;
-	}
-	if (!s->is_ready) {
-		s->is_ready = true;
-		if (s->ready)
-			s->ready(s->probe_arg);
-	}
+	if (s->probe_outstanding == 0)
+		probe_round_done(s);
 }
 
 static void
 server_probe_round(struct server *s)
 {
 	s->probe_failed = 0;
-	s->probe_outstanding = (unsigned)s->n_probe_names;
+	if ((s->probe_resolver = resolver_new_probe(s->base, s->conf)) ==
+	    NULL) {
+		s->probe_failed = 1;
+		probe_not_ready(s, "trust anchor check failed: cannot create "
+		    "a libunbound context");
+		probe_round_done(s);
+		return;
+	}
+	/* counted first: an answer may come inside resolver_resolve() */
+	s->probe_outstanding = (unsigned)s->n_probe_names + 1;
 	for (size_t i = 0; i < s->n_probe_names; i++) {
 		uint8_t wire[DNS_MAX_NAME];
 		size_t wlen = 0;
@@ -1049,11 +1090,14 @@ server_probe_round(struct server *s)
 				p++;
 		}
 		wire[wlen++] = 0;
-		if (resolver_resolve(s->resolver, &s->probe_reqs[i], wire, wlen,
-		    DNS_TYPE_DNSKEY, DNS_CLASS_IN, probe_on_answer, s) != 0)
+		if (resolver_resolve(s->probe_resolver, &s->probe_reqs[i], wire,
+		    wlen, DNS_TYPE_DNSKEY, DNS_CLASS_IN, probe_on_answer,
+		    s) != 0)
 			probe_on_answer(s, -1, NULL, 0, RESOLVER_INSECURE,
 			    "resolver refused the probe");
 	}
+	if (--s->probe_outstanding == 0)
+		probe_round_done(s);
 }
 
 void
@@ -1063,6 +1107,14 @@ server_probe_anchors(struct server *s, server_ready_fn *ready,
 	s->ready = ready;
 	s->status = status;
 	s->probe_arg = arg;
+	if (!s->conf->readiness_probe) {
+		log_notice("readiness-probe: no: reporting ready without "
+		    "checking the trust anchors");
+		s->is_ready = true;
+		if (ready)
+			ready(arg);
+		return;
+	}
 	s->n_probe_names = resolver_anchor_names(s->conf, s->probe_names,
 	    MAX_ANCHORS);
 	if (s->n_probe_names == 0) {
@@ -1072,7 +1124,15 @@ server_probe_anchors(struct server *s, server_ready_fn *ready,
 			status(arg, "no readable trust anchor");
 		return;
 	}
-	s->probe_timer = evtimer_new(s->base, probe_on_timer, s);
+	if ((s->probe_timer = evtimer_new(s->base, probe_on_timer, s)) ==
+	    NULL) {
+		log_err("cannot create the trust anchor check's timer: "
+		    "not ready");
+		if (status)
+			status(arg, "cannot start the trust anchor check");
+		return;
+	}
+	s->probe_delay_s = PROBE_RETRY_FIRST_S;
 	server_probe_round(s);
 }
 
@@ -1087,6 +1147,14 @@ server_free(struct server *s)
 		tcp_conn_close(s->conns); // NOLINT(clang-analyzer-unix.Malloc)
 	if (s->probe_timer)
 		event_free(s->probe_timer);
+	/* a round still running: deleting its context may still call back
+	 * (with an error), which probe_on_answer() then ignores */
+	if (s->probe_resolver != NULL) {
+		struct resolver *probe = s->probe_resolver;
+
+		s->probe_resolver = NULL;
+		resolver_shutdown(probe);
+	}
 	free(s->listeners);
 	free(s->batch);
 	cache_free(s->cache);

@@ -476,6 +476,7 @@ check_defaults(const struct conf *conf)
 	ck_assert_uint_eq(conf->num_queries_per_thread, 4096);
 	ck_assert_uint_eq(conf->incoming_num_tcp, 100);
 	ck_assert_uint_eq(conf->tcp_idle_timeout_ms, 30000);
+	ck_assert(conf->readiness_probe);
 	/* half of libunbound's default msg-cache-size, carved out of it */
 	ck_assert_uint_eq(conf->answer_cache_size, 2 * 1024 * 1024);
 	ck_assert_uint_eq(conf->unbound_msg_cache_size, 2 * 1024 * 1024);
@@ -523,7 +524,8 @@ START_TEST(test_front_end_options)
 	    "  incoming-num-tcp: 0\n"
 	    "  tcp-idle-timeout: 3600000\n"
 	    "  answer-cache-size: 0\n"
-	    "  edns-buffer-size: 4096\n");
+	    "  edns-buffer-size: 4096\n"
+	    "  readiness-probe: no\n");
 
 	ck_assert_uint_eq(conf->ip_ratelimit, 100);
 	ck_assert_str_eq(conf->username, "");
@@ -536,6 +538,7 @@ START_TEST(test_front_end_options)
 	ck_assert_uint_eq(conf->tcp_idle_timeout_ms, 3600000);
 	ck_assert_uint_eq(conf->answer_cache_size, 0);
 	ck_assert_uint_eq(conf->edns_buffer_size, 4096);
+	ck_assert(!conf->readiness_probe);
 	/* only edns-buffer-size goes to libunbound too */
 	ck_assert_uint_eq(conf->n_ub_options, 1);
 	ck_assert_str_eq(conf->ub_options[0].name, "edns-buffer-size");
