@@ -598,6 +598,13 @@ static const struct conf_key conf_server_keys[] = {
 	  .off = CONF_FIELD(answer_cache_size) },
 	{ .name = "readiness-probe", .type = CONF_BOOL,
 	  .off = CONF_FIELD(readiness_probe) },
+	{ .name = "tcp-connections-per-client", .type = CONF_UINT,
+	  .off = CONF_FIELD(tcp_per_client), .min = 0, .max = 65535 },
+	{ .name = "tcp-read-timeout", .type = CONF_UINT,
+	  .off = CONF_FIELD(tcp_read_timeout_ms), .min = 1, .max = 3600000 },
+	{ .name = "tcp-write-timeout", .type = CONF_UINT,
+	  .off = CONF_FIELD(tcp_write_timeout_ms), .min = 1,
+	  .max = 3600000 },
 
 	/* both: the front end's field, and libunbound's same option */
 	{ .name = "do-ip4", .type = CONF_FUNC, .fn = conf_set_do },
@@ -1224,6 +1231,9 @@ conf_alloc(struct conf_ctx *ctx, const char *path)
 	conf->num_queries_per_thread = 4096;
 	conf->incoming_num_tcp = 100;
 	conf->tcp_idle_timeout_ms = 30000;
+	conf->tcp_read_timeout_ms = 5000;
+	conf->tcp_write_timeout_ms = 10000;
+	conf->tcp_per_client = 32;
 	conf->readiness_probe = true;
 	conf->answer_cache_size = SIZE_MAX;	/* auto: see conf_finish() */
 	conf->control_interface = conf_strdup(ctx, "");

@@ -96,6 +96,15 @@ struct conf {
 	unsigned incoming_num_tcp;	/* incoming-num-tcp:, TCP connection
 					 * cap, default 100 */
 	unsigned tcp_idle_timeout_ms;	/* tcp-idle-timeout:, default 30000 */
+	unsigned tcp_read_timeout_ms;	/* tcp-read-timeout: a started message
+					 * must be complete within, default
+					 * 5000 */
+	unsigned tcp_write_timeout_ms;	/* tcp-write-timeout: unsent answers
+					 * must make progress within, default
+					 * 10000 */
+	unsigned tcp_per_client;	/* tcp-connections-per-client: per
+					 * address (IPv6 /64), 0 = no limit;
+					 * default 32 */
 	bool readiness_probe;		/* readiness-probe:, default yes: READY
 					 * only once the anchors validate */
 	size_t answer_cache_size;	/* answer-cache-size: front answer

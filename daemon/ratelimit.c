@@ -55,9 +55,8 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
-/* The client's block as 64 bits: an IPv4 address, or an IPv6 /64. */
-static uint64_t
-rl_client_key(const struct sockaddr *sa)
+uint64_t
+ratelimit_client_key(const struct sockaddr *sa)
 {
 	uint64_t key = 0;
 
@@ -86,7 +85,7 @@ ratelimit_exceeded(struct ratelimit *rl, const struct sockaddr *sa,
 
 	if (rl->limit == 0)
 		return false;
-	key = rl_client_key(sa);
+	key = ratelimit_client_key(sa);
 	h = (key ^ rl->seed) * 0x9e3779b97f4a7c15ULL;
 	slot = &rl->slots[(h >> 32) & (RATELIMIT_SLOTS - 1)];
 	if (slot->key != key || slot->second != now) {

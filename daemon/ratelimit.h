@@ -28,6 +28,11 @@ struct ratelimit;
 struct ratelimit *ratelimit_new(unsigned limit, uint64_t seed);
 void ratelimit_free(struct ratelimit *rl);
 
+/* The client's block as 64 bits, the unit of counting: an IPv4 address,
+ * or an IPv6 /64 (one host's block). Also used for TCP's per-client
+ * connection limit. */
+uint64_t ratelimit_client_key(const struct sockaddr *sa);
+
 /* The configured limit (0 = off). */
 unsigned ratelimit_limit(const struct ratelimit *rl);
 
