@@ -5,6 +5,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +240,13 @@ resolver_free_later(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	resolver_free(arg);
+#ifdef HAVE_MALLOC_TRIM
+	/* A retired context (after a reload, or a readiness probe round)
+	 * frees its caches at once: megabytes in many small blocks, mostly
+	 * below the heap's top, which free() alone keeps. Give the free
+	 * pages back to the system. */
+	(void)malloc_trim(0);
+#endif
 }
 
 static void
