@@ -211,15 +211,32 @@ resolver_new_probe(struct event_base *base, const struct conf *conf)
 	return r;
 }
 
+static void
+resolver_on_start_answer(void *mydata, int err, void *pkt, int len, int sec,
+    char *why_bogus, int was_ratelimited)
+{
+	(void)mydata;
+	(void)err;
+	(void)pkt;
+	(void)len;
+	(void)sec;
+	(void)why_bogus;
+	(void)was_ratelimited;
+}
+
 int
 resolver_finalize(struct resolver *r)
 {
-	int rc;
+	int rc, id;
 
-	/* libunbound has no call that only finalizes; removing a local
-	 * zone that cannot exist does that and nothing else. */
-	if ((rc = ub_ctx_zone_remove(r->ctx,
-	    "danegated-finalize.invalid.")) != 0) {
+	/* The first resolve finalizes the context (reads the anchors and
+	 * hints) and sets up its worker, which a process that has dropped
+	 * its privileges may no longer be able to do ("initialization
+	 * failure" as nobody). localhost. is libunbound's own local zone,
+	 * answered inside the call: nothing is asked upstream, nothing can
+	 * fail into the caches. */
+	if ((rc = ub_resolve_event(r->ctx, "localhost.", 1, 1, NULL,
+	    resolver_on_start_answer, &id)) != 0) {
 		log_err("libunbound cannot start (trust anchors, root hints): "
 		    "%s", ub_strerror(rc));
 		return -1;

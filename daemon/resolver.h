@@ -74,9 +74,10 @@ struct resolver *resolver_new_probe(struct event_base *base,
     const struct conf *conf);
 
 /*
- * Makes libunbound read its files (trust anchors, root hints) now, without
- * sending a query: at start-up, before the chroot and privilege drop.
- * Returns 0, or -1 after logging libunbound's reason.
+ * Makes libunbound read its files (trust anchors, root hints) and set up
+ * its worker now, without sending a query upstream (it resolves
+ * localhost. from its own local zone): at start-up, before the chroot and
+ * privilege drop. Returns 0, or -1 after logging libunbound's reason.
  */
 int resolver_finalize(struct resolver *r);
 
