@@ -190,3 +190,21 @@ def test_oldest_idle_connection_makes_room(danegated):
     finally:
         for s in conns:
             s.close()
+
+
+RESUME_ADDR = addr("1.57")
+
+
+def test_pipelined_queries_past_the_per_connection_limit(danegated):
+    """80 uncached queries in one segment: danegated works on 64 at a time
+    and stops reading; the 16 already in its input buffer must be answered
+    when it resumes, without the client sending anything more."""
+    d = danegated([RESUME_ADDR])
+    wire = b"".join(framed("p%d.bulk.example" % i, qid=i) for i in range(80))
+    with connect(d.addr, addr("2.12"), timeout=10) as s:
+        s.sendall(wire)
+        ids = set()
+        for _ in range(80):
+            r = dns.message.from_wire(dgsys.tcp_read_msg(s))
+            ids.add(r.id)
+        assert ids == set(range(80))
