@@ -629,6 +629,15 @@ static const struct conf_key conf_server_keys[] = {
 	 * libunbound as well, it would trim the packet danegated reads */
 	{ .name = "minimal-responses", .type = CONF_BOOL,
 	  .off = CONF_FIELD(minimal_responses) },
+	{ .name = "readiness-probe", .type = CONF_BOOL,
+	  .off = CONF_FIELD(readiness_probe) },
+	{ .name = "tcp-connections-per-client", .type = CONF_UINT,
+	  .off = CONF_FIELD(tcp_per_client), .min = 0, .max = 65535 },
+	{ .name = "tcp-read-timeout", .type = CONF_UINT,
+	  .off = CONF_FIELD(tcp_read_timeout_ms), .min = 1, .max = 3600000 },
+	{ .name = "tcp-write-timeout", .type = CONF_UINT,
+	  .off = CONF_FIELD(tcp_write_timeout_ms), .min = 1,
+	  .max = 3600000 },
 
 	/* both: the front end's field, and libunbound's same option */
 	{ .name = "do-ip4", .type = CONF_FUNC, .fn = conf_set_do },
@@ -1262,6 +1271,10 @@ conf_alloc(struct conf_ctx *ctx, const char *path)
 	conf->incoming_num_tcp = 100;
 	conf->tcp_idle_timeout_ms = 30000;
 	conf->minimal_responses = true;		/* Unbound's default */
+	conf->tcp_read_timeout_ms = 5000;
+	conf->tcp_write_timeout_ms = 10000;
+	conf->tcp_per_client = 32;
+	conf->readiness_probe = true;
 	conf->answer_cache_size = SIZE_MAX;	/* auto: see conf_finish() */
 	conf->serve_expired_reply_ttl = 30;	/* RFC 8767 §4 */
 	conf->control_interface = conf_strdup(ctx, "");

@@ -99,6 +99,17 @@ struct conf {
 	bool minimal_responses;		/* minimal-responses: leave out the
 					 * authority and additional data
 					 * Unbound leaves out (msg.c) */
+	unsigned tcp_read_timeout_ms;	/* tcp-read-timeout: a started message
+					 * must be complete within, default
+					 * 5000 */
+	unsigned tcp_write_timeout_ms;	/* tcp-write-timeout: unsent answers
+					 * must make progress within, default
+					 * 10000 */
+	unsigned tcp_per_client;	/* tcp-connections-per-client: per
+					 * address (IPv6 /64), 0 = no limit;
+					 * default 32 */
+	bool readiness_probe;		/* readiness-probe:, default yes: READY
+					 * only once the anchors validate */
 	size_t answer_cache_size;	/* answer-cache-size: front answer
 					 * cache bytes, 0 = off; default half
 					 * of msg-cache-size, out of which it

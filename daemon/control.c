@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 
 #include "acl.h"
 #include "conf.h"
@@ -24,23 +25,23 @@
 #include "stats.h"
 
 #define CONTROL_LINE_MAX 256
-#define HTTP_REQUEST_MAX 4096
-#define REPLY_MAX 16384
+#define HTTP_HEADERS_MAX 4096
+#define REPLY_MAX 32768
 #define CLIENT_TIMEOUT_S 5
 
 struct control {
 	struct event_base *base;
 	struct server *srv;
 	struct control_ops ops;
-	int unix_fd, http_fd;
-	struct event *unix_ev, *http_ev;
+	int unix_fd, http_fd;		/* http_fd: until evhttp owns it */
+	struct event *unix_ev;
+	struct evhttp *http;		/* the /metrics listener, or NULL */
 	char unix_path[108];
 };
 
 struct control_client {
 	struct control *ctl;
 	struct bufferevent *bev;
-	bool http;
 	bool replied;
 };
 
@@ -120,68 +121,79 @@ client_on_read(struct bufferevent *bev, void *arg)
 {
 	struct control_client *cc = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	char *reply;
+	char *reply, *line;
 	size_t n;
 
 	if (cc->replied)
 		return;
+	if ((line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) == NULL) {
+		if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
+			client_reply(cc, "error: line too long\n");
+		return;
+	}
 	if ((reply = malloc(REPLY_MAX)) == NULL) {
-		client_free(cc);
+		log_warnx("control: out of memory for a reply");
+		client_reply(cc, "error: out of memory\n");
+		free(line);
 		return;
 	}
 	reply[0] = '\0';
-	if (!cc->http) {
-		char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-
-		if (line == NULL) {
-			if (evbuffer_get_length(in) > CONTROL_LINE_MAX)
-				client_reply(cc, "error: line too long\n");
-			free(reply);
-			return;
-		}
-		control_run(cc->ctl, line, reply, REPLY_MAX);
-		free(line);
-		client_reply(cc, reply);
-	} else {
-		/* Only the request line matters; wait for the blank line
-		 * that ends the headers. */
-		struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4,
-		    NULL);
-		char req[32] = "";
-		struct stats_gauges g;
-		char *body;
-
-		if (end.pos < 0) {
-			if (evbuffer_get_length(in) > HTTP_REQUEST_MAX)
-				client_reply(cc, "HTTP/1.0 431 Request Header "
-				    "Fields Too Large\r\n\r\n");
-			free(reply);
-			return;
-		}
-		evbuffer_copyout(in, req, sizeof(req) - 1);
-		if (strncmp(req, "GET /metrics ", 13) != 0 &&
-		    strncmp(req, "GET /metrics\r", 13) != 0) {
-			client_reply(cc, "HTTP/1.0 404 Not Found\r\n"
-			    "Content-Type: text/plain\r\n\r\n"
-			    "try /metrics\n");
-			free(reply);
-			return;
-		}
-		if ((body = malloc(REPLY_MAX)) == NULL) {
-			free(reply);
-			client_free(cc);
-			return;
-		}
-		server_gauges(cc->ctl->srv, &g);
-		n = stats_render_prometheus(server_stats(cc->ctl->srv), &g,
-		    body, REPLY_MAX);
-		snprintf(reply, REPLY_MAX, "HTTP/1.0 200 OK\r\nContent-Type: "
-		    "text/plain; version=0.0.4\r\nContent-Length: %zu\r\n\r\n"
-		    "%s", n, body);
-		free(body);
-		client_reply(cc, reply);
-	}
+	control_run(cc->ctl, line, reply, REPLY_MAX);
+	free(line);
+	client_reply(cc, reply);
 	free(reply);
+}
+
+/*
+ * GET /metrics (and HEAD) on libevent's HTTP server: it parses the request,
+ * enforces the header size limit and the timeout, and answers 405 to
+ * other methods. Only clients that access-control: allows get the
+ * counters; the others get 403 (evhttp offers no hook to refuse at
+ * accept).
+ */
+static void
+control_on_http(struct evhttp_request *req, void *arg)
+{
+	struct control *ctl = arg;
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	const struct sockaddr *peer = conn ?
+	    evhttp_connection_get_addr(conn) : NULL;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	struct evbuffer *out;
+	struct stats_gauges g;
+	char *body;
+	size_t n;
+
+	if (peer == NULL ||
+	    acl_lookup(server_conf(ctl->srv)->acl, peer) != ACL_ALLOW) {
+		evhttp_send_error(req, 403, "Forbidden");
+		return;
+	}
+	if (path == NULL || strcmp(path, "/metrics") != 0) {
+		evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics");
+		return;
+	}
+	if ((body = malloc(REPLY_MAX)) == NULL ||
+	    (out = evbuffer_new()) == NULL) {
+		free(body);
+		log_warnx("/metrics: out of memory");
+		evhttp_send_error(req, HTTP_SERVUNAVAIL, "out of memory");
+		return;
+	}
+	server_gauges(ctl->srv, &g);
+	n = stats_render_prometheus(server_stats(ctl->srv), &g, body,
+	    REPLY_MAX);
+	if (evbuffer_add(out, body, n) != 0 || evhttp_add_header(
+	    evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; version=0.0.4") != 0) {
+		log_warnx("/metrics: out of memory");
+		evhttp_send_error(req, HTTP_SERVUNAVAIL, "out of memory");
+	} else {
+		evhttp_send_reply(req, HTTP_OK, "OK", out);
+	}
+	evbuffer_free(out);
+	free(body);
 }
 
 static void
@@ -193,24 +205,18 @@ control_on_accept(evutil_socket_t fd, short what, void *arg)
 	struct control_client *cc;
 	struct timeval tv = { CLIENT_TIMEOUT_S, 0 };
 	int cfd;
-	bool http = fd == ctl->http_fd;
 
 	(void)what;
 	cfd = accept4(fd, (struct sockaddr *)&peer, &peerlen,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd < 0)
 		return;
-	if (http && acl_lookup(server_conf(ctl->srv)->acl,
-	    (struct sockaddr *)&peer) != ACL_ALLOW) {
-		close(cfd);
-		return;
-	}
 	if ((cc = calloc(1, sizeof(*cc))) == NULL) {
+		log_warnx("control: out of memory: connection closed");
 		close(cfd);
 		return;
 	}
 	cc->ctl = ctl;
-	cc->http = http;
 	cc->bev = bufferevent_socket_new(ctl->base, cfd, BEV_OPT_CLOSE_ON_FREE);
 	if (cc->bev == NULL) {
 		close(cfd);
@@ -285,8 +291,10 @@ control_new(struct event_base *base, struct server *srv,
 	const struct conf *conf = server_conf(srv);
 	struct control *ctl = calloc(1, sizeof(*ctl));
 
-	if (ctl == NULL)
-		fatal("calloc");
+	if (ctl == NULL) {
+		log_warn("control");
+		return NULL;
+	}
 	ctl->base = base;
 	ctl->srv = srv;
 	ctl->ops = *ops;
@@ -300,13 +308,27 @@ control_new(struct event_base *base, struct server *srv,
 	if (ctl->unix_fd >= 0) {
 		ctl->unix_ev = event_new(base, ctl->unix_fd,
 		    EV_READ | EV_PERSIST, control_on_accept, ctl);
-		event_add(ctl->unix_ev, NULL);
+		if (ctl->unix_ev == NULL || event_add(ctl->unix_ev, NULL) != 0) {
+			log_err("control-interface: cannot watch %s",
+			    ctl->unix_path);
+			goto fail;
+		}
 		log_notice("control socket on %s", ctl->unix_path);
 	}
 	if (ctl->http_fd >= 0) {
-		ctl->http_ev = event_new(base, ctl->http_fd,
-		    EV_READ | EV_PERSIST, control_on_accept, ctl);
-		event_add(ctl->http_ev, NULL);
+		if ((ctl->http = evhttp_new(base)) == NULL ||
+		    evhttp_accept_socket(ctl->http, ctl->http_fd) != 0) {
+			log_err("prometheus-interface: cannot serve HTTP on %s",
+			    conf->prometheus_interface);
+			goto fail;
+		}
+		ctl->http_fd = -1;	/* evhttp's now */
+		evhttp_set_allowed_methods(ctl->http,
+		    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+		evhttp_set_max_headers_size(ctl->http, HTTP_HEADERS_MAX);
+		evhttp_set_max_body_size(ctl->http, 0);
+		evhttp_set_timeout(ctl->http, CLIENT_TIMEOUT_S);
+		evhttp_set_gencb(ctl->http, control_on_http, ctl);
 		log_notice("Prometheus metrics on http://%s/metrics",
 		    conf->prometheus_interface);
 	}
@@ -323,8 +345,8 @@ control_free(struct control *ctl)
 		return;
 	if (ctl->unix_ev)
 		event_free(ctl->unix_ev);
-	if (ctl->http_ev)
-		event_free(ctl->http_ev);
+	if (ctl->http)
+		evhttp_free(ctl->http);	/* closes its listening socket */
 	if (ctl->unix_fd >= 0)
 		close(ctl->unix_fd);
 	if (ctl->http_fd >= 0)

@@ -9,8 +9,10 @@
  *
  * SECURITY: the control socket is a unix socket created mode 0660 in a
  * root-owned directory (owned by the daemon's user): only root and the
- * daemon's group can connect. The HTTP listener serves read-only counters,
- * only to clients allowed by access-control:.
+ * daemon's group can connect. The HTTP listener (libevent's evhttp: GET
+ * and HEAD of /metrics only, bounded headers, no body, 5 s timeout) serves
+ * read-only counters, only to clients allowed by access-control:; the
+ * others get 403.
  */
 #ifndef DG_CONTROL_H
 #define DG_CONTROL_H

@@ -102,7 +102,7 @@ static int
 daemon_reload(void *arg)
 {
 	struct daemon *d = arg;
-	struct conf *conf;
+	struct conf *conf = NULL;
 	struct resolver *r = NULL;
 
 	notify("RELOADING=1");
@@ -117,7 +117,10 @@ daemon_reload(void *arg)
 	}
 	if ((r = resolver_new(d->base, conf)) == NULL)
 		goto fail;
-	server_reload(d->srv, conf, r);
+	if (server_reload(d->srv, conf, r) != 0) {
+		resolver_shutdown(r);
+		goto fail;
+	}
 	log_notice("reloaded %s", d->conf_path);
 	notify("READY=1\nSTATUS=serving, configuration reloaded");
 	return 0;
@@ -320,19 +323,25 @@ main(int argc, char **argv)
 		daemon_detach();
 	daemon_write_pidfile(conf->pidfile);
 
-	/* The probe's first resolve finalizes libunbound's context, which
-	 * reads the trust anchors and root hints: still as root, before the
-	 * chroot. */
+	/* libunbound reads the trust anchors and root hints when a context
+	 * is finalized: the serving context now, and the probe's first
+	 * round below, still as root, before the chroot. The serving
+	 * context sends nothing until a client asks. */
+	(void)resolver_finalize(r);
 	server_start(d.srv);
 	server_probe_anchors(d.srv, daemon_on_ready, daemon_on_status, &d);
 	daemon_sandbox(conf);
 
+	/* without its signal handlers danegated could be neither reloaded
+	 * nor stopped cleanly: refuse to run */
 	d.ev_hup = evsignal_new(d.base, SIGHUP, daemon_on_signal, &d);
 	d.ev_term = evsignal_new(d.base, SIGTERM, daemon_on_signal, &d);
 	d.ev_int = evsignal_new(d.base, SIGINT, daemon_on_signal, &d);
-	evsignal_add(d.ev_hup, NULL);
-	evsignal_add(d.ev_term, NULL);
-	evsignal_add(d.ev_int, NULL);
+	if (d.ev_hup == NULL || d.ev_term == NULL || d.ev_int == NULL ||
+	    evsignal_add(d.ev_hup, NULL) != 0 ||
+	    evsignal_add(d.ev_term, NULL) != 0 ||
+	    evsignal_add(d.ev_int, NULL) != 0)
+		fatalx("cannot watch SIGHUP, SIGTERM and SIGINT");
 #ifdef HAVE_SYSTEMD
 	{
 		uint64_t usec;
@@ -344,7 +353,10 @@ main(int argc, char **argv)
 			    (suseconds_t)(usec % 1000000);
 			d.ev_watchdog = event_new(d.base, -1, EV_PERSIST,
 			    daemon_on_watchdog, &d);
-			event_add(d.ev_watchdog, &d.watchdog_interval);
+			/* systemd would kill a daemon that never pets it */
+			if (d.ev_watchdog == NULL ||
+			    event_add(d.ev_watchdog, &d.watchdog_interval) != 0)
+				fatalx("cannot start the watchdog timer");
 		}
 	}
 #endif

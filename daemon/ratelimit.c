@@ -20,30 +20,43 @@ struct rl_slot {
 struct ratelimit {
 	unsigned limit;
 	uint64_t seed;
-	struct rl_slot slots[RATELIMIT_SLOTS];
+	struct rl_slot *slots;		/* RATELIMIT_SLOTS; NULL when off */
 };
 
 struct ratelimit *
 ratelimit_new(unsigned limit, uint64_t seed)
 {
-	struct ratelimit *rl;
+	struct ratelimit *rl = calloc(1, sizeof(*rl));
 
-	if (limit == 0 || (rl = calloc(1, sizeof(*rl))) == NULL)
+	if (rl == NULL)
 		return NULL;
 	rl->limit = limit;
 	rl->seed = seed;
+	if (limit > 0 &&
+	    (rl->slots = calloc(RATELIMIT_SLOTS, sizeof(*rl->slots))) == NULL) {
+		free(rl);
+		return NULL;
+	}
 	return rl;
+}
+
+unsigned
+ratelimit_limit(const struct ratelimit *rl)
+{
+	return rl->limit;
 }
 
 void
 ratelimit_free(struct ratelimit *rl)
 {
+	if (rl == NULL)
+		return;
+	free(rl->slots);
 	free(rl);
 }
 
-/* The client's block as 64 bits: an IPv4 address, or an IPv6 /64. */
-static uint64_t
-rl_client_key(const struct sockaddr *sa)
+uint64_t
+ratelimit_client_key(const struct sockaddr *sa)
 {
 	uint64_t key = 0;
 
@@ -70,9 +83,9 @@ ratelimit_exceeded(struct ratelimit *rl, const struct sockaddr *sa,
 	uint64_t key, h;
 	struct rl_slot *slot;
 
-	if (rl == NULL)
+	if (rl->limit == 0)
 		return false;
-	key = rl_client_key(sa);
+	key = ratelimit_client_key(sa);
 	h = (key ^ rl->seed) * 0x9e3779b97f4a7c15ULL;
 	slot = &rl->slots[(h >> 32) & (RATELIMIT_SLOTS - 1)];
 	if (slot->key != key || slot->second != now) {

@@ -18,9 +18,23 @@
 
 struct ratelimit;
 
-/* limit: queries per second per client; 0 disables (allow always). */
+/*
+ * limit: queries per second per client; 0 disables (allow always: no table
+ * is allocated). Returns NULL only when out of memory, never to mean "off":
+ * a caller that gets NULL must keep the limit it had (or refuse to start),
+ * so that memory pressure cannot switch the limit off. Free with
+ * ratelimit_free().
+ */
 struct ratelimit *ratelimit_new(unsigned limit, uint64_t seed);
 void ratelimit_free(struct ratelimit *rl);
+
+/* The client's block as 64 bits, the unit of counting: an IPv4 address,
+ * or an IPv6 /64 (one host's block). Also used for TCP's per-client
+ * connection limit. */
+uint64_t ratelimit_client_key(const struct sockaddr *sa);
+
+/* The configured limit (0 = off). */
+unsigned ratelimit_limit(const struct ratelimit *rl);
 
 /* Counts one query from sa at second now; true if it must be refused. */
 bool ratelimit_exceeded(struct ratelimit *rl, const struct sockaddr *sa,

@@ -4,6 +4,9 @@
 #include "config.h"
 
 #include <errno.h>
+#ifdef HAVE_MALLOC_TRIM
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@ struct resolver {
 	struct event_base *base;
 	unsigned inflight;
 	bool retired;
+	bool freeing;		/* its deletion is scheduled */
 };
 
 const char *
@@ -114,8 +118,12 @@ resolver_new(struct event_base *base, const struct conf *conf)
 	char num[32], why[512];
 	int errors = 0;
 
-	if ((r = calloc(1, sizeof(*r))) == NULL)
-		fatal("calloc");
+	/* also called on reload: a failure returns NULL (the old resolver
+	 * stays), never exits */
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warn("cannot allocate a resolver");
+		return NULL;
+	}
 	r->base = base;
 	if ((r->ctx = ubctx_new(base, why, sizeof(why))) == NULL) {
 		log_err("%s", why);
@@ -162,6 +170,72 @@ resolver_new(struct event_base *base, const struct conf *conf)
 	return r;
 }
 
+/*
+ * The readiness probe's context: the same options (anchors, hints, forward
+ * and stub zones), but small, so that a probe never costs the serving
+ * context's memory. Each probe round gets a new one and throws it away: a
+ * failure that libunbound remembers (a server marked down in the infra
+ * cache, a key entry marked bad) must not outlive the round, nor ever
+ * reach the context that answers clients.
+ */
+struct resolver *
+resolver_new_probe(struct event_base *base, const struct conf *conf)
+{
+	static const char *const small[][2] = {
+		{ "msg-cache-size", "256k" },
+		{ "rrset-cache-size", "256k" },
+		{ "key-cache-size", "256k" },
+		{ "neg-cache-size", "64k" },
+		{ "infra-cache-numhosts", "64" },
+		{ "outgoing-range", "64" },
+		{ "num-queries-per-thread", "32" },
+	};
+	struct resolver *r = resolver_new(base, conf);
+	char why[256];
+
+	if (r == NULL)
+		return NULL;
+	/* a failure here only costs the probe memory: it still runs */
+	for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++)
+		if (ubctx_set_option(r->ctx, small[i][0], small[i][1], why,
+		    sizeof(why)) != 0)
+			log_warnx("readiness probe: %s", why);
+	return r;
+}
+
+static void
+resolver_on_start_answer(void *mydata, int err, void *pkt, int len, int sec,
+    char *why_bogus, int was_ratelimited)
+{
+	(void)mydata;
+	(void)err;
+	(void)pkt;
+	(void)len;
+	(void)sec;
+	(void)why_bogus;
+	(void)was_ratelimited;
+}
+
+int
+resolver_finalize(struct resolver *r)
+{
+	int rc, id;
+
+	/* The first resolve finalizes the context (reads the anchors and
+	 * hints) and sets up its worker, which a process that has dropped
+	 * its privileges may no longer be able to do ("initialization
+	 * failure" as nobody). localhost. is libunbound's own local zone,
+	 * answered inside the call: nothing is asked upstream, nothing can
+	 * fail into the caches. */
+	if ((rc = ub_resolve_event(r->ctx, "localhost.", 1, 1, NULL,
+	    resolver_on_start_answer, &id)) != 0) {
+		log_err("libunbound cannot start (trust anchors, root hints): "
+		    "%s", ub_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 resolver_free(struct resolver *r)
 {
@@ -175,6 +249,13 @@ resolver_free_later(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	resolver_free(arg);
+#ifdef HAVE_MALLOC_TRIM
+	/* A retired context (after a reload, or a readiness probe round)
+	 * frees its caches at once: megabytes in many small blocks, mostly
+	 * below the heap's top, which free() alone keeps. Give the free
+	 * pages back to the system. */
+	(void)malloc_trim(0);
+#endif
 }
 
 static void
@@ -182,8 +263,11 @@ resolver_maybe_free(struct resolver *r)
 {
 	struct timeval now = { 0, 0 };
 
-	if (!r->retired || r->inflight > 0)
+	/* retired from inside its own last callback, it comes here twice:
+	 * schedule the deletion once */
+	if (!r->retired || r->inflight > 0 || r->freeing)
 		return;
+	r->freeing = true;
 	/* Deleting a context from inside its own callback is not allowed:
 	 * leave it to the next turn of the loop. */
 	if (r->base == NULL ||

@@ -61,6 +61,23 @@ struct resolver_req {
 struct resolver *resolver_new(struct event_base *base, const struct conf *conf);
 
 /*
+ * Like resolver_new(), with the same options but small caches: for the
+ * readiness probe, which uses one such context per round and retires it,
+ * so that what a failed probe leaves in libunbound's caches never reaches
+ * the context that serves clients.
+ */
+struct resolver *resolver_new_probe(struct event_base *base,
+    const struct conf *conf);
+
+/*
+ * Makes libunbound read its files (trust anchors, root hints) and set up
+ * its worker now, without sending a query upstream (it resolves
+ * localhost. from its own local zone): at start-up, before the chroot and
+ * privilege drop. Returns 0, or -1 after logging libunbound's reason.
+ */
+int resolver_finalize(struct resolver *r);
+
+/*
  * Starts resolving qname (wire format)/qtype/qclass. done(arg, ...) is
  * called exactly once, possibly before this function returns. Returns 0,
  * or -1 (done is then not called) when libunbound refuses the query.

@@ -11,7 +11,9 @@
  *
  * SECURITY: see server.h. Every client-controlled length is checked before
  * use; a TCP client cannot hold more than TCP_MAX_PENDING queries or
- * unbounded output.
+ * unbounded output, nor a connection with a message that never completes
+ * or answers it never reads (the deadlines of struct tcp_conn), nor more
+ * than tcp-connections-per-client connections.
  */
 #include "config.h"
 
@@ -53,7 +55,8 @@
 					 * sent: edns-buffer-size <= 4096 */
 #define TCP_MAX_PENDING 64		/* queries in flight per connection */
 #define TCP_MAX_OUTPUT (256 * 1024)	/* unsent bytes before we stop reading */
-#define PROBE_RETRY_SECONDS 3
+#define PROBE_RETRY_FIRST_S 1		/* then doubled per failed round */
+#define PROBE_RETRY_MAX_S 60
 #define MAX_ANCHORS 16
 
 struct listener {
@@ -64,12 +67,28 @@ struct listener {
 	char name[80];
 };
 
+/*
+ * A client's TCP connection. Its deadlines (RFC 7766 §6.2.3, and what a
+ * slow or silent client must not be able to hold):
+ *  - read: a message that has begun to arrive must be complete within
+ *    tcp-read-timeout, however slowly its bytes trickle in;
+ *  - write: unsent answers must make progress within tcp-write-timeout
+ *    (libevent's write timeout), or the client is not reading;
+ *  - idle: with nothing outstanding either way, the connection is closed
+ *    after tcp-idle-timeout, and sooner (oldest first) when a new client
+ *    needs its place.
+ */
 struct tcp_conn {
 	struct server *srv;
 	struct bufferevent *bev;	/* NULL once closed */
+	struct event *timer;		/* the read or idle deadline */
 	struct tcp_conn *prev, *next;
 	struct sockaddr_storage peer;
+	uint64_t client;		/* ratelimit_client_key() of peer */
+	uint64_t last_active_ms;	/* last message in, or output drained */
+	uint64_t msg_start_ms;		/* when the partial message began */
 	unsigned pending;		/* queries waiting for libunbound */
+	bool partial;			/* a message has begun, not complete */
 	bool eof;			/* client finished sending */
 };
 
@@ -131,6 +150,8 @@ struct server {
 	server_status_fn *status;
 	void *probe_arg;
 	struct event *probe_timer;
+	struct resolver *probe_resolver;	/* this round's; NULL between */
+	unsigned probe_delay_s;			/* before the next round */
 	unsigned probe_outstanding, probe_failed;
 	char probe_names[MAX_ANCHORS][256];
 	size_t n_probe_names;
@@ -139,6 +160,9 @@ struct server {
 };
 
 static void tcp_conn_close(struct tcp_conn *c);
+static void tcp_conn_arm(struct tcp_conn *c);
+static void tcp_conn_resume(struct tcp_conn *c);
+static void tcp_conn_abort(struct tcp_conn *c);
 
 static uint64_t
 random_u64(void)
@@ -159,6 +183,15 @@ now_seconds(void)
 
 	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return ts.tv_sec;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static uint64_t
@@ -204,10 +237,16 @@ server_new(struct event_base *base, struct conf *conf,
 	s->base = base;
 	s->conf = conf;
 	s->resolver = resolver;
-	s->cache = cache_new(conf->answer_cache_size, random_u64());
-	s->ratelimit = ratelimit_new(conf->ip_ratelimit, random_u64());
-	if (s->cache == NULL)
-		fatal("cannot allocate the answer cache");
+	/* start-up: without the configured cache or rate limit danegated
+	 * does not start, rather than run without them */
+	if ((s->cache = cache_new(conf->answer_cache_size,
+	    random_u64())) == NULL)
+		fatalx("cannot allocate the answer cache (answer-cache-size: "
+		    "%zu)", conf->answer_cache_size);
+	if ((s->ratelimit = ratelimit_new(conf->ip_ratelimit,
+	    random_u64())) == NULL)
+		fatalx("cannot allocate the rate limit table (ip-ratelimit: "
+		    "%u)", conf->ip_ratelimit);
 	cache_set_stale(s->cache, conf->serve_expired, conf->serve_expired_ttl);
 	if ((s->batch = calloc(1, sizeof(*s->batch))) == NULL)
 		fatal("calloc");
@@ -254,8 +293,15 @@ server_send(struct server *s, struct reply_to *to, const uint8_t *pkt,
 		uint8_t lenbuf[2];
 
 		be16_store(lenbuf, (uint16_t)len);
-		bufferevent_write(to->conn->bev, lenbuf, 2);
-		bufferevent_write(to->conn->bev, pkt, len);
+		/* An answer that cannot be queued (no memory) must not leave
+		 * the client waiting for it: end the connection, and it will
+		 * retry. */
+		if (bufferevent_write(to->conn->bev, lenbuf, 2) != 0 ||
+		    bufferevent_write(to->conn->bev, pkt, len) != 0) {
+			log_warnx("cannot queue a TCP answer (out of memory): "
+			    "closing the connection");
+			tcp_conn_abort(to->conn);
+		}
 	}
 	(void)s;
 }
@@ -322,11 +368,13 @@ pending_free(struct pending *p)
 		return;
 	}
 	/* Resume a connection we stopped reading for too many queries. */
-	if (!c->eof && c->pending < TCP_MAX_PENDING)
-		bufferevent_enable(c->bev, EV_READ);
+	tcp_conn_resume(c);
 	if (c->eof && c->pending == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
 		tcp_conn_close(c);
+		return;
+	}
+	tcp_conn_arm(c);
 }
 
 /*
@@ -655,6 +703,10 @@ tcp_conn_close(struct tcp_conn *c)
 		return;
 	bufferevent_free(c->bev);	/* closes the socket */
 	c->bev = NULL;
+	if (c->timer != NULL) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -667,19 +719,98 @@ tcp_conn_close(struct tcp_conn *c)
 		free(c);
 }
 
+/* Nothing outstanding in either direction. */
+static bool
+tcp_conn_idle(const struct tcp_conn *c)
+{
+	return c->bev != NULL && c->pending == 0 && !c->partial &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+}
+
+/* (Re)sets c's timer to its read deadline if a message has begun, to its
+ * idle deadline if it is idle, and stops it otherwise (waiting for
+ * libunbound, or for the client to read: the write timeout's business). */
+static void
+tcp_conn_arm(struct tcp_conn *c)
+{
+	const struct conf *conf = c->srv->conf;
+	uint64_t now = now_ms(), deadline;
+	struct timeval tv;
+
+	if (c->bev == NULL || c->timer == NULL)
+		return;
+	if (c->partial)
+		deadline = c->msg_start_ms + conf->tcp_read_timeout_ms;
+	else if (tcp_conn_idle(c))
+		deadline = c->last_active_ms + conf->tcp_idle_timeout_ms;
+	else {
+		evtimer_del(c->timer);
+		return;
+	}
+	deadline = deadline > now ? deadline - now : 0;
+	tv.tv_sec = (time_t)(deadline / 1000);
+	tv.tv_usec = (suseconds_t)(deadline % 1000) * 1000;
+	if (evtimer_add(c->timer, &tv) != 0) {
+		/* a connection without its deadline could be held forever */
+		log_warnx("cannot arm a TCP deadline: closing the connection");
+		tcp_conn_abort(c);
+	}
+}
+
+/*
+ * Ends c from a place where c must stay valid for the caller (inside the
+ * query path): the socket is shut down now, and libevent's EOF or error
+ * event closes and frees c on the next turn of the loop.
+ */
+static void
+tcp_conn_abort(struct tcp_conn *c)
+{
+	if (c->bev == NULL)
+		return;
+	bufferevent_disable(c->bev, EV_READ);
+	(void)shutdown(bufferevent_getfd(c->bev), SHUT_RDWR);
+	bufferevent_enable(c->bev, EV_READ);
+}
+
+static void
+tcp_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct server *s = c->srv;
+	const struct conf *conf = s->conf;
+	uint64_t now = now_ms();
+
+	(void)fd;
+	(void)what;
+	if (c->partial && now >= c->msg_start_ms + conf->tcp_read_timeout_ms) {
+		s->stats.tcp_read_timeouts++;
+		tcp_conn_close(c);
+		return;
+	}
+	if (tcp_conn_idle(c) &&
+	    now >= c->last_active_ms + conf->tcp_idle_timeout_ms) {
+		tcp_conn_close(c);
+		return;
+	}
+	tcp_conn_arm(c);
+}
+
 static void
 tcp_on_read(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	struct server *s = c->srv;
+	uint8_t lenbuf[2];
+	size_t avail;
 
 	while (c->bev != NULL && c->pending < TCP_MAX_PENDING) {
-		uint8_t lenbuf[2];
-		size_t avail = evbuffer_get_length(in), msglen;
+		size_t msglen;
 		const uint8_t *msg;
 		struct reply_to to = { .tcp = true, .conn = c };
 
+		avail = evbuffer_get_length(in);
 		if (avail < 2)
 			break;
 		evbuffer_copyout(in, lenbuf, 2);
@@ -688,6 +819,8 @@ tcp_on_read(struct bufferevent *bev, void *arg)
 			break;
 		if ((msg = evbuffer_pullup(in, (ssize_t)(2 + msglen))) == NULL)
 			break;
+		c->partial = false;
+		c->last_active_ms = now_ms();
 		to.peer = c->peer;
 		to.peerlen = sizeof(c->peer);
 		server_handle_query(s, &to, msg + 2, msglen);
@@ -697,11 +830,47 @@ tcp_on_read(struct bufferevent *bev, void *arg)
 	}
 	if (c->bev == NULL)
 		return;
-	/* Back-pressure: a client that does not read its answers, or has too
-	 * many queries in flight, is not read from until that changes. */
+	avail = evbuffer_get_length(in);
 	if (c->pending >= TCP_MAX_PENDING ||
-	    evbuffer_get_length(bufferevent_get_output(bev)) > TCP_MAX_OUTPUT)
+	    evbuffer_get_length(bufferevent_get_output(bev)) > TCP_MAX_OUTPUT) {
+		/* Back-pressure: a client that does not read its answers,
+		 * or has too many queries in flight, is not read from until
+		 * that changes (tcp_conn_resume()); its read deadline does
+		 * not run meanwhile, the write timeout does. */
 		bufferevent_disable(bev, EV_READ);
+		c->partial = false;
+	} else if (avail > 0 && (avail < 2 ||
+	    (evbuffer_copyout(in, lenbuf, 2) == 2 &&
+	    avail < 2 + (size_t)be16_load(lenbuf)))) {
+		/* a message has begun: it has until its read deadline to
+		 * arrive whole, however slowly it trickles in */
+		if (!c->partial) {
+			c->partial = true;
+			c->msg_start_ms = now_ms();
+		}
+	} else {
+		c->partial = false;
+	}
+	tcp_conn_arm(c);
+}
+
+/*
+ * Reads again from a connection that back-pressure stopped, once it may.
+ * Messages already in the input buffer would wait for the client's next
+ * bytes (libevent calls back only for new data): process them from the
+ * loop, not from here, which may be inside an answer's callback.
+ */
+static void
+tcp_conn_resume(struct tcp_conn *c)
+{
+	if (c->bev == NULL || c->eof || c->pending >= TCP_MAX_PENDING ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    TCP_MAX_OUTPUT)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 static void
@@ -710,12 +879,14 @@ tcp_on_write(struct bufferevent *bev, void *arg)
 	struct tcp_conn *c = arg;
 
 	/* output drained */
+	c->last_active_ms = now_ms();
+	(void)bev;
 	if (c->eof && c->pending == 0) {
 		tcp_conn_close(c);
 		return;
 	}
-	if (!c->eof && c->pending < TCP_MAX_PENDING)
-		bufferevent_enable(bev, EV_READ);
+	tcp_conn_resume(c);
+	tcp_conn_arm(c);
 }
 
 static void
@@ -724,12 +895,9 @@ tcp_on_event(struct bufferevent *bev, short what, void *arg)
 	struct tcp_conn *c = arg;
 
 	if (what & BEV_EVENT_TIMEOUT) {
-		/* RFC 7766 §6.2.3: the idle timeout runs only while no
-		 * query is outstanding. */
-		if (c->pending > 0) {
-			bufferevent_enable(bev, EV_READ);
-			return;
-		}
+		/* only the write timeout is set: answers made no progress
+		 * for tcp-write-timeout, the client is not reading */
+		c->srv->stats.tcp_write_timeouts++;
 		tcp_conn_close(c);
 		return;
 	}
@@ -745,18 +913,83 @@ tcp_on_event(struct bufferevent *bev, short what, void *arg)
 		tcp_conn_close(c);
 }
 
+/* The idle connection that has been idle longest, among all (client NULL)
+ * or one client's; NULL if none is idle. */
+static struct tcp_conn *
+tcp_oldest_idle(struct server *s, const uint64_t *client)
+{
+	struct tcp_conn *oldest = NULL;
+
+	/* tcp_conn_close() unlinks before it frees: the list holds no
+	 * closed connection (the analyzer does not see the unlinking) */
+	// NOLINTBEGIN(clang-analyzer-unix.Malloc)
+	for (struct tcp_conn *c = s->conns; c != NULL; c = c->next)
+		if ((client == NULL || c->client == *client) &&
+		    tcp_conn_idle(c) && (oldest == NULL ||
+		    c->last_active_ms < oldest->last_active_ms))
+			oldest = c;
+	// NOLINTEND(clang-analyzer-unix.Malloc)
+	return oldest;
+}
+
+static unsigned
+tcp_client_conns(const struct server *s, uint64_t client)
+{
+	unsigned n = 0;
+
+	for (const struct tcp_conn *c = s->conns; c != NULL; c = c->next)
+		n += c->client == client;
+	return n;
+}
+
+/*
+ * Makes room for one more connection from client: within its own limit
+ * (tcp-connections-per-client) and the overall one (incoming-num-tcp),
+ * closing the oldest idle connection (the client's own first) where a
+ * limit is reached, as RFC 7766 §6.2.3 advises under pressure. Returns
+ * false if no room can be made: every connection in the way is busy.
+ */
+static bool
+tcp_make_room(struct server *s, uint64_t client)
+{
+	const struct conf *conf = s->conf;
+	struct tcp_conn *victim;
+
+	if (conf->tcp_per_client > 0 &&
+	    tcp_client_conns(s, client) >= conf->tcp_per_client) {
+		if ((victim = tcp_oldest_idle(s, &client)) == NULL)
+			return false;
+		s->stats.tcp_evicted++;
+		tcp_conn_close(victim);
+	}
+	if (s->n_conns >= conf->incoming_num_tcp) {
+		/* incoming-num-tcp: 0 turns TCP off: nothing to evict */
+		if (conf->incoming_num_tcp == 0 ||
+		    (victim = tcp_oldest_idle(s, NULL)) == NULL)
+			return false;
+		s->stats.tcp_evicted++;
+		tcp_conn_close(victim);
+	}
+	return true;
+}
+
 static void
 tcp_on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
 	struct server *s = l->srv;
+	const struct timeval write_tv = {
+		.tv_sec = s->conf->tcp_write_timeout_ms / 1000,
+		.tv_usec = (suseconds_t)(s->conf->tcp_write_timeout_ms % 1000) *
+		    1000,
+	};
 
 	(void)what;
 	for (int i = 0; i < 16; i++) {
 		struct sockaddr_storage peer;
 		socklen_t peerlen = sizeof(peer);
 		struct tcp_conn *c;
-		struct timeval idle;
+		uint64_t client;
 		int cfd;
 
 		cfd = accept4(fd, (struct sockaddr *)&peer, &peerlen,
@@ -773,7 +1006,8 @@ tcp_on_accept(evutil_socket_t fd, short what, void *arg)
 			close(cfd);
 			continue;
 		}
-		if (s->n_conns >= s->conf->incoming_num_tcp ||
+		client = ratelimit_client_key((struct sockaddr *)&peer);
+		if (!tcp_make_room(s, client) ||
 		    (c = calloc(1, sizeof(*c))) == NULL) {
 			s->stats.tcp_rejected++;
 			close(cfd);
@@ -781,19 +1015,27 @@ tcp_on_accept(evutil_socket_t fd, short what, void *arg)
 		}
 		c->srv = s;
 		c->peer = peer;
+		c->client = client;
+		c->last_active_ms = now_ms();
 		c->bev = bufferevent_socket_new(s->base, cfd,
 		    BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL) {
-			close(cfd);
+		c->timer = evtimer_new(s->base, tcp_on_deadline, c);
+		if (c->bev == NULL || c->timer == NULL) {
+			log_warnx("cannot set up a TCP connection (out of "
+			    "memory): closed");
+			if (c->bev != NULL)
+				bufferevent_free(c->bev);
+			else
+				close(cfd);
+			if (c->timer != NULL)
+				event_free(c->timer);
 			free(c);
+			s->stats.tcp_rejected++;
 			continue;
 		}
-		idle.tv_sec = s->conf->tcp_idle_timeout_ms / 1000;
-		idle.tv_usec = (suseconds_t)(s->conf->tcp_idle_timeout_ms %
-		    1000) * 1000;
 		bufferevent_setcb(c->bev, tcp_on_read, tcp_on_write,
 		    tcp_on_event, c);
-		bufferevent_set_timeouts(c->bev, &idle, NULL);
+		bufferevent_set_timeouts(c->bev, NULL, &write_tv);
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 		c->next = s->conns;
 		if (s->conns)
@@ -801,6 +1043,7 @@ tcp_on_accept(evutil_socket_t fd, short what, void *arg)
 		s->conns = c;
 		s->n_conns++;
 		s->stats.tcp_accepted++;
+		tcp_conn_arm(c);
 	}
 }
 
@@ -981,11 +1224,29 @@ listen_sets_equal(const struct conf *a, const struct conf *b)
 	return true;
 }
 
-void
+int
 server_reload(struct server *s, struct conf *conf, struct resolver *resolver)
 {
 	struct conf *old = s->conf;
+	struct cache *cache;
+	struct ratelimit *rl;
 
+	/* Everything the new configuration needs is allocated before
+	 * anything of the old one is let go: a failure leaves the server
+	 * exactly as it was (old cache, old rate limit, old resolver). */
+	if ((cache = cache_new(conf->answer_cache_size, random_u64())) ==
+	    NULL) {
+		log_warnx("reload: cannot allocate the answer cache "
+		    "(answer-cache-size: %zu)", conf->answer_cache_size);
+		return -1;
+	}
+	if ((rl = ratelimit_new(conf->ip_ratelimit, random_u64())) == NULL) {
+		log_warnx("reload: cannot allocate the rate limit table "
+		    "(ip-ratelimit: %u)", conf->ip_ratelimit);
+		cache_free(cache);
+		return -1;
+	}
+	cache_set_stale(cache, conf->serve_expired, conf->serve_expired_ttl);
 	if (!listen_sets_equal(old, conf))
 		log_warnx("reload: interface changes take effect only after "
 		    "a restart; still listening on the old addresses");
@@ -993,14 +1254,12 @@ server_reload(struct server *s, struct conf *conf, struct resolver *resolver)
 	s->resolver = resolver;
 	s->conf = conf;
 	ratelimit_free(s->ratelimit);
-	s->ratelimit = ratelimit_new(conf->ip_ratelimit, random_u64());
+	s->ratelimit = rl;
 	cache_free(s->cache);
-	s->cache = cache_new(conf->answer_cache_size, random_u64());
-	if (s->cache == NULL)
-		fatal("cannot allocate the answer cache");
-	cache_set_stale(s->cache, conf->serve_expired, conf->serve_expired_ttl);
+	s->cache = cache;
 	log_set_verbosity(conf->verbosity);
 	conf_free(old);
+	return 0;
 }
 
 void
@@ -1034,6 +1293,16 @@ server_gauges(const struct server *s, struct stats_gauges *g)
 
 /* ---- readiness probe ---------------------------------------------------- */
 
+/*
+ * Each round runs on a context of its own (resolver_new_probe()), retired
+ * when the round ends: libunbound remembers failures (an upstream marked
+ * down, a DNSKEY lookup that failed), and a probe that ran while the
+ * network was not up yet must leave nothing behind that clients would then
+ * get as SERVFAIL. Failed rounds are retried after 1 s, then 2, 4, ... up
+ * to PROBE_RETRY_MAX_S, so that a resolver waiting for its network does
+ * not query it every few seconds forever.
+ */
+
 static void server_probe_round(struct server *s);
 
 static void
@@ -1045,43 +1314,71 @@ probe_on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+probe_not_ready(struct server *s, const char *text)
+{
+	log_err("%s; not ready, retrying in %u s", text, s->probe_delay_s);
+	if (s->status)
+		s->status(s->probe_arg, text);
+}
+
+static void
+probe_round_done(struct server *s)
+{
+	struct timeval tv = { 0, 0 };
+
+	resolver_retire(s->probe_resolver);
+	s->probe_resolver = NULL;
+	if (s->probe_failed == 0) {
+		if (!s->is_ready) {
+			s->is_ready = true;
+			if (s->ready)
+				s->ready(s->probe_arg);
+		}
+		return;
+	}
+	tv.tv_sec = s->probe_delay_s;
+	if (event_add(s->probe_timer, &tv) != 0)
+		log_err("cannot schedule the next trust anchor check: "
+		    "not ready");
+	s->probe_delay_s = s->probe_delay_s * 2 > PROBE_RETRY_MAX_S ?
+	    PROBE_RETRY_MAX_S : s->probe_delay_s * 2;
+}
+
+static void
 probe_on_answer(void *arg, int err, const uint8_t *pkt, size_t len,
     enum resolver_sec sec, const char *why_bogus)
 {
 	struct server *s = arg;
 	char status[512], why[480];
 
+	if (s->probe_resolver == NULL)
+		return;		/* cancelled by server_free() */
 	s->probe_outstanding--;
 	if (ubctx_probe_verdict(NULL, err, pkt, len, (int)sec, why_bogus, NULL,
 	    why, sizeof(why)) != 0) {
 		s->probe_failed++;
 		snprintf(status, sizeof(status), "trust anchor check failed: %s",
 		    why);
-		log_err("%s; not ready, retrying in %d s", status,
-		    PROBE_RETRY_SECONDS);
-		if (s->status)
-			s->status(s->probe_arg, status);
+		probe_not_ready(s, status);
 	}
-	if (s->probe_outstanding > 0)
-		return;
-	if (s->probe_failed > 0) {
-		struct timeval tv = { PROBE_RETRY_SECONDS, 0 };
-
-		event_add(s->probe_timer, &tv);
-		return;
-	}
-	if (!s->is_ready) {
-		s->is_ready = true;
-		if (s->ready)
-			s->ready(s->probe_arg);
-	}
+	if (s->probe_outstanding == 0)
+		probe_round_done(s);
 }
 
 static void
 server_probe_round(struct server *s)
 {
 	s->probe_failed = 0;
-	s->probe_outstanding = (unsigned)s->n_probe_names;
+	if ((s->probe_resolver = resolver_new_probe(s->base, s->conf)) ==
+	    NULL) {
+		s->probe_failed = 1;
+		probe_not_ready(s, "trust anchor check failed: cannot create "
+		    "a libunbound context");
+		probe_round_done(s);
+		return;
+	}
+	/* counted first: an answer may come inside resolver_resolve() */
+	s->probe_outstanding = (unsigned)s->n_probe_names + 1;
 	for (size_t i = 0; i < s->n_probe_names; i++) {
 		uint8_t wire[DNS_MAX_NAME];
 		size_t wlen = 0;
@@ -1102,11 +1399,14 @@ server_probe_round(struct server *s)
 				p++;
 		}
 		wire[wlen++] = 0;
-		if (resolver_resolve(s->resolver, &s->probe_reqs[i], wire, wlen,
-		    DNS_TYPE_DNSKEY, DNS_CLASS_IN, probe_on_answer, s) != 0)
+		if (resolver_resolve(s->probe_resolver, &s->probe_reqs[i], wire,
+		    wlen, DNS_TYPE_DNSKEY, DNS_CLASS_IN, probe_on_answer,
+		    s) != 0)
 			probe_on_answer(s, -1, NULL, 0, RESOLVER_INSECURE,
 			    "resolver refused the probe");
 	}
+	if (--s->probe_outstanding == 0)
+		probe_round_done(s);
 }
 
 void
@@ -1116,6 +1416,14 @@ server_probe_anchors(struct server *s, server_ready_fn *ready,
 	s->ready = ready;
 	s->status = status;
 	s->probe_arg = arg;
+	if (!s->conf->readiness_probe) {
+		log_notice("readiness-probe: no: reporting ready without "
+		    "checking the trust anchors");
+		s->is_ready = true;
+		if (ready)
+			ready(arg);
+		return;
+	}
 	s->n_probe_names = resolver_anchor_names(s->conf, s->probe_names,
 	    MAX_ANCHORS);
 	if (s->n_probe_names == 0) {
@@ -1125,7 +1433,15 @@ server_probe_anchors(struct server *s, server_ready_fn *ready,
 			status(arg, "no readable trust anchor");
 		return;
 	}
-	s->probe_timer = evtimer_new(s->base, probe_on_timer, s);
+	if ((s->probe_timer = evtimer_new(s->base, probe_on_timer, s)) ==
+	    NULL) {
+		log_err("cannot create the trust anchor check's timer: "
+		    "not ready");
+		if (status)
+			status(arg, "cannot start the trust anchor check");
+		return;
+	}
+	s->probe_delay_s = PROBE_RETRY_FIRST_S;
 	server_probe_round(s);
 }
 
@@ -1140,6 +1456,14 @@ server_free(struct server *s)
 		tcp_conn_close(s->conns); // NOLINT(clang-analyzer-unix.Malloc)
 	if (s->probe_timer)
 		event_free(s->probe_timer);
+	/* a round still running: deleting its context may still call back
+	 * (with an error), which probe_on_answer() then ignores */
+	if (s->probe_resolver != NULL) {
+		struct resolver *probe = s->probe_resolver;
+
+		s->probe_resolver = NULL;
+		resolver_shutdown(probe);
+	}
 	free(s->listeners);
 	free(s->batch);
 	cache_free(s->cache);

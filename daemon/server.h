@@ -38,10 +38,15 @@ void server_start(struct server *s);
 /* Closes the listeners (stop accepting) before shutdown. */
 void server_stop_listening(struct server *s);
 
-/* Swaps in a new configuration and resolver (SIGHUP). Queries in flight
+/*
+ * Swaps in a new configuration and resolver (SIGHUP). Queries in flight
  * finish on the old resolver. The listeners are kept: a changed interface
- * list needs a restart, which is logged. */
-void server_reload(struct server *s, struct conf *conf,
+ * list needs a restart, which is logged. Returns 0 (conf and resolver now
+ * belong to s), or -1 after logging why (out of memory): s keeps its old
+ * configuration, cache, rate limit and resolver, and conf and resolver
+ * stay the caller's to free.
+ */
+int server_reload(struct server *s, struct conf *conf,
     struct resolver *resolver);
 
 void server_flush_cache(struct server *s);

@@ -96,6 +96,10 @@ stats_render_text(const struct stats *s, const struct stats_gauges *g,
 	    s->overload_dropped);
 	out_printf(&o, "tcp.accepted=%" PRIu64 "\n", s->tcp_accepted);
 	out_printf(&o, "tcp.rejected=%" PRIu64 "\n", s->tcp_rejected);
+	out_printf(&o, "tcp.evicted=%" PRIu64 "\n", s->tcp_evicted);
+	out_printf(&o, "tcp.timeout.read=%" PRIu64 "\n", s->tcp_read_timeouts);
+	out_printf(&o, "tcp.timeout.write=%" PRIu64 "\n",
+	    s->tcp_write_timeouts);
 	out_printf(&o, "tcp.open=%" PRIu64 "\n", g->tcp_open);
 	out_printf(&o, "requestlist.current=%" PRIu64 "\n", g->inflight);
 	out_printf(&o, "cache.entries=%" PRIu64 "\n", g->cache_entries);
@@ -160,6 +164,23 @@ stats_render_prometheus(const struct stats *s, const struct stats_gauges *g,
 	    "danegated_dropped_total{reason=\"overload\"} %" PRIu64 "\n",
 	    s->acl_refused, s->acl_dropped, s->ratelimited,
 	    s->malformed_dropped, s->overload_dropped);
+	out_printf(&o, "# HELP danegated_tcp_connections_total Client TCP "
+	    "connections, by how they were accepted or ended early.\n"
+	    "# TYPE danegated_tcp_connections_total counter\n"
+	    "danegated_tcp_connections_total{event=\"accepted\"} %" PRIu64
+	    "\n"
+	    "danegated_tcp_connections_total{event=\"rejected\"} %" PRIu64
+	    "\n"
+	    "danegated_tcp_connections_total{event=\"evicted\"} %" PRIu64
+	    "\n"
+	    "danegated_tcp_connections_total{event=\"read_timeout\"} %"
+	    PRIu64 "\n"
+	    "danegated_tcp_connections_total{event=\"write_timeout\"} %"
+	    PRIu64 "\n", s->tcp_accepted, s->tcp_rejected, s->tcp_evicted,
+	    s->tcp_read_timeouts, s->tcp_write_timeouts);
+	out_printf(&o, "# HELP danegated_tcp_open Client TCP connections open."
+	    "\n# TYPE danegated_tcp_open gauge\n"
+	    "danegated_tcp_open %" PRIu64 "\n", g->tcp_open);
 	out_printf(&o, "# HELP danegated_inflight Queries waiting for "
 	    "libunbound.\n# TYPE danegated_inflight gauge\n"
 	    "danegated_inflight %" PRIu64 "\n", g->inflight);

@@ -26,6 +26,8 @@ struct stats {
 	uint64_t acl_refused, acl_dropped, ratelimited;
 	uint64_t malformed_dropped, truncated, overload_dropped;
 	uint64_t tcp_accepted, tcp_rejected;
+	uint64_t tcp_evicted;		/* idle, closed to make room */
+	uint64_t tcp_read_timeouts, tcp_write_timeouts;
 	uint64_t latency[STATS_LATENCY_BUCKETS];
 	uint64_t latency_sum_us, latency_count;
 };

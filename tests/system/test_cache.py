@@ -38,7 +38,7 @@ def counters(d):
 
 
 def test_wildcard_answer_lives_no_longer_than_its_proof(danegated):
-    d = danegated([addr("1.50")])
+    d = danegated([addr("1.58")])
     for do in (False, True):
         name = unique("do%d" % do)
         r = udp(mkq(name, "A", do=do), d.addr)
@@ -62,7 +62,7 @@ def test_wildcard_answer_lives_no_longer_than_its_proof(danegated):
 
 
 def test_zero_ttl_answer_is_never_cached(danegated):
-    d = danegated([addr("1.50")])
+    d = danegated([addr("1.58")])
     for _ in range(2):
         hits, miss = counters(d)
         r = udp(mkq("zero.ttl.example.", "A", do=True), d.addr)
@@ -72,7 +72,7 @@ def test_zero_ttl_answer_is_never_cached(danegated):
 
 
 def test_served_ttls_never_rise(danegated):
-    d = danegated([addr("1.50")])
+    d = danegated([addr("1.58")])
     name = unique("ttl")
     seen = None
     for _ in range(4):
@@ -134,7 +134,7 @@ def assert_stale(r, rdtype="A"):
 
 
 def test_serve_stale_when_the_authority_is_down(world, danegated):
-    d = danegated([addr("1.51")], extra=[
+    d = danegated([addr("1.59")], extra=[
         "serve-expired: yes",
         "serve-expired-client-timeout: 1500"])
     r = udp(mkq("short.ttl.example.", "A", do=True), d.addr)

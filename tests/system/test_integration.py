@@ -263,23 +263,28 @@ TCP_LIMITS_ADDR = addr("1.27")
 
 def test_tcp_idle_timeout_and_connection_cap(danegated):
     """RFC 7766: an idle connection is closed after tcp-idle-timeout; past
-    incoming-num-tcp connections, new ones are closed at once while the
-    open ones keep working."""
+    incoming-num-tcp connections, a new one is closed at once when every
+    open one is busy (here: a message begun), while the open ones keep
+    working. (With an idle one open, the oldest idle one makes room:
+    test_tcp_limits.py.)"""
     d = danegated([TCP_LIMITS_ADDR], extra=["tcp-idle-timeout: 400",
                                             "incoming-num-tcp: 2"])
     q = mkq("www.secure.example", do=True)
-    wire = q.to_wire()
+    wire = len(q.to_wire()).to_bytes(2, "big") + q.to_wire()
     first = socket.create_connection((d.addr, 53), timeout=5)
     second = socket.create_connection((d.addr, 53), timeout=5)
     try:
-        time.sleep(0.1)          # both accepted before the third
+        # both busy: a message has begun on each
+        first.sendall(wire[:1])
+        second.sendall(wire[:1])
+        time.sleep(0.1)          # both accepted and read before the third
         third = socket.create_connection((d.addr, 53), timeout=5)
         try:
             third.settimeout(2)
             # refused by closing: a query on it gets EOF (or a reset),
             # never an answer (which a served connection would get)
             try:
-                third.sendall(len(wire).to_bytes(2, "big") + wire)
+                third.sendall(wire)
                 got = third.recv(512)
             except (ConnectionResetError, BrokenPipeError):
                 got = b""
@@ -288,7 +293,7 @@ def test_tcp_idle_timeout_and_connection_cap(danegated):
             third.close()
         # the two within the cap still answer
         for s in (first, second):
-            s.sendall(len(wire).to_bytes(2, "big") + wire)
+            s.sendall(wire[1:])
             r = dgsys.tcp_read_msg(s)
             assert r is not None and len(r) > 12
         assert int(d.stats()["tcp.rejected"]) >= 1

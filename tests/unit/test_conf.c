@@ -497,6 +497,10 @@ check_defaults(const struct conf *conf)
 	ck_assert_uint_eq(conf->incoming_num_tcp, 100);
 	ck_assert_uint_eq(conf->tcp_idle_timeout_ms, 30000);
 	ck_assert(conf->minimal_responses);	/* Unbound's default */
+	ck_assert(conf->readiness_probe);
+	ck_assert_uint_eq(conf->tcp_read_timeout_ms, 5000);
+	ck_assert_uint_eq(conf->tcp_write_timeout_ms, 10000);
+	ck_assert_uint_eq(conf->tcp_per_client, 32);
 	/* half of libunbound's default msg-cache-size, carved out of it */
 	ck_assert_uint_eq(conf->answer_cache_size, 2 * 1024 * 1024);
 	ck_assert_uint_eq(conf->unbound_msg_cache_size, 2 * 1024 * 1024);
@@ -545,7 +549,12 @@ START_TEST(test_front_end_options)
 	    "  tcp-idle-timeout: 3600000\n"
 	    "  answer-cache-size: 0\n"
 	    "  edns-buffer-size: 4096\n"
-	    "  minimal-responses: no\n");
+	    "  minimal-responses: no\n"
+
+	    "  readiness-probe: no\n"
+	    "  tcp-read-timeout: 1\n"
+	    "  tcp-write-timeout: 3600000\n"
+	    "  tcp-connections-per-client: 0\n");
 
 	ck_assert_uint_eq(conf->ip_ratelimit, 100);
 	ck_assert_str_eq(conf->username, "");
@@ -558,7 +567,10 @@ START_TEST(test_front_end_options)
 	ck_assert_uint_eq(conf->tcp_idle_timeout_ms, 3600000);
 	ck_assert_uint_eq(conf->answer_cache_size, 0);
 	ck_assert_uint_eq(conf->edns_buffer_size, 4096);
-	ck_assert(!conf->minimal_responses);
+	ck_assert(!conf->readiness_probe);
+	ck_assert_uint_eq(conf->tcp_read_timeout_ms, 1);
+	ck_assert_uint_eq(conf->tcp_write_timeout_ms, 3600000);
+	ck_assert_uint_eq(conf->tcp_per_client, 0);
 	/* only edns-buffer-size goes to libunbound too (minimal-responses
 	 * there would trim the packet danegated reads) */
 	ck_assert_uint_eq(conf->n_ub_options, 1);
