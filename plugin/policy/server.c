@@ -81,7 +81,7 @@ struct conn;
 /* One domain's lookup in flight. */
 struct lookup {
 	struct policy_server *s;
-	struct lookup *next;		/* s->lookups */
+	struct lookup *prev, *next;	/* s->lookups */
 	char domain[DANEGATE_NAME_MAX];
 	struct conn *waiters;
 	int err;
@@ -347,12 +347,13 @@ lookup_free(struct lookup *l)
 static void
 lookup_unlink(struct lookup *l)
 {
-	for (struct lookup **pp = &l->s->lookups; *pp != NULL;
-	    pp = &(*pp)->next)
-		if (*pp == l) {
-			*pp = l->next;
-			return;
-		}
+	if (l->prev != NULL)
+		l->prev->next = l->next;
+	else if (l->s->lookups == l)
+		l->s->lookups = l->next;
+	if (l->next != NULL)
+		l->next->prev = l->prev;
+	l->prev = l->next = NULL;
 }
 
 /* Answers every waiter and caches the answer. */
@@ -452,6 +453,8 @@ lookup_start(struct policy_server *s, struct conn *c, const char *domain)
 		snprintf(l->domain, sizeof(l->domain), "%s", domain);
 		l->generation = s->generation;
 		l->next = s->lookups;
+		if (s->lookups != NULL)
+			s->lookups->prev = l;
 		s->lookups = l;
 		c->waiting = l;
 		c->next_waiter = NULL;
@@ -519,7 +522,8 @@ worker_main(void *arg)
 			    &l->sts);
 		}
 		l->sts_done = true;
-		if (write(s->pipe_fd[1], &l, sizeof(l)) != sizeof(l))
+		if (write(s->pipe_fd[1], &l, sizeof(struct lookup *)) !=
+		    (ssize_t)sizeof(struct lookup *))
 			log_warn("MTA-STS result pipe");
 	}
 	danegate_resolver_free(r);
@@ -534,7 +538,8 @@ worker_on_result(evutil_socket_t fd, short what, void *arg)
 	struct lookup *l;
 
 	(void)what;
-	while (read(fd, &l, sizeof(l)) == sizeof(l)) {
+	while (read(fd, &l, sizeof(struct lookup *)) ==
+	    (ssize_t)sizeof(struct lookup *)) {
 		if (l->sts.fetched)
 			sts_cache_put(s, l->domain, &l->sts, time(NULL));
 		if (l->sts.published && !l->sts.fetched)
@@ -940,8 +945,8 @@ policy_server_new(struct event_base *base, struct policy_conf *conf)
 		fatal("calloc");
 	s->base = base;
 	s->conf = conf;
-	s->answers = calloc(ANSWER_BUCKETS, sizeof(*s->answers));
-	s->sts_cache = calloc(STS_BUCKETS, sizeof(*s->sts_cache));
+	s->answers = calloc(ANSWER_BUCKETS, sizeof(struct answer *));
+	s->sts_cache = calloc(STS_BUCKETS, sizeof(struct sts_entry *));
 	if (s->answers == NULL || s->sts_cache == NULL)
 		fatal("calloc");
 	s->jobs_tail = &s->jobs;
@@ -969,22 +974,27 @@ policy_server_new(struct event_base *base, struct policy_conf *conf)
  * Answers every lookup started on an older resolver with TEMP before that
  * resolver goes (freeing it cancels them without a callback). Lookups at
  * a worker already have their destination and are decided when they come
- * back. Answering may start new lookups (pipelined requests): those are on
- * the new resolver, hence the restart from the head each time.
+ * back.
  */
 static void
 lookups_abort(struct policy_server *s, const char *why)
 {
-	for (;;) {
-		struct lookup *l;
+	struct lookup *doomed = NULL, *l, *next;
+
+	/* taken out of the list first: answering may start new lookups
+	 * (pipelined requests), which are on the new resolver */
+	for (l = s->lookups; l != NULL; l = next) {
+		next = l->next;
+		if (l->generation != s->generation && l->resolver == NULL) {
+			lookup_unlink(l);
+			l->next_job = doomed;
+			doomed = l;
+		}
+	}
+	for (l = doomed; l != NULL; l = next) {
 		struct verdict v[2];
 
-		for (l = s->lookups; l != NULL; l = l->next)
-			if (l->generation != s->generation &&
-			    l->resolver == NULL)
-				break;
-		if (l == NULL)
-			return;
+		next = l->next_job;
 		memset(v, 0, sizeof(v));
 		for (int m = 0; m < 2; m++) {
 			v[m].status = VERDICT_TEMP;
@@ -1072,8 +1082,10 @@ policy_server_free(struct policy_server *s)
 	pthread_mutex_unlock(&s->mu);
 	for (size_t i = 0; i < s->n_workers; i++)
 		pthread_join(s->workers[i], NULL);
-	while (s->conns != NULL)
-		conn_free(s->conns);
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
 	while (s->jobs != NULL) {
 		struct lookup *l = s->jobs;
 
@@ -1085,17 +1097,17 @@ policy_server_free(struct policy_server *s)
 		struct lookup *l = NULL;
 
 		/* results already in the pipe */
-		while (read(s->pipe_fd[0], &l, sizeof(l)) == sizeof(l)) {
+		while (read(s->pipe_fd[0], &l, sizeof(struct lookup *)) ==
+		    (ssize_t)sizeof(struct lookup *)) {
 			lookup_unlink(l);
 			lookup_free(l);
 		}
 	}
-	while (s->lookups != NULL) {
-		struct lookup *l = s->lookups;
-
-		s->lookups = l->next;
+	for (struct lookup *l = s->lookups, *next; l != NULL; l = next) {
+		next = l->next;
 		lookup_free(l);
 	}
+	s->lookups = NULL;
 	/* lookups in flight are cancelled without a callback */
 	danegate_resolver_free(s->resolver);
 	for (size_t i = 0; i < s->n_listeners; i++) {
