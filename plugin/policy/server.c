@@ -133,6 +133,7 @@ struct policy_server {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	struct lookup *jobs, **jobs_tail;
+	size_t n_running;		/* workers past their start-up */
 	bool stopping;
 	int pipe_fd[2];
 	struct event *ev_pipe;
@@ -479,6 +480,12 @@ worker_main(void *arg)
 	struct danegate_resolver *r = NULL;
 	char *r_key = NULL;
 
+	/* glibc registers the thread (rseq) as it starts: say when that is
+	 * done, so that the seccomp filter comes after it */
+	pthread_mutex_lock(&s->mu);
+	s->n_running++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->mu);
 	for (;;) {
 		struct lookup *l;
 		struct danegate_resolver_options ro = { 0 };
@@ -967,6 +974,10 @@ policy_server_new(struct event_base *base, struct policy_conf *conf)
 			fatalx("cannot start the MTA-STS workers");
 		s->n_workers++;
 	}
+	pthread_mutex_lock(&s->mu);
+	while (s->n_running < s->n_workers)
+		pthread_cond_wait(&s->cond, &s->mu);
+	pthread_mutex_unlock(&s->mu);
 	return s;
 }
 
