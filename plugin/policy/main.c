@@ -287,6 +287,7 @@ main(int argc, char **argv)
 			fatal("daemon");
 		log_use_syslog();
 	}
+	policy_server_prime(d.srv);
 	daemon_sandbox(conf);
 
 	d.ev_hup = evsignal_new(d.base, SIGHUP, daemon_on_signal, &d);

@@ -480,8 +480,31 @@ worker_main(void *arg)
 	struct danegate_resolver *r = NULL;
 	char *r_key = NULL;
 
-	/* glibc registers the thread (rseq) as it starts: say when that is
-	 * done, so that the seccomp filter comes after it */
+	/*
+	 * The first lookup finalizes libunbound's context, which reads the
+	 * trust anchor, root hints and unbound-conf: do it now, before the
+	 * privilege drop, as danegated does. glibc also registers the thread
+	 * (rseq) as it starts: the seccomp filter must come after both.
+	 */
+	{
+		const struct policy_conf *c = s->conf;
+		struct danegate_resolver_options ro = { 0 };
+		char key[2048], why[512];
+		int err;
+
+		snprintf(key, sizeof(key), "%s|%s|%s|%u", c->resolver,
+		    c->trust_anchor_file, c->unbound_conf, c->timeout_ms);
+		ro.forwarder = c->resolver[0] ? c->resolver : NULL;
+		ro.trust_anchor_file = c->trust_anchor_file[0] ?
+		    c->trust_anchor_file : NULL;
+		ro.unbound_conf = c->unbound_conf[0] ? c->unbound_conf : NULL;
+		ro.timeout_ms = c->timeout_ms;
+		if ((r = danegate_resolver_new(&ro, NULL, &err)) != NULL) {
+			r_key = strdup(key);
+			if (danegate_resolver_check(r, why, sizeof(why)) != 0)
+				log_warnx("MTA-STS worker: %s", why);
+		}
+	}
 	pthread_mutex_lock(&s->mu);
 	s->n_running++;
 	pthread_cond_broadcast(&s->cond);
@@ -981,6 +1004,56 @@ policy_server_new(struct event_base *base, struct policy_conf *conf)
 	return s;
 }
 
+static void
+prime_done(void *arg, int err, struct danegate_destination *d)
+{
+	int *done = arg;
+
+	(void)err;
+	danegate_destination_free(d);
+	*done = 1;
+}
+
+static void
+prime_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+void
+policy_server_prime(struct policy_server *s)
+{
+	struct timeval tick = { 0, 50000 };
+	struct timespec t0, t;
+	struct event *wake;
+	int done = 0;
+
+	/* "invalid." (RFC 6761) cannot exist: a denial, or a failure that
+	 * still finalized the context */
+	if (danegate_destination_lookup_async(s->resolver, "invalid", 25,
+	    prime_done, &done) != 0)
+		return;
+	/* a timer of its own to wake the loop: event_base_loopexit() would
+	 * stay armed and stop the service's loop later */
+	if ((wake = evtimer_new(s->base, prime_tick, NULL)) == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!done) {
+		evtimer_add(wake, &tick);
+		event_base_loop(s->base, EVLOOP_ONCE);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 >
+		    (long)s->conf->timeout_ms * 2 + 1000) {
+			log_warnx("the first DNS lookup did not finish in "
+			    "time; the resolver may not be set up");
+			break;
+		}
+	}
+	event_free(wake);
+}
+
 /*
  * Answers every lookup started on an older resolver with TEMP before that
  * resolver goes (freeing it cancels them without a callback). Lookups at
@@ -1020,8 +1093,20 @@ lookups_abort(struct policy_server *s, const char *why)
 int
 policy_server_reload(struct policy_server *s, struct policy_conf *conf)
 {
-	struct danegate_resolver *r = resolver_for(s->base, conf), *old;
+	struct danegate_resolver *r, *old;
 
+	/* libunbound reads them only at the first lookup: unreadable after
+	 * the privilege drop, they would fail every lookup */
+	if ((conf->trust_anchor_file[0] != '\0' &&
+	    access(conf->trust_anchor_file, R_OK) != 0) ||
+	    (conf->unbound_conf[0] != '\0' &&
+	    access(conf->unbound_conf, R_OK) != 0)) {
+		log_err("trust-anchor-file or unbound-conf not readable by "
+		    "the service's user");
+		policy_conf_free(conf);
+		return -1;
+	}
+	r = resolver_for(s->base, conf);
 	if (r == NULL) {
 		policy_conf_free(conf);
 		return -1;

@@ -53,6 +53,10 @@ struct policy_server *policy_server_new(struct event_base *base,
  * Returns 0 or -1 (logged). */
 int policy_server_listen(struct policy_server *s);
 
+/* Runs the loop until a first lookup finished (or timed out): libunbound
+ * reads its files then, which must happen before the privilege drop. */
+void policy_server_prime(struct policy_server *s);
+
 /* Swaps in conf (taken over) and a new resolver; lookups in flight answer
  * TEMP, the cache is dropped. Returns 0, or -1 (logged) with the old
  * configuration kept and conf freed. */

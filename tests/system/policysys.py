@@ -51,9 +51,10 @@ class Policy:
 
     def world_options(self):
         w = self.world
-        opts = ["--trust-anchor", str(w.dir / "root.key"),
-                "--ca-file", w.env.get("WORLD_CA_FILE",
-                                       str(w.dir / "ca" / "root.pem"))]
+        opts = ["--trust-anchor", str(w.dir / "root.key")]
+        if not any(e.startswith("ca-file:") for e in self.extra):
+            opts += ["--ca-file", w.env.get("WORLD_CA_FILE",
+                                            str(w.dir / "ca" / "root.pem"))]
         if self.resolver:
             opts += ["--resolver", self.resolver]
         else:

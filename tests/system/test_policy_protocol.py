@@ -251,3 +251,33 @@ def test_listen_refuses_non_loopback(world, tmp_path):
                    str(world.dir / "root.key")], timeout=20)
     assert r.returncode == 1
     assert "is not a loopback address" in r.stderr
+
+
+def test_privilege_drop_and_seccomp(world, tmp_path):
+    # libcurl reads the CA file at each fetch, as the dropped user: the
+    # world's, under pytest's root-only directory, is copied where nobody
+    # can read it (trust anchor and hints are read before the drop)
+    import shutil
+    import tempfile
+    cadir = tempfile.mkdtemp(prefix="policy-ca-")
+    os.chmod(cadir, 0o755)
+    ca = os.path.join(cadir, "root.pem")
+    shutil.copy(world.env["WORLD_CA_FILE"], ca)
+    os.chmod(ca, 0o644)
+    p = policysys.Policy(world, tmp_path, [dgsys.addr("1.49") + "@10028"],
+                         extra=["username: nobody", "ca-file: " + ca])
+    p.start()
+    try:
+        status = open("/proc/%d/status" % p.proc.pid).read()
+        fields = dict(ln.split(":", 1) for ln in status.splitlines()
+                      if ":" in ln)
+        assert fields["Uid"].split()[:3] == ["65534"] * 3, fields["Uid"]
+        assert fields["NoNewPrivs"].strip() == "1"
+        assert fields["Seccomp"].strip() == "2"
+        # DNS and an MTA-STS fetch (libcurl, a worker thread) under the
+        # filter
+        assert p.query("dane-ee.example") == "OK dane-only"
+        assert p.query("sts-enforce.example").startswith("OK secure ")
+    finally:
+        assert p.stop() == 0
+        shutil.rmtree(cadir)
