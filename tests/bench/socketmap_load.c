@@ -76,6 +76,7 @@ main(int argc, char **argv)
 		if (cs[i].fd < 0 || connect(cs[i].fd, (struct sockaddr *)&sin,
 		    sizeof(sin)) != 0) {
 			perror("connect");
+			free(lat);
 			return 1;
 		}
 		setsockopt(cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one,
@@ -162,5 +163,6 @@ main(int argc, char **argv)
 		    m ? lat[m / 2] * 1e3 : 0, m ? lat[m * 99 / 100] * 1e3 : 0,
 		    m ? lat[m - 1] * 1e3 : 0, ok, nf, temp, other);
 	}
+	free(lat);
 	return 0;
 }
