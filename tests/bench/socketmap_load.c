@@ -53,8 +53,10 @@ main(int argc, char **argv)
 	static struct c cs[MAXC];
 	static struct pollfd pfd[MAXC];
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	unsigned long ok = 0, nf = 0, temp = 0, other = 0, n = 0, cap = 1 << 20;
-	double *lat, t_end, t0;
+	static double lat[1 << 20];	/* latencies of the first 1M */
+	unsigned long ok = 0, nf = 0, temp = 0, other = 0, n = 0;
+	const unsigned long cap = sizeof(lat) / sizeof(lat[0]);
+	double t_end, t0;
 	int nc, secs, nkeys;
 
 	if (argc < 7) {
@@ -67,7 +69,7 @@ main(int argc, char **argv)
 	nc = atoi(argv[3]);
 	secs = atoi(argv[4]);
 	nkeys = argc - 6;
-	if (nc < 1 || nc > MAXC || (lat = malloc(cap * sizeof(*lat))) == NULL)
+	if (nc < 1 || nc > MAXC)
 		return 2;
 	for (int i = 0; i < nc; i++) {
 		int one = 1;
@@ -76,7 +78,6 @@ main(int argc, char **argv)
 		if (cs[i].fd < 0 || connect(cs[i].fd, (struct sockaddr *)&sin,
 		    sizeof(sin)) != 0) {
 			perror("connect");
-			free(lat);
 			return 1;
 		}
 		setsockopt(cs[i].fd, IPPROTO_TCP, TCP_NODELAY, &one,
@@ -163,6 +164,5 @@ main(int argc, char **argv)
 		    m ? lat[m / 2] * 1e3 : 0, m ? lat[m * 99 / 100] * 1e3 : 0,
 		    m ? lat[m - 1] * 1e3 : 0, ok, nf, temp, other);
 	}
-	free(lat);
 	return 0;
 }
