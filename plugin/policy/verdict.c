@@ -87,12 +87,16 @@ verdict_key_domain(const char *key, char *domain, size_t cap)
 	if (len == 0 || len > 253 || len >= cap || key[0] == '.' ||
 	    key[0] == '[' || memchr(key, ':', len) != NULL)
 		return false;
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0, label = 0; i < len; i++) {
 		unsigned char c = (unsigned char)key[i];
 
 		if (!(isalnum(c) || c == '-' || c == '_' || c == '.'))
 			return false;
 		if (c == '.' && key[i - 1] == '.')
+			return false;
+		/* a label of more than 63 bytes is no DNS name (RFC 1035) */
+		label = c == '.' ? 0 : label + 1;
+		if (label > 63)
 			return false;
 		domain[i] = (char)tolower(c);
 	}

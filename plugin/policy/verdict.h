@@ -9,7 +9,8 @@
  *   key ".example.com", "[host]", "[host]:port", "host:port"
  *                                      NOTFOUND: parent-domain and next-hop
  *                                      keys are not mail domains
- *   key not a domain name              NOTFOUND
+ *   key not a domain name (characters, empty or 64+ byte labels)
+ *                                      NOTFOUND
  *   lookup failed (resolver down, ...) TEMP dnssec-invalid
  *   MX bogus or indeterminate          TEMP dnssec-invalid
  *   null MX, NXDOMAIN, no addresses    NOTFOUND: Postfix's own lookups

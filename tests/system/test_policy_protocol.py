@@ -281,3 +281,18 @@ def test_privilege_drop_and_seccomp(world, tmp_path):
     finally:
         assert p.stop() == 0
         shutil.rmtree(cadir)
+
+
+def test_request_answered_at_once_keeps_connection(policy):
+    # a 70-byte label: the engine refuses the name before any lookup, so
+    # the answer comes back inside the request; the connection must go on
+    s = policy.connect(30)
+    bad = "a" * 70 + ".example"
+    s.sendall(netstring("policy " + bad) + netstring("policy dane-ee.example"))
+    assert read_netstring(s) == "NOTFOUND "
+    assert read_netstring(s) == "OK dane-only"
+    s.sendall(netstring("policy " + bad))
+    assert read_netstring(s) == "NOTFOUND "
+    s.sendall(netstring("policy no-tlsa.example"))
+    assert read_netstring(s) == "NOTFOUND "
+    s.close()

@@ -124,6 +124,11 @@ START_TEST(test_key_domain)
 	ck_assert(verdict_key_domain("Example.ORG.", d, sizeof(d)));
 	ck_assert_str_eq(d, "example.org");
 	ck_assert(!verdict_key_domain("example.org", d, 5));
+	/* 63 bytes is the longest label */
+	ck_assert(verdict_key_domain("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".org", d, sizeof(d)));
+	ck_assert(!verdict_key_domain("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    ".org", d, sizeof(d)));
 }
 END_TEST
 
