@@ -586,32 +586,40 @@ conn_request(struct conn *c)
 {
 	struct policy_server *s = c->s;
 	struct socketmap_request req;
-	char domain[DANEGATE_NAME_MAX];
+	char domain[DANEGATE_NAME_MAX], name[SOCKETMAP_NAME_MAX + 1];
 	const struct answer *a;
+	bool is_domain = false;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &c->start);
 	c->busy = true;
-	if ((rc = socketmap_request_parse(&c->reader, &req)) != 0) {
+	rc = socketmap_request_parse(&c->reader, &req);
+	/* the reader is ready for the next request before anything can
+	 * answer this one: an answer reads on (conn_process()) */
+	if (rc == 0 && (strcmp(req.name, s->conf->policy_map) == 0 ||
+	    strcmp(req.name, s->conf->tlsrpt_map) == 0)) {
+		c->map = strcmp(req.name, s->conf->policy_map) == 0 ?
+		    VERDICT_MAP_POLICY : VERDICT_MAP_TLSRPT;
+		is_domain = verdict_key_domain(req.key, domain, sizeof(domain));
+	}
+	snprintf(name, sizeof(name), "%s", rc == 0 ? req.name : "");
+	socketmap_reader_init(&c->reader);
+	if (rc != 0) {
 		log_warnx("client %s: %s: refused", c->peer,
 		    socketmap_strerror(rc));
 		s->stats.refused++;
 		conn_reply(c, "PERM", socketmap_strerror(rc));
 		return;
 	}
-	if (strcmp(req.name, s->conf->policy_map) == 0) {
-		c->map = VERDICT_MAP_POLICY;
-	} else if (strcmp(req.name, s->conf->tlsrpt_map) == 0) {
-		c->map = VERDICT_MAP_TLSRPT;
-	} else {
+	if (strcmp(name, s->conf->policy_map) != 0 &&
+	    strcmp(name, s->conf->tlsrpt_map) != 0) {
 		char why[128];
 
-		snprintf(why, sizeof(why), "unknown map name '%.64s'",
-		    req.name);
+		snprintf(why, sizeof(why), "unknown map name '%.64s'", name);
 		conn_reply(c, "PERM", why);
 		return;
 	}
-	if (!verdict_key_domain(req.key, domain, sizeof(domain))) {
+	if (!is_domain) {
 		/* parent-domain or next-hop key: no lookup at all */
 		conn_reply(c, "NOTFOUND", "");
 		return;
@@ -644,7 +652,6 @@ conn_process(struct conn *c)
 		evbuffer_drain(in, used);
 		if (rc == SOCKETMAP_DONE) {
 			conn_request(c);
-			socketmap_reader_init(&c->reader);
 		} else if (rc < 0) {
 			/* the stream cannot be resynchronised: say why and
 			 * close once the reply is out */
