@@ -66,7 +66,7 @@ conf_defaults(void)
 	c->pidfile = xstrdup("");
 	c->policy_map = xstrdup("policy");
 	c->tlsrpt_map = xstrdup("tlsrpt");
-	c->cache_ttl = 300;
+	c->cache_ttl = 60;
 	c->cache_max = 100000;
 	c->timeout_ms = 5000;
 	c->sts_timeout_ms = 10000;

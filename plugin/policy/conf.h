@@ -13,7 +13,7 @@
  *         trust-anchor-file: /usr/share/dns/root.key
  *         ca-file: /etc/ssl/certs/ca-certificates.crt
  *         username: danegate-policy
- *         cache-ttl: 300
+ *         cache-ttl: 60
  *         sts-fetch-failure: deliver                # or temp
  *
  * SECURITY: read as root at start-up and on SIGHUP, before and after the
