@@ -1,17 +1,17 @@
 #!/bin/sh
-# test_unit_security.sh - the systemd unit's hardening, measured.
+# test_unit_security.sh - the systemd units' hardening, measured.
 #
-# Generates danegated.service from images/danegated.service.in (the same sed
-# as images/Makefile.inc), checks it and danegated.socket with
-# `systemd-analyze verify` (against a stub binary, so that the check does
-# not need an installed danegated), and scores the service with
+# For each unit (danegated, danegate-policy, danegate-relay): generates NAME.service from
+# images/NAME.service.in (the same sed as images/Makefile.inc), checks it
+# and NAME.socket (where there is one) with `systemd-analyze verify` (against a stub binary, so
+# that the check does not need an installed program), and scores the
+# service with
 #
 #     systemd-analyze security --offline=true danegated.service
 #
 # (systemd >= 250; --offline reads the unit file and needs neither a running
 # systemd nor an installed unit). Fails unless the overall exposure is at
-# most 1.5 (systemd's scale: 0 = locked down, 10 = unprotected). The same
-# for danegate-relay.service (images/danegate-relay.service.in).
+# most 1.5 (systemd's scale: 0 = locked down, 10 = unprotected).
 #
 # Exit 0 pass, 1 fail, 77 skip (no systemd-analyze, or one without
 # --offline). Needs no root.
@@ -31,24 +31,32 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/unit-security.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT INT TERM
-mkdir "$work/sbin" "$work/units"
-printf '#!/bin/sh\nexit 0\n' >"$work/sbin/danegated"
-chmod 755 "$work/sbin/danegated"
-unit=$work/units/danegated.service
-sed -e "s|@SBINDIR@|$work/sbin|g" -e 's|@SYSCONFDIR@|/etc|g' \
-    "$top/images/danegated.service.in" >"$unit" || exit 1
-cp "$top/images/danegated.socket" "$work/units/"
 failures=0
 
+check_unit() {
+name=$1
+rm -rf "$work/sbin" "$work/units"
+mkdir "$work/sbin" "$work/units"
+printf '#!/bin/sh\nexit 0\n' >"$work/sbin/$name"
+chmod 755 "$work/sbin/$name"
+unit=$work/units/$name.service
+sed -e "s|@SBINDIR@|$work/sbin|g" -e 's|@SYSCONFDIR@|/etc|g' \
+    "$top/images/$name.service.in" >"$unit" || exit 1
+socket=
+if [ -f "$top/images/$name.socket" ]; then
+	cp "$top/images/$name.socket" "$work/units/"
+	socket=$work/units/$name.socket
+fi
 if grep -n '@[A-Z_]*@' "$unit"; then
-	echo "FAIL: unsubstituted @VARIABLE@ left in danegated.service"
+	echo "FAIL: unsubstituted @VARIABLE@ left in $name.service"
 	failures=$((failures + 1))
 fi
 
 # verify: unknown directives, bad values, missing binaries. The ExecStartPre
 # helper (unbound-anchor) may legitimately be absent on a build host, and
 # the man pages are not installed: drop those complaints only.
-systemd-analyze verify --man=no "$unit" "$work/units/danegated.socket" \
+# shellcheck disable=SC2086
+systemd-analyze verify --man=no "$unit" $socket \
     >"$work/verify" 2>&1
 grep -v -e 'unbound-anchor' "$work/verify" >"$work/verify.rest"
 if [ -s "$work/verify.rest" ]; then
@@ -56,55 +64,34 @@ if [ -s "$work/verify.rest" ]; then
 	sed 's/^/    /' "$work/verify.rest"
 	failures=$((failures + 1))
 else
-	echo "ok: systemd-analyze verify danegated.service danegated.socket"
+	echo "ok: systemd-analyze verify $name.service${socket:+ $name.socket}"
 fi
 
-# score NAME UNITFILE: the exposure of one service, at most MAX_EXPOSURE.
-score() {
-	systemd-analyze security --offline=true --no-pager "$2" \
-	    >"$work/security" 2>&1
-	s=$(sed -n "s/.*Overall exposure level for $1\\.service: \\([0-9][0-9]*\\.[0-9]\\).*/\\1/p" \
-	    "$work/security")
-	if [ -z "$s" ]; then
-		echo "FAIL: no exposure score for $1 in the output of" \
-		    "systemd-analyze security:"
-		sed 's/^/    /' "$work/security"
-		failures=$((failures + 1))
-		return
-	fi
-	echo "what still counts against $1:"
-	grep '✗' "$work/security" | sed 's/^/    /'
-	echo "command: systemd-analyze security --offline=true $1.service"
-	echo "exposure: $s (must be <= $MAX_EXPOSURE)"
-	if awk -v s="$s" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s + 0 <= m + 0) }'; then
-		echo "ok: $1 exposure $s"
-	else
-		echo "FAIL: $1 exposure $s is above $MAX_EXPOSURE"
-		failures=$((failures + 1))
-	fi
+systemd-analyze security --offline=true --no-pager "$unit" \
+    >"$work/security" 2>&1
+score=$(sed -n "s/.*Overall exposure level for $name\\.service: \\([0-9][0-9]*\\.[0-9]\\).*/\\1/p" \
+    "$work/security")
+if [ -z "$score" ]; then
+	echo "FAIL: no exposure score in the output of systemd-analyze security:"
+	sed 's/^/    /' "$work/security"
+	failures=$((failures + 1))
+	return
+fi
+echo "what still counts against it:"
+grep '✗' "$work/security" | sed 's/^/    /'
+echo "command: systemd-analyze security --offline=true $name.service"
+echo "exposure: $score (must be <= $MAX_EXPOSURE)"
+if awk -v s="$score" -v m="$MAX_EXPOSURE" 'BEGIN { exit !(s + 0 <= m + 0) }'; then
+	echo "ok: exposure $score"
+else
+	echo "FAIL: exposure $score is above $MAX_EXPOSURE"
+	failures=$((failures + 1))
+fi
 }
 
-score danegated "$unit"
-
-# danegate-relay.service: the same checks (it has no socket unit).
-printf '#!/bin/sh\nexit 0\n' >"$work/sbin/danegate-relay"
-chmod 755 "$work/sbin/danegate-relay"
-relay=$work/units/danegate-relay.service
-sed -e "s|@SBINDIR@|$work/sbin|g" -e 's|@SYSCONFDIR@|/etc|g' \
-    "$top/images/danegate-relay.service.in" >"$relay" || exit 1
-if grep -n '@[A-Z_]*@' "$relay"; then
-	echo "FAIL: unsubstituted @VARIABLE@ left in danegate-relay.service"
-	failures=$((failures + 1))
-fi
-if systemd-analyze verify --man=no "$relay" >"$work/verify" 2>&1 &&
-    [ ! -s "$work/verify" ]; then
-	echo "ok: systemd-analyze verify danegate-relay.service"
-else
-	echo "FAIL: systemd-analyze verify danegate-relay.service:"
-	sed 's/^/    /' "$work/verify"
-	failures=$((failures + 1))
-fi
-score danegate-relay "$relay"
+check_unit danegated
+check_unit danegate-policy
+check_unit danegate-relay
 
 [ "$failures" -eq 0 ] || exit 1
 echo "PASS: unit security"

@@ -1,0 +1,261 @@
+/*
+ * conf.c - danegate-policy's configuration (see conf.h).
+ *
+ * SECURITY: reads a root-owned file through lib/cfgfile.c; every value is
+ * checked here before it is used.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfgfile.h"
+#include "log.h"
+#include "conf.h"
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL)
+		fatal("strdup");
+	return d;
+}
+
+static void
+set_str(char **field, const char *value)
+{
+	free(*field);
+	*field = xstrdup(value);
+}
+
+static bool
+parse_uint(const char *s, int base, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, base);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
+		return false;
+	*out = (unsigned)v;
+	return true;
+}
+
+static struct policy_conf *
+conf_defaults(void)
+{
+	struct policy_conf *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		fatal("calloc");
+	c->socket_mode = 0666;
+	c->socket_owner = xstrdup("");
+	c->socket_group = xstrdup("");
+	c->resolver = xstrdup("");
+	c->trust_anchor_file = xstrdup("");
+	c->unbound_conf = xstrdup("");
+	c->ca_file = xstrdup("");
+	c->username = xstrdup("");
+	c->chroot = xstrdup("");
+	c->pidfile = xstrdup("");
+	c->policy_map = xstrdup("policy");
+	c->tlsrpt_map = xstrdup("tlsrpt");
+	c->cache_ttl = 60;
+	c->cache_max = 100000;
+	c->timeout_ms = 5000;
+	c->sts_timeout_ms = 10000;
+	c->verbosity = 1;
+	return c;
+}
+
+/* One "key: value" of the policy: clause; returns 0 or -1 (logged). */
+static int
+conf_entry(struct policy_conf *c, const struct cfg_entry *e)
+{
+	const char *v = e->argv[0];
+	unsigned u;
+
+	if (e->argc != 1) {
+		log_err("%s:%u: %s: one value expected", e->file, e->line,
+		    e->key);
+		return -1;
+	}
+	if (strcmp(e->key, "listen") == 0) {
+		if (c->n_listen == POLICY_LISTEN_MAX) {
+			log_err("%s:%u: listen: more than %d", e->file,
+			    e->line, POLICY_LISTEN_MAX);
+			return -1;
+		}
+		if (v[0] == '\0') {
+			log_err("%s:%u: listen: empty", e->file, e->line);
+			return -1;
+		}
+		c->listen[c->n_listen++] = xstrdup(v);
+	} else if (strcmp(e->key, "socket-mode") == 0) {
+		/* never world-writable by accident of a typo: octal only */
+		if (!parse_uint(v, 8, 0777, &u)) {
+			log_err("%s:%u: socket-mode: '%s' is not an octal "
+			    "mode 0..0777", e->file, e->line, v);
+			return -1;
+		}
+		c->socket_mode = u;
+	} else if (strcmp(e->key, "socket-owner") == 0) {
+		set_str(&c->socket_owner, v);
+	} else if (strcmp(e->key, "socket-group") == 0) {
+		set_str(&c->socket_group, v);
+	} else if (strcmp(e->key, "resolver") == 0) {
+		set_str(&c->resolver, v);
+	} else if (strcmp(e->key, "trust-anchor-file") == 0) {
+		set_str(&c->trust_anchor_file, v);
+	} else if (strcmp(e->key, "unbound-conf") == 0) {
+		set_str(&c->unbound_conf, v);
+	} else if (strcmp(e->key, "ca-file") == 0) {
+		set_str(&c->ca_file, v);
+	} else if (strcmp(e->key, "username") == 0) {
+		set_str(&c->username, v);
+	} else if (strcmp(e->key, "chroot") == 0) {
+		set_str(&c->chroot, v);
+	} else if (strcmp(e->key, "pidfile") == 0) {
+		set_str(&c->pidfile, v);
+	} else if (strcmp(e->key, "policy-map") == 0 ||
+	    strcmp(e->key, "tlsrpt-map") == 0) {
+		for (const char *p = v; *p != '\0'; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' &&
+			    *p <= '9') || *p == '-' || *p == '_')) {
+				log_err("%s:%u: %s: '%s' is not a map name "
+				    "([a-z0-9_-])", e->file, e->line, e->key,
+				    v);
+				return -1;
+			}
+		set_str(e->key[0] == 'p' ? &c->policy_map : &c->tlsrpt_map,
+		    v);
+	} else if (strcmp(e->key, "cache-ttl") == 0) {
+		if (!parse_uint(v, 10, 86400, &u)) {
+			log_err("%s:%u: cache-ttl: '%s' is not 0..86400 "
+			    "seconds", e->file, e->line, v);
+			return -1;
+		}
+		c->cache_ttl = u;
+	} else if (strcmp(e->key, "cache-size") == 0) {
+		if (!parse_uint(v, 10, 10000000, &u)) {
+			log_err("%s:%u: cache-size: '%s' is not 0..10000000",
+			    e->file, e->line, v);
+			return -1;
+		}
+		c->cache_max = u;
+	} else if (strcmp(e->key, "timeout") == 0 ||
+	    strcmp(e->key, "sts-timeout") == 0) {
+		if (!parse_uint(v, 10, 120000, &u) || u < 100) {
+			log_err("%s:%u: %s: '%s' is not 100..120000 ms",
+			    e->file, e->line, e->key, v);
+			return -1;
+		}
+		*(e->key[0] == 't' ? &c->timeout_ms : &c->sts_timeout_ms) = u;
+	} else if (strcmp(e->key, "sts-fetch-failure") == 0) {
+		/* RFC 8461 section 5: deliver as without MTA-STS */
+		if (strcmp(v, "deliver") == 0)
+			c->sts_fail_temp = false;
+		else if (strcmp(v, "temp") == 0)
+			c->sts_fail_temp = true;
+		else {
+			log_err("%s:%u: sts-fetch-failure: '%s' is not "
+			    "deliver or temp", e->file, e->line, v);
+			return -1;
+		}
+	} else if (strcmp(e->key, "verbosity") == 0) {
+		if (!parse_uint(v, 10, 3, &u)) {
+			log_err("%s:%u: verbosity: '%s' is not 0..3", e->file,
+			    e->line, v);
+			return -1;
+		}
+		c->verbosity = (int)u;
+	} else {
+		log_err("%s:%u: %s: unknown key", e->file, e->line, e->key);
+		return -1;
+	}
+	return 0;
+}
+
+int
+policy_conf_load(const char *path, const struct policy_overrides *ov,
+    struct policy_conf **out)
+{
+	struct policy_conf *c = conf_defaults();
+	struct cfg_file *cf = NULL;
+	char err[512];
+	int errors = 0;
+
+	*out = NULL;
+	if (path != NULL) {
+		if (cfg_file_read(path, &cf, err, sizeof(err)) != 0) {
+			log_err("%s", err);
+			policy_conf_free(c);
+			return 1;
+		}
+		for (size_t i = 0; i < cf->n_clauses; i++)
+			if (strcmp(cf->clauses[i].name, "policy") != 0) {
+				log_err("%s:%u: %s: unknown clause (only "
+				    "policy:)", cf->clauses[i].file,
+				    cf->clauses[i].line, cf->clauses[i].name);
+				errors++;
+			}
+		for (size_t i = 0; i < cf->n_entries; i++)
+			if (strcmp(cf->entries[i].clause, "policy") == 0 &&
+			    conf_entry(c, &cf->entries[i]) != 0)
+				errors++;
+		cfg_file_free(cf);
+	}
+	if (ov != NULL) {
+		if (ov->n_listen > 0) {
+			for (size_t i = 0; i < c->n_listen; i++)
+				free(c->listen[i]);
+			c->n_listen = 0;
+			for (size_t i = 0; i < ov->n_listen &&
+			    i < POLICY_LISTEN_MAX; i++)
+				c->listen[c->n_listen++] =
+				    xstrdup(ov->listen[i]);
+		}
+		if (ov->resolver != NULL)
+			set_str(&c->resolver, ov->resolver);
+		if (ov->trust_anchor_file != NULL)
+			set_str(&c->trust_anchor_file, ov->trust_anchor_file);
+		if (ov->unbound_conf != NULL)
+			set_str(&c->unbound_conf, ov->unbound_conf);
+		if (ov->ca_file != NULL)
+			set_str(&c->ca_file, ov->ca_file);
+		c->verbosity += ov->verbosity;
+	}
+	if (errors > 0) {
+		policy_conf_free(c);
+		return errors;
+	}
+	*out = c;
+	return 0;
+}
+
+void
+policy_conf_free(struct policy_conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n_listen; i++)
+		free(c->listen[i]);
+	free(c->socket_owner);
+	free(c->socket_group);
+	free(c->resolver);
+	free(c->trust_anchor_file);
+	free(c->unbound_conf);
+	free(c->ca_file);
+	free(c->username);
+	free(c->chroot);
+	free(c->pidfile);
+	free(c->policy_map);
+	free(c->tlsrpt_map);
+	free(c);
+}

@@ -1,0 +1,1235 @@
+/*
+ * server.c - danegate-policy's listeners, connections, answer cache and
+ * lookups (see server.h).
+ *
+ * A request's path: socketmap.c reads it; verdict_key_domain() says
+ * whether it is a domain to look up; the answer cache may hold the reply;
+ * else the domain's lookup in flight is joined or started:
+ * danegate_destination_lookup_async() on the loop, then verdict_decide(),
+ * and where it needs MTA-STS, a job for the worker threads (the engine's
+ * mta_sts_check() is blocking), whose result comes back through a pipe.
+ * The reply of every waiting connection is then written and the answer
+ * cached for cache-ttl seconds (TEMP answers are not cached).
+ *
+ * SECURITY: local clients' bytes go only into the bounded reader of each
+ * connection; a connection holds one request at a time, at most
+ * POLICY_CLIENTS_MAX connections are served. Lookups use the engine's
+ * validating resolver; MTA-STS fetches are HTTPS with WebPKI (the
+ * engine's). Worker threads share nothing with the loop but the job queue
+ * (mutex) and the result pipe.
+ *
+ * Ownership: a struct lookup lives from its start until its last waiter
+ * got the reply (a connection that goes away leaves the waiters' list);
+ * a job handed to a worker belongs to the worker until it comes back
+ * through the pipe.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "danegate.h"
+#include "log.h"
+#include "mta_sts.h"
+#include "socketmap.h"
+#include "verdict.h"
+#include "server.h"
+
+#define ANSWER_BUCKETS	65536u		/* power of two */
+#define STS_BUCKETS	1024u
+
+/* A cached answer: both maps' replies for one domain. */
+struct answer {
+	struct answer *next;
+	char domain[DANEGATE_NAME_MAX];
+	time_t expires;
+	enum verdict_status status[2];
+	char *text[2];
+};
+
+/* A cached MTA-STS policy (RFC 8461 section 5: valid for max_age). */
+struct sts_entry {
+	struct sts_entry *next;
+	char domain[DANEGATE_NAME_MAX];
+	time_t expires;
+	struct mta_sts_result result;
+};
+
+struct conn;
+
+/* One domain's lookup in flight. */
+struct lookup {
+	struct policy_server *s;
+	struct lookup *prev, *next;	/* s->lookups */
+	char domain[DANEGATE_NAME_MAX];
+	struct conn *waiters;
+	int err;
+	struct danegate_destination *dest;
+	struct mta_sts_result sts;
+	bool sts_done;
+	unsigned generation;		/* resolver it was started on */
+	/* for the worker: a copy of the resolver settings */
+	struct lookup *next_job;
+	char *resolver, *anchor, *unbound_conf, *ca_file;
+	unsigned timeout_ms, sts_timeout_ms;
+};
+
+struct conn {
+	struct policy_server *s;
+	struct conn *prev, *next;	/* s->conns */
+	struct bufferevent *bev;
+	struct socketmap_reader reader;
+	char peer[80];
+	enum verdict_map map;
+	struct lookup *waiting;
+	struct conn *next_waiter;
+	struct timespec start;
+	bool busy, closing;
+};
+
+struct listener {
+	struct evconnlistener *ev;
+	char name[128];
+	char unix_path[108];		/* removed at exit ("" for TCP) */
+};
+
+struct policy_server {
+	struct event_base *base;
+	struct policy_conf *conf;
+	struct danegate_resolver *resolver;
+	unsigned generation;
+	struct listener listeners[POLICY_LISTEN_MAX];
+	size_t n_listeners;
+	struct conn *conns;
+	struct lookup *lookups;
+	struct answer **answers;
+	size_t n_answers;
+	struct sts_entry **sts_cache;
+	struct policy_stats stats;
+	/* workers */
+	pthread_t workers[POLICY_STS_WORKERS];
+	size_t n_workers;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct lookup *jobs, **jobs_tail;
+	size_t n_running;		/* workers past their start-up */
+	bool stopping;
+	int pipe_fd[2];
+	struct event *ev_pipe;
+};
+
+static uint32_t
+name_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s != NULL ? s : "");
+
+	if (d == NULL)
+		fatal("strdup");
+	return d;
+}
+
+/* ---- the answer cache ---------------------------------------------------- */
+
+static void
+answer_free(struct answer *a)
+{
+	free(a->text[0]);
+	free(a->text[1]);
+	free(a);
+}
+
+static void
+cache_flush(struct policy_server *s)
+{
+	for (size_t i = 0; i < ANSWER_BUCKETS; i++) {
+		struct answer *a = s->answers[i], *next;
+
+		for (; a != NULL; a = next) {
+			next = a->next;
+			answer_free(a);
+		}
+		s->answers[i] = NULL;
+	}
+	s->n_answers = 0;
+}
+
+static const struct answer *
+cache_get(struct policy_server *s, const char *domain, time_t now)
+{
+	struct answer **pp = &s->answers[name_hash(domain) &
+	    (ANSWER_BUCKETS - 1)];
+
+	while (*pp != NULL) {
+		struct answer *a = *pp;
+
+		if (a->expires <= now) {	/* drop expired on the way */
+			*pp = a->next;
+			answer_free(a);
+			s->n_answers--;
+			continue;
+		}
+		if (strcmp(a->domain, domain) == 0)
+			return a;
+		pp = &a->next;
+	}
+	return NULL;
+}
+
+static void
+cache_put(struct policy_server *s, const char *domain,
+    const struct verdict v[2], time_t now)
+{
+	uint32_t b = name_hash(domain) & (ANSWER_BUCKETS - 1);
+	struct answer *a;
+
+	if (s->conf->cache_ttl == 0 || s->conf->cache_max == 0)
+		return;
+	/* bounded: a full cache starts again rather than growing */
+	if (s->n_answers >= s->conf->cache_max) {
+		log_info("answer cache full (%zu): flushed", s->n_answers);
+		cache_flush(s);
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return;
+	snprintf(a->domain, sizeof(a->domain), "%s", domain);
+	a->expires = now + (time_t)s->conf->cache_ttl;
+	for (int m = 0; m < 2; m++) {
+		a->status[m] = v[m].status;
+		a->text[m] = xstrdup(v[m].text);
+	}
+	a->next = s->answers[b];
+	s->answers[b] = a;
+	s->n_answers++;
+}
+
+/* ---- the MTA-STS cache ---------------------------------------------------- */
+
+static const struct mta_sts_result *
+sts_cache_get(struct policy_server *s, const char *domain, time_t now)
+{
+	struct sts_entry *e = s->sts_cache[name_hash(domain) &
+	    (STS_BUCKETS - 1)];
+
+	for (; e != NULL; e = e->next)
+		if (strcmp(e->domain, domain) == 0 && e->expires > now)
+			return &e->result;
+	return NULL;
+}
+
+static void
+sts_cache_put(struct policy_server *s, const char *domain,
+    const struct mta_sts_result *r, time_t now)
+{
+	struct sts_entry **pp = &s->sts_cache[name_hash(domain) &
+	    (STS_BUCKETS - 1)], *e;
+
+	for (e = *pp; e != NULL; e = e->next)
+		if (strcmp(e->domain, domain) == 0)
+			break;
+	if (e == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return;
+		snprintf(e->domain, sizeof(e->domain), "%s", domain);
+		e->next = *pp;
+		*pp = e;
+	}
+	e->result = *r;
+	e->expires = now + r->policy.max_age;
+}
+
+static void
+sts_cache_free(struct policy_server *s)
+{
+	for (size_t i = 0; i < STS_BUCKETS; i++) {
+		struct sts_entry *e = s->sts_cache[i], *next;
+
+		for (; e != NULL; e = next) {
+			next = e->next;
+			free(e);
+		}
+		s->sts_cache[i] = NULL;
+	}
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void conn_free(struct conn *c);
+static void conn_process(struct conn *c);
+
+static void
+stats_latency(struct policy_server *s, const struct timespec *start)
+{
+	static const uint64_t bounds_us[5] = { 100, 1000, 10000, 100000,
+		1000000 };
+	struct timespec now;
+	uint64_t us;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (uint64_t)(now.tv_sec - start->tv_sec) * 1000000u +
+	    (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000);
+	for (i = 0; i < 5 && us > bounds_us[i]; i++)
+		;
+	s->stats.latency_le[i]++;
+	s->stats.latency_us_sum += us;
+}
+
+static void
+conn_reply(struct conn *c, const char *status, const char *text)
+{
+	uint8_t out[SOCKETMAP_REPLY_MAX];
+	int n = socketmap_reply_format(out, sizeof(out), status, text);
+	int idx = strcmp(status, "OK") == 0 ? 0 :
+	    strcmp(status, "NOTFOUND") == 0 ? 1 :
+	    strcmp(status, "TEMP") == 0 ? 2 : 3;
+
+	if (n < 0) {
+		/* cannot happen with verdict's bounded texts; say so */
+		n = socketmap_reply_format(out, sizeof(out), "TEMP",
+		    "reply too long");
+		idx = 2;
+	}
+	c->s->stats.replies[idx]++;
+	stats_latency(c->s, &c->start);
+	bufferevent_write(c->bev, out, (size_t)n);
+	c->busy = false;
+}
+
+static void
+conn_reply_verdict(struct conn *c, enum verdict_status st, const char *text)
+{
+	conn_reply(c, verdict_status_name(st), text);
+}
+
+/* ---- lookups -------------------------------------------------------------- */
+
+static void
+lookup_free(struct lookup *l)
+{
+	danegate_destination_free(l->dest);
+	free(l->resolver);
+	free(l->anchor);
+	free(l->unbound_conf);
+	free(l->ca_file);
+	free(l);
+}
+
+static void
+lookup_unlink(struct lookup *l)
+{
+	if (l->prev != NULL)
+		l->prev->next = l->next;
+	else if (l->s->lookups == l)
+		l->s->lookups = l->next;
+	if (l->next != NULL)
+		l->next->prev = l->prev;
+	l->prev = l->next = NULL;
+}
+
+/* Answers every waiter and caches the answer. */
+static void
+lookup_finish(struct lookup *l, const struct verdict v[2])
+{
+	struct policy_server *s = l->s;
+	struct conn *c, *next;
+	time_t now = time(NULL);
+
+	/* out of the list first: a waiter's next request for the same
+	 * domain must not join a lookup that is going away */
+	lookup_unlink(l);
+	if (v[0].status != VERDICT_TEMP && v[1].status != VERDICT_TEMP)
+		cache_put(s, l->domain, v, now);
+	log_info("%s: %s %s (%s)", l->domain, verdict_status_name(v[0].status),
+	    v[0].text, v[0].why);
+	for (c = l->waiters; c != NULL; c = next) {
+		next = c->next_waiter;
+		c->waiting = NULL;
+		c->next_waiter = NULL;
+		conn_reply_verdict(c, v[c->map].status, v[c->map].text);
+		conn_process(c);
+	}
+	l->waiters = NULL;
+	lookup_free(l);
+}
+
+static void
+lookup_decide(struct lookup *l)
+{
+	struct verdict_options o = { .sts_fail_temp = l->s->conf->sts_fail_temp };
+	const struct mta_sts_result *sts = l->sts_done ? &l->sts : NULL;
+	struct verdict *v = calloc(2, sizeof(*v));
+
+	if (v == NULL)
+		fatal("calloc");
+	for (int m = 0; m < 2; m++) {
+		if (verdict_decide(l->domain, l->err, l->dest, sts,
+		    (enum verdict_map)m, &o, &v[m]) == VERDICT_NEED_STS) {
+			/* the workers fetch it; the answer comes back
+			 * through the pipe */
+			struct policy_server *s = l->s;
+
+			free(v);
+			l->resolver = xstrdup(s->conf->resolver);
+			l->anchor = xstrdup(s->conf->trust_anchor_file);
+			l->unbound_conf = xstrdup(s->conf->unbound_conf);
+			l->ca_file = xstrdup(s->conf->ca_file);
+			l->timeout_ms = s->conf->timeout_ms;
+			l->sts_timeout_ms = s->conf->sts_timeout_ms;
+			s->stats.sts_fetches++;
+			pthread_mutex_lock(&s->mu);
+			l->next_job = NULL;
+			*s->jobs_tail = l;
+			s->jobs_tail = &l->next_job;
+			pthread_cond_signal(&s->cond);
+			pthread_mutex_unlock(&s->mu);
+			return;
+		}
+	}
+	lookup_finish(l, v);
+	free(v);
+}
+
+static void
+lookup_on_dest(void *arg, int err, struct danegate_destination *dest)
+{
+	struct lookup *l = arg;
+	const struct mta_sts_result *cached;
+
+	l->err = err;
+	l->dest = dest;
+	cached = sts_cache_get(l->s, l->domain, time(NULL));
+	if (cached != NULL) {
+		l->sts = *cached;
+		l->sts_done = true;
+	}
+	lookup_decide(l);
+}
+
+static void
+lookup_start(struct policy_server *s, struct conn *c, const char *domain)
+{
+	struct lookup *l;
+	int rc;
+
+	for (l = s->lookups; l != NULL; l = l->next)
+		if (strcmp(l->domain, domain) == 0) {
+			s->stats.coalesced++;
+			break;
+		}
+	if (l == NULL) {
+		if ((l = calloc(1, sizeof(*l))) == NULL)
+			fatal("calloc");
+		l->s = s;
+		snprintf(l->domain, sizeof(l->domain), "%s", domain);
+		l->generation = s->generation;
+		l->next = s->lookups;
+		if (s->lookups != NULL)
+			s->lookups->prev = l;
+		s->lookups = l;
+		c->waiting = l;
+		c->next_waiter = NULL;
+		l->waiters = c;
+		rc = danegate_destination_lookup_async(s->resolver, domain, 25,
+		    lookup_on_dest, l);
+		if (rc != 0)
+			lookup_on_dest(l, rc, NULL);
+		return;
+	}
+	c->waiting = l;
+	c->next_waiter = l->waiters;
+	l->waiters = c;
+}
+
+/* ---- MTA-STS workers ------------------------------------------------------- */
+
+static void *
+worker_main(void *arg)
+{
+	struct policy_server *s = arg;
+	struct danegate_resolver *r = NULL;
+	char *r_key = NULL;
+
+	/*
+	 * The first lookup finalizes libunbound's context, which reads the
+	 * trust anchor, root hints and unbound-conf: do it now, before the
+	 * privilege drop, as danegated does. glibc also registers the thread
+	 * (rseq) as it starts: the seccomp filter must come after both.
+	 */
+	{
+		const struct policy_conf *c = s->conf;
+		struct danegate_resolver_options ro = { 0 };
+		char key[2048], why[512];
+		int err;
+
+		snprintf(key, sizeof(key), "%s|%s|%s|%u", c->resolver,
+		    c->trust_anchor_file, c->unbound_conf, c->timeout_ms);
+		ro.forwarder = c->resolver[0] ? c->resolver : NULL;
+		ro.trust_anchor_file = c->trust_anchor_file[0] ?
+		    c->trust_anchor_file : NULL;
+		ro.unbound_conf = c->unbound_conf[0] ? c->unbound_conf : NULL;
+		ro.timeout_ms = c->timeout_ms;
+		if ((r = danegate_resolver_new(&ro, NULL, &err)) != NULL) {
+			r_key = strdup(key);
+			if (danegate_resolver_check(r, why, sizeof(why)) != 0)
+				log_warnx("MTA-STS worker: %s", why);
+		}
+	}
+	pthread_mutex_lock(&s->mu);
+	s->n_running++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+	for (;;) {
+		struct lookup *l;
+		struct danegate_resolver_options ro = { 0 };
+		char key[2048];
+		int err;
+
+		pthread_mutex_lock(&s->mu);
+		while (s->jobs == NULL && !s->stopping)
+			pthread_cond_wait(&s->cond, &s->mu);
+		if (s->stopping) {
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+		l = s->jobs;
+		s->jobs = l->next_job;
+		if (s->jobs == NULL)
+			s->jobs_tail = &s->jobs;
+		pthread_mutex_unlock(&s->mu);
+
+		/* one blocking resolver per worker, rebuilt when the
+		 * settings change (a reload) */
+		snprintf(key, sizeof(key), "%s|%s|%s|%u", l->resolver,
+		    l->anchor, l->unbound_conf, l->timeout_ms);
+		if (r == NULL || r_key == NULL || strcmp(r_key, key) != 0) {
+			danegate_resolver_free(r);
+			free(r_key);
+			ro.forwarder = l->resolver[0] ? l->resolver : NULL;
+			ro.trust_anchor_file = l->anchor[0] ? l->anchor : NULL;
+			ro.unbound_conf = l->unbound_conf[0] ?
+			    l->unbound_conf : NULL;
+			ro.timeout_ms = l->timeout_ms;
+			r = danegate_resolver_new(&ro, NULL, &err);
+			r_key = r != NULL ? strdup(key) : NULL;
+		}
+		memset(&l->sts, 0, sizeof(l->sts));
+		if (r == NULL) {
+			l->sts.txt_state = DANEGATE_INDETERMINATE;
+		} else {
+			mta_sts_check(r, l->domain, l->ca_file[0] ?
+			    l->ca_file : NULL, l->sts_timeout_ms, true, true,
+			    &l->sts);
+		}
+		l->sts_done = true;
+		if (write(s->pipe_fd[1], &l, sizeof(struct lookup *)) !=
+		    (ssize_t)sizeof(struct lookup *))
+			log_warn("MTA-STS result pipe");
+	}
+	danegate_resolver_free(r);
+	free(r_key);
+	return NULL;
+}
+
+static void
+worker_on_result(evutil_socket_t fd, short what, void *arg)
+{
+	struct policy_server *s = arg;
+	struct lookup *l;
+
+	(void)what;
+	while (read(fd, &l, sizeof(struct lookup *)) ==
+	    (ssize_t)sizeof(struct lookup *)) {
+		if (l->sts.fetched)
+			sts_cache_put(s, l->domain, &l->sts, time(NULL));
+		if (l->sts.published && !l->sts.fetched)
+			log_info("%s: MTA-STS policy not fetched: %s",
+			    l->domain, l->sts.error);
+		lookup_decide(l);
+	}
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void
+conn_request(struct conn *c)
+{
+	struct policy_server *s = c->s;
+	struct socketmap_request req;
+	char domain[DANEGATE_NAME_MAX], name[SOCKETMAP_NAME_MAX + 1];
+	const struct answer *a;
+	bool is_domain = false;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
+	c->busy = true;
+	rc = socketmap_request_parse(&c->reader, &req);
+	/* the reader is ready for the next request before anything can
+	 * answer this one: an answer reads on (conn_process()) */
+	if (rc == 0 && (strcmp(req.name, s->conf->policy_map) == 0 ||
+	    strcmp(req.name, s->conf->tlsrpt_map) == 0)) {
+		c->map = strcmp(req.name, s->conf->policy_map) == 0 ?
+		    VERDICT_MAP_POLICY : VERDICT_MAP_TLSRPT;
+		is_domain = verdict_key_domain(req.key, domain, sizeof(domain));
+	}
+	snprintf(name, sizeof(name), "%s", rc == 0 ? req.name : "");
+	socketmap_reader_init(&c->reader);
+	if (rc != 0) {
+		log_warnx("client %s: %s: refused", c->peer,
+		    socketmap_strerror(rc));
+		s->stats.refused++;
+		conn_reply(c, "PERM", socketmap_strerror(rc));
+		return;
+	}
+	if (strcmp(name, s->conf->policy_map) != 0 &&
+	    strcmp(name, s->conf->tlsrpt_map) != 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "unknown map name '%.64s'", name);
+		conn_reply(c, "PERM", why);
+		return;
+	}
+	if (!is_domain) {
+		/* parent-domain or next-hop key: no lookup at all */
+		conn_reply(c, "NOTFOUND", "");
+		return;
+	}
+	if ((a = cache_get(s, domain, time(NULL))) != NULL) {
+		s->stats.cache_hits++;
+		conn_reply_verdict(c, a->status[c->map], a->text[c->map]);
+		return;
+	}
+	s->stats.cache_misses++;
+	lookup_start(s, c, domain);
+}
+
+/* Reads requests while the connection is not waiting for a lookup. */
+static void
+conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint8_t chunk[2048];
+
+	while (!c->busy && !c->closing && evbuffer_get_length(in) > 0) {
+		ev_ssize_t n = evbuffer_copyout(in, chunk, sizeof(chunk));
+		size_t used = 0;
+		int rc;
+
+		if (n <= 0)
+			break;
+		rc = socketmap_reader_feed(&c->reader, chunk, (size_t)n,
+		    &used);
+		evbuffer_drain(in, used);
+		if (rc == SOCKETMAP_DONE) {
+			conn_request(c);
+		} else if (rc < 0) {
+			/* the stream cannot be resynchronised: say why and
+			 * close once the reply is out */
+			log_warnx("client %s: %s: closing", c->peer,
+			    socketmap_strerror(rc));
+			c->s->stats.refused++;
+			clock_gettime(CLOCK_MONOTONIC, &c->start);
+			conn_reply(c, "PERM", socketmap_strerror(rc));
+			c->closing = true;
+		}
+	}
+}
+
+static void
+conn_on_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+static void
+conn_on_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_free(c);
+}
+
+static void
+conn_on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT)
+		log_info("client %s: idle, closing", c->peer);
+	else if (what & BEV_EVENT_ERROR)
+		log_info("client %s: %s", c->peer, strerror(errno));
+	conn_free(c);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct policy_server *s = c->s;
+
+	if (c->waiting != NULL) {
+		for (struct conn **pp = &c->waiting->waiters; *pp != NULL;
+		    pp = &(*pp)->next_waiter)
+			if (*pp == c) {
+				*pp = c->next_waiter;
+				break;
+			}
+	}
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	bufferevent_free(c->bev);
+	s->stats.clients--;
+	free(c);
+}
+
+static void
+on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct policy_server *s = arg;
+	struct timeval idle = { POLICY_IDLE_SECONDS, 0 }, wr = { 30, 0 };
+	struct conn *c;
+
+	(void)lev;
+	if (s->stats.clients >= POLICY_CLIENTS_MAX) {
+		log_warnx("%d clients: refusing one more", POLICY_CLIENTS_MAX);
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return;
+	}
+	c->s = s;
+	socketmap_reader_init(&c->reader);
+	if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+		char host[64] = "?";
+		const void *addr = sa->sa_family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)sa)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr;
+
+		inet_ntop(sa->sa_family, addr, host, sizeof(host));
+		snprintf(c->peer, sizeof(c->peer), "%s", host);
+	} else {
+		snprintf(c->peer, sizeof(c->peer), "unix socket fd %d",
+		    (int)fd);
+	}
+	(void)salen;
+	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, conn_on_read, conn_on_write, conn_on_event,
+	    c);
+	bufferevent_set_timeouts(c->bev, &idle, &wr);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	if (++s->stats.clients > s->stats.clients_max)
+		s->stats.clients_max = s->stats.clients;
+}
+
+/* ---- listeners ---------------------------------------------------------------- */
+
+static bool
+sockaddr_is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+		    >> 24) == 127;
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return false;
+}
+
+static int
+listener_add(struct policy_server *s, evutil_socket_t fd, const char *name,
+    const char *unix_path)
+{
+	struct listener *l = &s->listeners[s->n_listeners];
+
+	if (s->n_listeners == POLICY_LISTEN_MAX) {
+		close(fd);
+		return -1;
+	}
+	evutil_make_socket_nonblocking(fd);
+	l->ev = evconnlistener_new(s->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE
+	    | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (l->ev == NULL) {
+		log_err("%s: cannot listen", name);
+		close(fd);
+		return -1;
+	}
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	snprintf(l->unix_path, sizeof(l->unix_path), "%s", unix_path);
+	s->n_listeners++;
+	log_notice("listening on %s", name);
+	return 0;
+}
+
+static int
+listen_unix(struct policy_server *s, const char *path)
+{
+	const struct policy_conf *conf = s->conf;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	struct stat st;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("listen: %s: path longer than %zu bytes", path,
+		    sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	if (conf->socket_owner[0] != '\0') {
+		struct passwd *pw = getpwnam(conf->socket_owner);
+
+		if (pw == NULL) {
+			log_err("socket-owner: no such user '%s'",
+			    conf->socket_owner);
+			return -1;
+		}
+		uid = pw->pw_uid;
+	}
+	if (conf->socket_group[0] != '\0') {
+		struct group *gr = getgrnam(conf->socket_group);
+
+		if (gr == NULL) {
+			log_err("socket-group: no such group '%s'",
+			    conf->socket_group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* a stale socket of an earlier run, never any other file */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		log_warn("socket");
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(path, conf->socket_mode) != 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(path, uid, gid) != 0) || listen(fd, 512) != 0) {
+		log_warn("listen: %s", path);
+		close(fd);
+		return -1;
+	}
+	return listener_add(s, fd, path, path);
+}
+
+static int
+listen_tcp(struct policy_server *s, const char *spec)
+{
+	struct sockaddr_storage ss;
+	int sl = (int)sizeof(ss), fd, one = 1;
+	char buf[128];
+	char *at;
+
+	/* ADDR@PORT (danegated's syntax) */
+	snprintf(buf, sizeof(buf), "%s", spec);
+	if ((at = strrchr(buf, '@')) == NULL) {
+		log_err("listen: '%s' is neither a path nor ADDR@PORT", spec);
+		return -1;
+	}
+	*at = '\0';
+	{
+		char host[128];
+
+		snprintf(host, sizeof(host), strchr(buf, ':') ? "[%s]:%s" :
+		    "%s:%s", buf, at + 1);
+		memset(&ss, 0, sizeof(ss));
+		if (evutil_parse_sockaddr_port(host, (struct sockaddr *)&ss,
+		    &sl) != 0) {
+			log_err("listen: '%s' is not ADDR@PORT", spec);
+			return -1;
+		}
+	}
+	/* the policy of every domain, and lookups on demand, for anyone
+	 * who can connect: only on loopback */
+	if (!sockaddr_is_loopback(&ss)) {
+		log_err("listen: %s is not a loopback address; use a unix "
+		    "socket to reach other hosts' Postfix through a proxy",
+		    spec);
+		return -1;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		log_warn("socket");
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) != 0 ||
+	    listen(fd, 512) != 0) {
+		log_warn("listen: %s", spec);
+		close(fd);
+		return -1;
+	}
+	return listener_add(s, fd, spec, "");
+}
+
+int
+policy_server_listen(struct policy_server *s)
+{
+	const struct policy_conf *conf = s->conf;
+
+#ifdef HAVE_SYSTEMD
+	{
+		int n = sd_listen_fds(1);
+
+		for (int i = 0; i < n; i++) {
+			int fd = SD_LISTEN_FDS_START + i;
+			char name[64];
+
+			if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+				log_err("socket-activated fd %d is not a "
+				    "listening stream socket", fd);
+				return -1;
+			}
+			snprintf(name, sizeof(name), "systemd socket fd %d",
+			    fd);
+			if (listener_add(s, fd, name, "") != 0)
+				return -1;
+		}
+		if (n > 0)
+			return 0;
+	}
+#endif
+	if (conf->n_listen == 0) {
+		log_err("nothing to listen on: listen: in the configuration "
+		    "or --listen");
+		return -1;
+	}
+	for (size_t i = 0; i < conf->n_listen; i++) {
+		const char *l = conf->listen[i];
+		int rc = l[0] == '/' ? listen_unix(s, l) : listen_tcp(s, l);
+
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+static struct danegate_resolver *
+resolver_for(struct event_base *base, const struct policy_conf *conf)
+{
+	struct danegate_resolver_options ro = { 0 };
+	struct danegate_resolver *r;
+	int err = 0;
+
+	ro.forwarder = conf->resolver[0] ? conf->resolver : NULL;
+	ro.trust_anchor_file = conf->trust_anchor_file[0] ?
+	    conf->trust_anchor_file : NULL;
+	ro.unbound_conf = conf->unbound_conf[0] ? conf->unbound_conf : NULL;
+	ro.timeout_ms = conf->timeout_ms;
+	if ((r = danegate_resolver_new(&ro, base, &err)) == NULL)
+		log_err("cannot set up the validating resolver: %s",
+		    danegate_strerror(err));
+	return r;
+}
+
+struct policy_server *
+policy_server_new(struct event_base *base, struct policy_conf *conf)
+{
+	struct policy_server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		fatal("calloc");
+	s->base = base;
+	s->conf = conf;
+	s->answers = calloc(ANSWER_BUCKETS, sizeof(struct answer *));
+	s->sts_cache = calloc(STS_BUCKETS, sizeof(struct sts_entry *));
+	if (s->answers == NULL || s->sts_cache == NULL)
+		fatal("calloc");
+	s->jobs_tail = &s->jobs;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	if (pipe2(s->pipe_fd, O_CLOEXEC) != 0)
+		fatal("pipe");
+	evutil_make_socket_nonblocking(s->pipe_fd[0]);
+	s->ev_pipe = event_new(base, s->pipe_fd[0], EV_READ | EV_PERSIST,
+	    worker_on_result, s);
+	event_add(s->ev_pipe, NULL);
+	if ((s->resolver = resolver_for(base, conf)) == NULL) {
+		policy_server_free(s);
+		return NULL;
+	}
+	for (size_t i = 0; i < POLICY_STS_WORKERS; i++) {
+		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
+			fatalx("cannot start the MTA-STS workers");
+		s->n_workers++;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (s->n_running < s->n_workers)
+		pthread_cond_wait(&s->cond, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	return s;
+}
+
+static void
+prime_done(void *arg, int err, struct danegate_destination *d)
+{
+	int *done = arg;
+
+	(void)err;
+	danegate_destination_free(d);
+	*done = 1;
+}
+
+static void
+prime_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+void
+policy_server_prime(struct policy_server *s)
+{
+	struct timeval tick = { 0, 50000 };
+	struct timespec t0, t;
+	struct event *wake;
+	int done = 0;
+
+	/* "invalid." (RFC 6761) cannot exist: a denial, or a failure that
+	 * still finalized the context */
+	if (danegate_destination_lookup_async(s->resolver, "invalid", 25,
+	    prime_done, &done) != 0)
+		return;
+	/* a timer of its own to wake the loop: event_base_loopexit() would
+	 * stay armed and stop the service's loop later */
+	if ((wake = evtimer_new(s->base, prime_tick, NULL)) == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!done) {
+		evtimer_add(wake, &tick);
+		event_base_loop(s->base, EVLOOP_ONCE);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 >
+		    (long)s->conf->timeout_ms * 2 + 1000) {
+			log_warnx("the first DNS lookup did not finish in "
+			    "time; the resolver may not be set up");
+			break;
+		}
+	}
+	event_free(wake);
+}
+
+/*
+ * Answers every lookup started on an older resolver with TEMP before that
+ * resolver goes (freeing it cancels them without a callback). Lookups at
+ * a worker already have their destination and are decided when they come
+ * back.
+ */
+static void
+lookups_abort(struct policy_server *s, const char *why)
+{
+	struct lookup *doomed = NULL, *l, *next;
+
+	/* taken out of the list first: answering may start new lookups
+	 * (pipelined requests), which are on the new resolver */
+	for (l = s->lookups; l != NULL; l = next) {
+		next = l->next;
+		if (l->generation != s->generation && l->resolver == NULL) {
+			lookup_unlink(l);
+			l->next_job = doomed;
+			doomed = l;
+		}
+	}
+	for (l = doomed; l != NULL; l = next) {
+		struct verdict v[2];
+
+		next = l->next_job;
+		memset(v, 0, sizeof(v));
+		for (int m = 0; m < 2; m++) {
+			v[m].status = VERDICT_TEMP;
+			snprintf(v[m].text, sizeof(v[m].text),
+			    "dnssec-invalid %s", why);
+			snprintf(v[m].why, sizeof(v[m].why), "%s", why);
+		}
+		lookup_finish(l, v);
+	}
+}
+
+int
+policy_server_reload(struct policy_server *s, struct policy_conf *conf)
+{
+	struct danegate_resolver *r, *old;
+
+	/* libunbound reads them only at the first lookup: unreadable after
+	 * the privilege drop, they would fail every lookup */
+	if ((conf->trust_anchor_file[0] != '\0' &&
+	    access(conf->trust_anchor_file, R_OK) != 0) ||
+	    (conf->unbound_conf[0] != '\0' &&
+	    access(conf->unbound_conf, R_OK) != 0)) {
+		log_err("trust-anchor-file or unbound-conf not readable by "
+		    "the service's user");
+		policy_conf_free(conf);
+		return -1;
+	}
+	r = resolver_for(s->base, conf);
+	if (r == NULL) {
+		policy_conf_free(conf);
+		return -1;
+	}
+	old = s->resolver;
+	s->resolver = r;
+	s->generation++;
+	lookups_abort(s, "configuration reloaded during the lookup");
+	danegate_resolver_free(old);
+	cache_flush(s);
+	/* listeners stay: they were bound as root */
+	policy_conf_free(s->conf);
+	s->conf = conf;
+	return 0;
+}
+
+const struct policy_stats *
+policy_server_stats(const struct policy_server *s)
+{
+	return &s->stats;
+}
+
+size_t
+policy_server_metrics(const struct policy_server *s, char *buf, size_t cap)
+{
+	static const char *const st[4] = { "OK", "NOTFOUND", "TEMP", "PERM" };
+	static const char *const le[6] = { "0.0001", "0.001", "0.01", "0.1",
+		"1", "+Inf" };
+	const struct policy_stats *x = &s->stats;
+	uint64_t cum = 0;
+	size_t n = 0;
+
+#define OUT(...) do {							\
+	int k_ = snprintf(buf + n, cap > n ? cap - n : 0, __VA_ARGS__);	\
+	if (k_ > 0)							\
+		n += (size_t)k_;					\
+} while (0)
+	OUT("# TYPE danegate_policy_lookups_total counter\n");
+	for (int i = 0; i < 4; i++)
+		OUT("danegate_policy_lookups_total{reply=\"%s\"} %llu\n",
+		    st[i], (unsigned long long)x->replies[i]);
+	OUT("# TYPE danegate_policy_cache_hits_total counter\n"
+	    "danegate_policy_cache_hits_total %llu\n"
+	    "# TYPE danegate_policy_cache_misses_total counter\n"
+	    "danegate_policy_cache_misses_total %llu\n",
+	    (unsigned long long)x->cache_hits,
+	    (unsigned long long)x->cache_misses);
+	OUT("# TYPE danegate_policy_lookup_seconds histogram\n");
+	for (int i = 0; i < 6; i++) {
+		cum += x->latency_le[i];
+		OUT("danegate_policy_lookup_seconds_bucket{le=\"%s\"} %llu\n",
+		    le[i], (unsigned long long)cum);
+	}
+	OUT("danegate_policy_lookup_seconds_sum %.6f\n"
+	    "danegate_policy_lookup_seconds_count %llu\n",
+	    (double)x->latency_us_sum / 1e6, (unsigned long long)cum);
+#undef OUT
+	return n < cap ? n : (cap > 0 ? cap - 1 : 0);
+}
+
+void
+policy_server_free(struct policy_server *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < s->n_workers; i++)
+		pthread_join(s->workers[i], NULL);
+	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
+		next = c->next;
+		conn_free(c);
+	}
+	while (s->jobs != NULL) {
+		struct lookup *l = s->jobs;
+
+		s->jobs = l->next_job;
+		lookup_unlink(l);
+		lookup_free(l);
+	}
+	{
+		struct lookup *l = NULL;
+
+		/* results already in the pipe */
+		while (read(s->pipe_fd[0], &l, sizeof(struct lookup *)) ==
+		    (ssize_t)sizeof(struct lookup *)) {
+			lookup_unlink(l);
+			lookup_free(l);
+		}
+	}
+	for (struct lookup *l = s->lookups, *next; l != NULL; l = next) {
+		next = l->next;
+		lookup_free(l);
+	}
+	s->lookups = NULL;
+	/* lookups in flight are cancelled without a callback */
+	danegate_resolver_free(s->resolver);
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		evconnlistener_free(s->listeners[i].ev);
+		if (s->listeners[i].unix_path[0] != '\0')
+			(void)unlink(s->listeners[i].unix_path);
+	}
+	if (s->answers != NULL)
+		cache_flush(s);
+	if (s->sts_cache != NULL)
+		sts_cache_free(s);
+	free(s->answers);
+	free(s->sts_cache);
+	if (s->ev_pipe != NULL)
+		event_free(s->ev_pipe);
+	close(s->pipe_fd[0]);
+	close(s->pipe_fd[1]);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->cond);
+	policy_conf_free(s->conf);
+	free(s);
+}

@@ -1,0 +1,73 @@
+/*
+ * server.h - danegate-policy's service: socketmap listeners (unix and TCP
+ * on loopback, or sockets systemd passed), one connection per Postfix
+ * process, the answer cache, and the lookups behind it: the engine's
+ * asynchronous destination lookup on the event loop, MTA-STS on worker
+ * threads (the engine's fetch is blocking).
+ *
+ * A connection carries one request at a time (Postfix waits for each
+ * reply); bytes pipelined after a request wait in the input buffer.
+ * Lookups of one domain in flight at the same time are done once.
+ *
+ * SECURITY: talks to local socketmap clients (untrusted bytes, read by
+ * socketmap.c), to DNS through libunbound (validated), and to MTA-STS web
+ * servers (HTTPS, libcurl). Runs unprivileged after start-up.
+ *
+ * Ownership: the server owns its conf (policy_server_reload() takes the
+ * new one and frees the old).
+ */
+#ifndef DANEGATE_POLICY_SERVER_H
+#define DANEGATE_POLICY_SERVER_H
+
+#include <stdint.h>
+
+#include "conf.h"
+
+struct event_base;
+struct policy_server;
+
+#define POLICY_CLIENTS_MAX	4096	/* connections at a time */
+#define POLICY_IDLE_SECONDS	300	/* an idle connection is closed */
+#define POLICY_STS_WORKERS	4
+
+/* Counters for metrics and the log. */
+struct policy_stats {
+	uint64_t replies[4];		/* OK, NOTFOUND, TEMP, PERM */
+	uint64_t cache_hits, cache_misses, coalesced;
+	uint64_t sts_fetches;
+	uint64_t refused;		/* protocol errors */
+	uint64_t latency_le[6];		/* <=0.1 1 10 100 1000 ms, more */
+	uint64_t latency_us_sum;
+	uint64_t clients, clients_max;
+};
+
+/*
+ * Creates the service on base with conf (taken over). The resolver is
+ * created here; MTA-STS workers are started. Returns NULL (logged) on
+ * failure.
+ */
+struct policy_server *policy_server_new(struct event_base *base,
+    struct policy_conf *conf);
+
+/* Binds the listeners (as root): systemd's sockets if any, else conf's.
+ * Returns 0 or -1 (logged). */
+int policy_server_listen(struct policy_server *s);
+
+/* Runs the loop until a first lookup finished (or timed out): libunbound
+ * reads its files then, which must happen before the privilege drop. */
+void policy_server_prime(struct policy_server *s);
+
+/* Swaps in conf (taken over) and a new resolver; lookups in flight answer
+ * TEMP, the cache is dropped. Returns 0, or -1 (logged) with the old
+ * configuration kept and conf freed. */
+int policy_server_reload(struct policy_server *s, struct policy_conf *conf);
+
+const struct policy_stats *policy_server_stats(const struct policy_server *s);
+
+/* Prometheus text for the counters into buf; returns its length. */
+size_t policy_server_metrics(const struct policy_server *s, char *buf,
+    size_t cap);
+
+void policy_server_free(struct policy_server *s);
+
+#endif
