@@ -526,8 +526,9 @@ sts_cache_put(struct sts_cache *c, const char *domain, const char *id,
 	e->last_failure = 0;
 	e->failure = DANEGATE_R_NONE;
 	e->error[0] = '\0';
-	if (p.max_age == 0 || p.mode == MTA_STS_NONE) {
-		/* §5: mode none (or no lifetime) withdraws the policy */
+	if (p.max_age == 0) {
+		/* no lifetime: nothing to keep (mode none is kept like any
+		 * policy: it withdraws MTA-STS for its max_age, §5) */
 		if (e->have_policy)
 			file_remove(c, e->domain);
 		drop_policy(c, e);

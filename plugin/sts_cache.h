@@ -108,7 +108,8 @@ enum sts_cache_action sts_cache_lookup(struct sts_cache *c,
  * A fetched policy: body (len bytes, as served) under TXT id. Parses it;
  * returns 0, DANEGATE_E_INVALID (the body is no policy: an error, counted
  * as a failure by the caller with sts_cache_fail()) or DANEGATE_E_NOMEM.
- * A policy with max_age 0 or mode none removes the entry's policy.
+ * A policy with max_age 0 removes the entry's policy; mode none is kept
+ * (the caller applies no MTA-STS while it lasts).
  * Writes the domain's file when the cache has a directory.
  */
 int sts_cache_put(struct sts_cache *c, const char *domain, const char *id,

@@ -176,6 +176,10 @@ START_TEST(mode_none_and_bad_input)
 	ck_assert_int_eq(put(c, "example.com", "id1", enforce_day, T0), 0);
 	ck_assert_int_eq(put(c, "example.com", "id2",
 	    "version: STSv1\nmode: none\nmax_age: 86400\n", T0 + 1), 0);
+	ck_assert_int_eq(sts_cache_get(c, "example.com", T0 + 2)->policy.mode,
+	    MTA_STS_NONE);
+	ck_assert_int_eq(put(c, "example.com", "id3",
+	    "version: STSv1\nmode: none\nmax_age: 0\n", T0 + 1), 0);
 	ck_assert_ptr_null(sts_cache_get(c, "example.com", T0 + 2));
 	ck_assert_int_eq(sts_cache_bytes(c), 0);
 	ck_assert_int_eq(put(c, "example.com", "id-with-dash", enforce_day,
