@@ -39,6 +39,7 @@ struct sts_query {
 	sts_fn *cb;			/* NULL: cancelled or answered */
 	void *arg;
 	bool starting, finished;
+	bool orphan;			/* s was freed during a DNS lookup */
 	char domain[DANEGATE_NAME_MAX];
 	char id[STS_ID_MAX];
 	int dns_pending;
@@ -284,6 +285,12 @@ on_address(void *arg, struct lookup_answer *ans)
 {
 	struct sts_query *q = arg;
 
+	if (q->orphan) {
+		lookup_answer_clear(ans);
+		if (--q->dns_pending == 0)
+			free(q);
+		return;
+	}
 	if ((ans->state == DANEGATE_SECURE || ans->state == DANEGATE_INSECURE)
 	    && q->address[0] == '\0') {
 		for (size_t i = 0; i < ans->n_rrs; i++) {
@@ -334,6 +341,11 @@ on_txt(void *arg, struct lookup_answer *ans)
 	struct sts_answer a;
 	enum sts_cache_action act;
 
+	if (q->orphan) {
+		lookup_answer_clear(ans);
+		free(q);
+		return;
+	}
 	if (ans->state == DANEGATE_SECURE || ans->state == DANEGATE_INSECURE) {
 		char *recs[64] = { NULL };
 		size_t n = 0;
@@ -348,6 +360,7 @@ on_txt(void *arg, struct lookup_answer *ans)
 			free(recs[i]);
 	}
 	lookup_answer_clear(ans);
+	q->dns_pending = 0;
 
 	act = sts_cache_lookup(q->s->cache, q->domain, txt_id, time(NULL), &e);
 	switch (act) {
@@ -407,6 +420,7 @@ sts_get_async(struct sts *s, const char *domain, sts_fn *cb, void *arg,
 		s->queries->prev = q;
 	s->queries = q;
 	q->starting = true;
+	q->dns_pending = 1;		/* the TXT lookup */
 	snprintf(name, sizeof(name), "_mta-sts.%s", q->domain);
 	if (resolver_lookup_async(s->r, name, DNS_TYPE_TXT, on_txt, q) != 0) {
 		q->cb = NULL;
@@ -482,11 +496,25 @@ sts_free(struct sts *s)
 {
 	if (s == NULL)
 		return;
-	/* queries still waiting for DNS keep a pointer to s: they are told
-	 * by the resolver, which the caller frees first or lets run dry */
+	/* a query waiting for DNS is orphaned: the resolver's answer frees
+	 * it (the resolver outlives s); the others end now */
 	while (s->queries != NULL) {
-		s->queries->cb = NULL;
-		query_free(s->queries);
+		struct sts_query *q = s->queries;
+
+		s->queries = q->next;
+		q->cb = NULL;
+		q->prev = q->next = NULL;
+		if (q->dns_pending > 0) {
+			q->orphan = true;
+			continue;
+		}
+		if (q->easy != NULL) {
+			curl_multi_remove_handle(s->multi, q->easy);
+			curl_easy_cleanup(q->easy);
+		}
+		curl_slist_free_all(q->resolve);
+		free(q->body.data);
+		free(q);
 	}
 	if (s->multi != NULL)
 		curl_multi_cleanup(s->multi);

@@ -97,6 +97,8 @@ struct outbound_env_options {
 					 * no_reuse */
 	unsigned reuse_idle_ms;		/* kept that long; 0: 10 s */
 	bool no_reuse;
+	const char *sts_cache_dir;	/* MTA-STS policies kept there across
+					 * restarts; NULL: in memory only */
 };
 
 struct outbound_env;
