@@ -2087,6 +2087,13 @@ ob_restart(struct outbound *o)
 
 /* ---- the API --------------------------------------------------------------- */
 
+static void
+ob_sts_log(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warnx("%s", msg);
+}
+
 int
 outbound_env_new(const struct outbound_env_options *opts,
     struct outbound_env **out)
@@ -2158,6 +2165,7 @@ outbound_env_new(const struct outbound_env_options *opts,
 		char why[256];
 
 		so.cache.dir = opts->sts_cache_dir;
+		so.cache.log = ob_sts_log;
 		if ((rc = sts_new(env->resolver, &so, &env->sts, why,
 		    sizeof(why))) != 0) {
 			log_warnx("MTA-STS: %s", why);
