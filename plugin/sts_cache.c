@@ -45,6 +45,13 @@ cache_log(struct sts_cache *c, const char *fmt, ...)
 	c->log(c->log_arg, msg);
 }
 
+static bool
+name_char_ok(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.';
+}
+
 bool
 sts_cache_name_ok(const char *s)
 {
@@ -53,8 +60,7 @@ sts_cache_name_ok(const char *s)
 	if (n == 0 || n >= DANEGATE_NAME_MAX || s[0] == '.' || s[0] == '-')
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' &&
-		    s[i] != '_' && s[i] != '.')
+		if (!name_char_ok(s[i]))
 			return false;
 	return true;
 }
@@ -81,12 +87,16 @@ normalize(const char *domain, char out[DANEGATE_NAME_MAX])
 
 	if (n > 0 && domain[n - 1] == '.')
 		n--;
-	if (n == 0 || n >= DANEGATE_NAME_MAX)
+	if (n == 0 || n >= DANEGATE_NAME_MAX || domain[0] == '.' ||
+	    domain[0] == '-')
 		return false;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (!name_char_ok(domain[i]))
+			return false;
 		out[i] = (char)tolower((unsigned char)domain[i]);
+	}
 	out[n] = '\0';
-	return sts_cache_name_ok(out);
+	return true;
 }
 
 static unsigned
