@@ -18,6 +18,12 @@
  *     level dane-only        as dane, but a host without usable TLSA is
  *                            skipped (dane-required)
  *     level verify, secure   STARTTLS + PKIX chain (CA file) + match=
+ *   MTA-STS (level dane, host without usable TLSA: DANE wins): the
+ *   domain's policy from the engine's sts module (cached, refreshed);
+ *     enforce                MX fits an mx pattern, else skipped
+ *                            (validation-failure); STARTTLS + PKIX chain
+ *                            for the MX name, SNI = MX name
+ *     testing                the same checked and logged, never blocking
  *   an active exemption or "TLS-Required: No" (RFC 8689) turns every TLS
  *   failure of that message into opportunistic delivery, logged (and the
  *   exemption counted) each time it makes a difference.
