@@ -9,8 +9,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
-
 #include "mta_sts.h"
 
 #define MTA_STS_MAX_AGE 31557600L
@@ -187,16 +185,10 @@ mta_sts_mx_matches(const struct mta_sts_policy *p, const char *host)
 	return false;
 }
 
-struct body {
-	char *data;
-	size_t len;
-	bool too_big;
-};
-
 static size_t
 body_append(char *ptr, size_t size, size_t n, void *arg)
 {
-	struct body *b = arg;
+	struct mta_sts_body *b = arg;
 	size_t add = size * n;
 	char *grown;
 
@@ -213,6 +205,29 @@ body_append(char *ptr, size_t size, size_t n, void *arg)
 	return add;
 }
 
+bool
+mta_sts_txt_id(char *const *records, size_t n, char *id, size_t cap)
+{
+	size_t found = 0;
+
+	id[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		const char *rec = records[i], *p;
+
+		/* §3.1: "v=STSv1" first; another record is not ours */
+		if (strncmp(rec, "v=STSv1", 7) != 0 ||
+		    (rec[7] != ';' && rec[7] != ' ' && rec[7] != '\0'))
+			continue;
+		found++;
+		if ((p = strstr(rec, "id=")) != NULL)
+			copy_trimmed(p + 3, strcspn(p + 3, "; \t"), id, cap);
+	}
+	/* §3.1: more than one STSv1 record: no policy */
+	if (found != 1)
+		id[0] = '\0';
+	return found == 1;
+}
+
 /* The _mta-sts TXT record: "v=STSv1; id=...;". */
 static void
 mta_sts_txt(struct danegate_resolver *r, const char *domain,
@@ -227,17 +242,72 @@ mta_sts_txt(struct danegate_resolver *r, const char *domain,
 		return;
 	}
 	out->txt_state = txt->state;
-	for (size_t i = 0; i < txt->n_records; i++) {
-		const char *rec = txt->records[i], *id;
-
-		if (strncmp(rec, "v=STSv1", 7) != 0)
-			continue;
-		out->published = true;
-		if ((id = strstr(rec, "id=")) != NULL)
-			copy_trimmed(id + 3, strcspn(id + 3, ";"), out->id,
-			    sizeof(out->id));
-	}
+	out->published = mta_sts_txt_id(txt->records, txt->n_records, out->id,
+	    sizeof(out->id));
 	danegate_txt_free(txt);
+}
+
+void
+mta_sts_curl_setup(CURL *c, const char *url, struct curl_slist *resolve,
+    const char *ca_file, unsigned timeout_ms, struct mta_sts_body *b,
+    char *curl_err)
+{
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  /* RFC 8461 §3.3 */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "danegate/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_append);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+}
+
+enum danegate_reason
+mta_sts_curl_judge(CURL *c, CURLcode rc, const char *url,
+    const struct mta_sts_body *b, const char *curl_err,
+    struct mta_sts_policy *p, char *error, size_t errlen)
+{
+	long status = 0;
+	char *ctype = NULL;
+	char err[200];
+
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
+	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE
+	    || rc == CURLE_SSL_CERTPROBLEM) {
+		snprintf(error, errlen, "%.120s: %.120s", url,
+		    curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		return DANEGATE_R_STS_WEBPKI_INVALID;
+	}
+	if (rc != CURLE_OK) {
+		snprintf(error, errlen, "%.120s: %.120s", url,
+		    b->too_big ? "policy larger than 64 KiB" :
+		    curl_err[0] ? curl_err : curl_easy_strerror(rc));
+		return b->too_big ? DANEGATE_R_STS_POLICY_INVALID :
+		    DANEGATE_R_STS_POLICY_FETCH_ERROR;
+	}
+	if (status != 200) {
+		snprintf(error, errlen, "%.200s: HTTP status %ld", url, status);
+		return DANEGATE_R_STS_POLICY_FETCH_ERROR;
+	}
+	if (ctype == NULL || strncasecmp(ctype, "text/plain", 10) != 0) {
+		snprintf(error, errlen, "%.120s: Content-Type '%.60s' is not "
+		    "text/plain", url, ctype ? ctype : "");
+		return DANEGATE_R_STS_POLICY_INVALID;
+	}
+	if (mta_sts_parse(b->data ? b->data : "", b->len, p, err,
+	    sizeof(err)) != 0) {
+		snprintf(error, errlen, "%s", err);
+		return DANEGATE_R_STS_POLICY_INVALID;
+	}
+	error[0] = '\0';
+	return DANEGATE_R_NONE;
 }
 
 void
@@ -249,10 +319,8 @@ mta_sts_check(struct danegate_resolver *r, const char *domain,
 	char resolve_entry[DANEGATE_NAME_MAX + 96];
 	struct danegate_destination *d = NULL;
 	struct curl_slist *resolve = NULL;
-	struct body body = { NULL, 0, false };
+	struct mta_sts_body body = { NULL, 0, false };
 	char curl_err[CURL_ERROR_SIZE] = "";
-	long status = 0;
-	char *ctype = NULL;
 	CURL *c;
 	CURLcode rc;
 	size_t hlen;
@@ -297,54 +365,12 @@ mta_sts_check(struct danegate_resolver *r, const char *domain,
 		snprintf(out->error, sizeof(out->error), "libcurl init failed");
 		return;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);  /* RFC 8461 §3.3 */
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (ca_file != NULL)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "danegate/" PACKAGE_VERSION);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_append);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	mta_sts_curl_setup(c, url, resolve, ca_file, timeout_ms, &body,
+	    curl_err);
 	rc = curl_easy_perform(c);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
-
-	if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE
-	    || rc == CURLE_SSL_CERTPROBLEM) {
-		out->reason = DANEGATE_R_STS_WEBPKI_INVALID;
-		snprintf(out->error, sizeof(out->error), "%.120s: %.120s", host,
-		    curl_err[0] ? curl_err : curl_easy_strerror(rc));
-	} else if (rc != CURLE_OK || status != 200) {
-		out->reason = body.too_big ? DANEGATE_R_STS_POLICY_INVALID :
-		    DANEGATE_R_STS_POLICY_FETCH_ERROR;
-		if (rc != CURLE_OK)
-			snprintf(out->error, sizeof(out->error), "%.120s: %.120s", url,
-			    body.too_big ? "policy larger than 64 KiB" :
-			    curl_err[0] ? curl_err : curl_easy_strerror(rc));
-		else
-			snprintf(out->error, sizeof(out->error), "%.200s: HTTP "
-			    "status %ld", url, status);
-	} else if (ctype == NULL || strncasecmp(ctype, "text/plain", 10) != 0) {
-		out->reason = DANEGATE_R_STS_POLICY_INVALID;
-		snprintf(out->error, sizeof(out->error), "%.120s: Content-Type "
-		    "'%.60s' is not text/plain", url, ctype ? ctype : "");
-	} else {
-		char err[200];
-
-		if (mta_sts_parse(body.data ? body.data : "", body.len,
-		    &out->policy, err, sizeof(err)) != 0) {
-			out->reason = DANEGATE_R_STS_POLICY_INVALID;
-			snprintf(out->error, sizeof(out->error), "%s", err);
-		} else {
-			out->fetched = true;
-		}
-	}
+	out->reason = mta_sts_curl_judge(c, rc, url, &body, curl_err,
+	    &out->policy, out->error, sizeof(out->error));
+	out->fetched = out->reason == DANEGATE_R_NONE;
 	curl_easy_cleanup(c);
 	curl_slist_free_all(resolve);
 	free(body.data);

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <curl/curl.h>
+
 #include "danegate.h"
 
 #define MTA_STS_MAX_BODY 65536
@@ -45,6 +47,41 @@ int mta_sts_parse(const char *body, size_t len, struct mta_sts_policy *p,
 bool mta_sts_mx_matches(const struct mta_sts_policy *p, const char *host);
 
 const char *mta_sts_mode_name(enum mta_sts_mode m);
+
+/*
+ * The id of a domain's _mta-sts TXT records (each record's strings joined):
+ * true and id set when exactly one record starts with "v=STSv1" (§3.1: more
+ * than one means no policy). id may be empty when the record has none.
+ */
+bool mta_sts_txt_id(char *const *records, size_t n, char *id, size_t cap);
+
+/* A policy body as it arrives, bounded by MTA_STS_MAX_BODY. */
+struct mta_sts_body {
+	char *data;			/* malloc'ed, NUL-terminated */
+	size_t len;
+	bool too_big;
+};
+
+/*
+ * Sets an easy handle up for the policy fetch (the one rule set for the
+ * blocking and the asynchronous fetch): HTTPS only, PKIX with ca_file (NULL:
+ * the system's roots), host name checked, no redirects (§3.3), timeout_ms,
+ * body collected into b, libcurl's message into curl_err
+ * (CURL_ERROR_SIZE). resolve pins the host's address (may be NULL).
+ */
+void mta_sts_curl_setup(CURL *c, const char *url, struct curl_slist *resolve,
+    const char *ca_file, unsigned timeout_ms, struct mta_sts_body *b,
+    char *curl_err);
+
+/*
+ * The RFC 8460 result type of a finished fetch: DANEGATE_R_NONE with *p
+ * parsed, or sts-webpki-invalid, sts-policy-fetch-error (transport, HTTP
+ * status) or sts-policy-invalid (type, size, syntax), with a sentence in
+ * error.
+ */
+enum danegate_reason mta_sts_curl_judge(CURL *c, CURLcode rc,
+    const char *url, const struct mta_sts_body *b, const char *curl_err,
+    struct mta_sts_policy *p, char *error, size_t errlen);
 
 /* What tlsa-check learned about a domain's MTA-STS. */
 struct mta_sts_result {

@@ -18,6 +18,12 @@
  *     level dane-only        as dane, but a host without usable TLSA is
  *                            skipped (dane-required)
  *     level verify, secure   STARTTLS + PKIX chain (CA file) + match=
+ *   MTA-STS (level dane, host without usable TLSA: DANE wins): the
+ *   domain's policy from the engine's sts module (cached, refreshed);
+ *     enforce                MX fits an mx pattern, else skipped
+ *                            (validation-failure); STARTTLS + PKIX chain
+ *                            for the MX name, SNI = MX name
+ *     testing                the same checked and logged, never blocking
  *   an active exemption or "TLS-Required: No" (RFC 8689) turns every TLS
  *   failure of that message into opportunistic delivery, logged (and the
  *   exemption counted) each time it makes a difference.
@@ -83,6 +89,7 @@
 #include "plugin/dest.h"
 #include "plugin/internal.h"
 #include "plugin/smtp_reply.h"
+#include "plugin/sts.h"
 #include "plugin/relay/outbound.h"
 #include "plugin/relay/policy_table.h"
 
@@ -101,12 +108,14 @@ enum need_auth {
 	AUTH_NONE,		/* TLS if offered (try) or required */
 	AUTH_DANE,		/* the host's usable TLSA records */
 	AUTH_PKIX,		/* CA file chain + match= names */
+	AUTH_STS,		/* MTA-STS enforce: CA file chain + MX name */
 };
 
 struct need {
 	bool try_tls;		/* send STARTTLS when offered */
 	bool tls_required;	/* no STARTTLS, no handshake: fail */
 	enum need_auth auth;
+	bool sts_testing;	/* MTA-STS testing: check PKIX, log only */
 };
 
 enum ob_state {
@@ -187,9 +196,10 @@ struct outbound_env {
 	struct ticket tickets[OB_TICKETS_MAX];
 	unsigned n_tickets, next_ticket;
 	struct outbound_stats stats;
+	struct sts *sts;		/* MTA-STS policies and their cache */
 };
 
-/* What the destination lookup calls back with: the outbound, or NULL
+/* What the destination lookup (and the MTA-STS lookup) calls back with: the outbound, or NULL
  * once it was freed. */
 struct lookup_ticket {
 	struct outbound *o;
@@ -230,6 +240,9 @@ struct outbound {
 	char exempt_reason[256];
 	char exempt_until[11];
 	bool soft;			/* exempt or TLS-Required: No */
+	struct sts_answer *sts;		/* the domain's MTA-STS, NULL: none
+					 * asked (DANE, or a policy table
+					 * level other than dane) */
 
 	struct conn *c;
 	enum ob_state state;
@@ -971,8 +984,47 @@ ticket_save(struct outbound_env *env, const struct conn *c, const char *sni)
 
 /* ---- the policy ---------------------------------------------------------- */
 
+/*
+ * MTA-STS (RFC 8461 §4) for a host without usable TLSA (DANE wins, §2):
+ * enforce: the MX name must fit one of the policy's mx patterns (§4.1),
+ * else the host is skipped, and the session needs STARTTLS and a PKIX
+ * chain for the MX name (§4.2); testing: the same is checked and logged,
+ * the message goes anyway (§5).
+ */
+static bool
+ob_sts_need(struct outbound *o, const struct danegate_mx_host *h,
+    struct need *n)
+{
+	const struct sts_answer *a = o->sts;
+
+	if (a == NULL || a->state != STS_POLICY)
+		return true;
+	if (!mta_sts_mx_matches(&a->policy, h->name)) {
+		if (a->policy.mode == MTA_STS_TESTING) {
+			log_warnx("%s: MTA-STS testing: %s matches none of the "
+			    "policy's mx patterns (validation-failure), "
+			    "delivering", o->domain, h->name);
+			return true;
+		}
+		ob_set_fail(o, 451, "4.7.5", DANEGATE_R_VALIDATION_FAILURE,
+		    "%s matches none of the MTA-STS policy's mx patterns",
+		    h->name);
+		return false;
+	}
+	if (a->policy.mode == MTA_STS_TESTING) {
+		n->sts_testing = true;
+		return true;
+	}
+	n->try_tls = n->tls_required = true;
+	n->auth = AUTH_STS;
+	return true;
+}
+
 /* What a session to host must achieve under the outbound's policy; false
  * (and the failure recorded) if the host must be skipped. */
+static bool ob_sts_need(struct outbound *o, const struct danegate_mx_host *h,
+    struct need *n);
+
 static bool
 need_for_host(struct outbound *o, const struct danegate_mx_host *h,
     struct need *n)
@@ -1005,12 +1057,12 @@ need_for_host(struct outbound *o, const struct danegate_mx_host *h,
 		if (o->level == POLICY_LEVEL_DANE_ONLY)
 			break;
 		n->try_tls = n->tls_required = true;
-		return true;
+		return ob_sts_need(o, h, n);
 	case DANEGATE_POLICY_MAY:
 		if (o->level == POLICY_LEVEL_DANE_ONLY)
 			break;
 		n->try_tls = true;
-		return true;
+		return ob_sts_need(o, h, n);
 	case DANEGATE_POLICY_DEFER:
 		/* RFC 7672 §2.2: a TLSA (or address) lookup that failed
 		 * cannot be told from an attack: this host is skipped */
@@ -1114,8 +1166,8 @@ cert_name_below(gnutls_x509_crt_t crt, const char *suffix)
  * match= patterns. Returns true if it holds; why says what failed.
  */
 static bool
-ob_pkix(struct outbound *o, enum danegate_reason *reason, char *why,
-    size_t cap)
+ob_pkix(struct outbound *o, bool sts, enum danegate_reason *reason,
+    char *why, size_t cap)
 {
 	const gnutls_datum_t *peers;
 	gnutls_x509_crt_t crt;
@@ -1150,7 +1202,10 @@ ob_pkix(struct outbound *o, enum danegate_reason *reason, char *why,
 		snprintf(why, cap, "unparseable certificate");
 		return false;
 	}
-	for (size_t i = 0; i < o->pol.n_match && !ok; i++) {
+	/* MTA-STS (RFC 8461 §4.2): the certificate is for the MX name */
+	if (sts)
+		ok = gnutls_x509_crt_check_hostname(crt, o->host->name) != 0;
+	for (size_t i = 0; !sts && i < o->pol.n_match && !ok; i++) {
 		const char *m = o->pol.match[i];
 
 		if (strcmp(m, "hostname") == 0)
@@ -1169,7 +1224,8 @@ ob_pkix(struct outbound *o, enum danegate_reason *reason, char *why,
 	gnutls_x509_crt_deinit(crt);
 	if (!ok) {
 		*reason = DANEGATE_R_CERT_HOST_MISMATCH;
-		snprintf(why, cap, "certificate names match none of the "
+		snprintf(why, cap, sts ? "certificate is not for the MX name "
+		    "(MTA-STS)" : "certificate names match none of the "
 		    "policy's match= patterns");
 	}
 	return ok;
@@ -1230,13 +1286,27 @@ ob_judge(struct outbound *o)
 		copy_str(why, sizeof(why), o->judged->error);
 		break;
 	case AUTH_PKIX:
-		if (ob_pkix(o, &reason, why, sizeof(why))) {
+	case AUTH_STS:
+		if (ob_pkix(o, o->need.auth == AUTH_STS, &reason, why,
+		    sizeof(why))) {
 			c->verified = true;
 			ob_tls_summary(o, "Verified");
 			return true;
 		}
 		break;
 	case AUTH_NONE:
+		if (o->need.sts_testing) {
+			/* RFC 8461 §5: testing reports, never blocks */
+			if (ob_pkix(o, true, &reason, why, sizeof(why))) {
+				c->verified = true;
+				ob_tls_summary(o, "Verified");
+				return true;
+			}
+			log_warnx("%s: MTA-STS testing: %s[%s]: %s: %s, "
+			    "delivering", o->domain, o->host->name,
+			    o->address->text, danegate_reason_name(reason),
+			    why);
+		}
 		ob_tls_summary(o, o->judged->n_chain > 0 ? "Untrusted" :
 		    "Anonymous");
 		return true;
@@ -1405,8 +1475,10 @@ ob_tls_setup(struct outbound *o)
 	struct ticket *t;
 	int rc;
 
-	/* SNI: the TLSA base name (RFC 7672 §8.1), else the MX name */
-	sni = o->host->tlsa_base[0] != '\0' ? o->host->tlsa_base :
+	/* SNI: the TLSA base name (RFC 7672 §8.1), else the MX name (also
+	 * MTA-STS's, RFC 8461 §4.2) */
+	sni = o->need.auth != AUTH_STS && !o->need.sts_testing &&
+	    o->host->tlsa_base[0] != '\0' ? o->host->tlsa_base :
 	    o->host->name;
 	rc = gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NO_SIGNAL);
 	if (rc >= 0)
@@ -1881,6 +1953,72 @@ ob_run(struct outbound *o)
 
 /* ---- the destination lookup ---------------------------------------------- */
 
+/* The hosts are known (and the MTA-STS policy, if asked): connect. */
+static void
+ob_go(struct outbound *o)
+{
+	ob_order_hosts(o);
+	o->host_i = o->addr_i = 0;
+	o->host = NULL;
+	o->state = OB_CONNECT;
+	ob_run(o);
+}
+
+static void
+ob_sts_cb(void *arg, const struct sts_answer *a)
+{
+	struct lookup_ticket *t = arg;
+	struct outbound *o = t->o;
+
+	free(t);
+	if (o == NULL)
+		return;			/* freed while we looked */
+	o->lookup = NULL;
+	if (a->state == STS_FAILED)
+		/* RFC 8461 §3.3: no policy fetched and none cached:
+		 * delivery goes on as without MTA-STS */
+		log_warnx("%s: MTA-STS: %s: %s: no policy applies",
+		    o->domain, danegate_reason_name(a->reason), a->error);
+	else if (a->state == STS_POLICY && a->reason != DANEGATE_R_NONE)
+		log_warnx("%s: MTA-STS: refresh failed (%s: %s): the cached "
+		    "policy (id %s) applies", o->domain,
+		    danegate_reason_name(a->reason), a->error, a->id);
+	free(o->sts);
+	o->sts = NULL;
+	if (a->state == STS_POLICY && (o->sts = malloc(sizeof(*a))) != NULL)
+		*o->sts = *a;
+	ob_go(o);
+}
+
+/*
+ * Starts the MTA-STS lookup when it can matter: the policy table leaves
+ * the domain to the engine (level dane) and not every MX host has DANE
+ * (RFC 8461 §2: DANE wins where it exists). True if started: ob_sts_cb()
+ * goes on.
+ */
+static bool
+ob_start_sts(struct outbound *o)
+{
+	struct lookup_ticket *t;
+	bool all_dane = true;
+
+	if (o->env->sts == NULL || o->level != POLICY_LEVEL_DANE)
+		return false;
+	for (size_t i = 0; i < o->dest->n_hosts; i++)
+		if (o->dest->hosts[i].policy != DANEGATE_POLICY_DANE)
+			all_dane = false;
+	if (all_dane || (t = calloc(1, sizeof(*t))) == NULL)
+		return false;
+	t->o = o;
+	o->lookup = t;
+	if (sts_get_async(o->env->sts, o->domain, ob_sts_cb, t, NULL) != 0) {
+		o->lookup = NULL;
+		free(t);
+		return false;
+	}
+	return true;
+}
+
 static void
 ob_lookup_cb(void *arg, int err, struct danegate_destination *dest)
 {
@@ -1917,11 +2055,9 @@ ob_lookup_cb(void *arg, int err, struct danegate_destination *dest)
 		ob_die(o);
 		return;
 	}
-	ob_order_hosts(o);
-	o->host_i = o->addr_i = 0;
-	o->host = NULL;
-	o->state = OB_CONNECT;
-	ob_run(o);
+	if (ob_start_sts(o))
+		return;
+	ob_go(o);
 }
 
 static int
@@ -1956,6 +2092,13 @@ ob_restart(struct outbound *o)
 }
 
 /* ---- the API --------------------------------------------------------------- */
+
+static void
+ob_sts_log(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warnx("%s", msg);
+}
 
 int
 outbound_env_new(const struct outbound_env_options *opts,
@@ -2022,6 +2165,20 @@ outbound_env_new(const struct outbound_env_options *opts,
 		outbound_env_free(env);
 		return DANEGATE_E_INVALID;
 	}
+	{
+		struct sts_options so = { .ca_file = opts->ca_file,
+		    .ipv4 = true, .ipv6 = true };
+		char why[256];
+
+		so.cache.dir = opts->sts_cache_dir;
+		so.cache.log = ob_sts_log;
+		if ((rc = sts_new(env->resolver, &so, &env->sts, why,
+		    sizeof(why))) != 0) {
+			log_warnx("MTA-STS: %s", why);
+			outbound_env_free(env);
+			return rc;
+		}
+	}
 	*out = env;
 	return 0;
 }
@@ -2068,6 +2225,7 @@ outbound_env_free(struct outbound_env *env)
 		gnutls_free(env->tickets[i].data.data);
 	if (env->cred != NULL)
 		gnutls_certificate_free_credentials(env->cred);
+	sts_free(env->sts);
 	free(env);
 }
 
@@ -2338,6 +2496,7 @@ outbound_free(struct outbound *o)
 	if (o->ev_drain != NULL)
 		event_free(o->ev_drain);
 	danegate_destination_free(o->dest);
+	free(o->sts);
 	danegate_smtp_result_free(o->judged);
 	for (size_t i = 0; i < o->n_rcpts; i++)
 		free(o->rcpts[i].addr);

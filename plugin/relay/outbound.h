@@ -44,7 +44,8 @@
  * the remote says is sent before the TLS verdict where TLS is required.
  *
  * Ownership: the env borrows its event base, resolver, policy table and
- * exemption list (they must outlive it); an outbound copies what it needs
+ * exemption list (they must outlive it) and owns its MTA-STS cache
+ * (plugin/sts.h); an outbound copies what it needs
  * from its arguments, so callers may free them when the call returns.
  */
 #ifndef DANEGATE_RELAY_OUTBOUND_H
@@ -97,6 +98,8 @@ struct outbound_env_options {
 					 * no_reuse */
 	unsigned reuse_idle_ms;		/* kept that long; 0: 10 s */
 	bool no_reuse;
+	const char *sts_cache_dir;	/* MTA-STS policies kept there across
+					 * restarts; NULL: in memory only */
 };
 
 struct outbound_env;

@@ -6,7 +6,8 @@
  * (tests/system/test_relay_outbound.py).
  *
  *   relay_outbound_send --trust-anchor FILE --unbound-conf FILE
- *       [--ca-file FILE] [--policy-table FILE] [--exemptions FILE]
+ *       [--ca-file FILE] [--sts-cache-dir DIR] [--policy-table FILE]
+ *       [--exemptions FILE]
  *       [--helo NAME] [--port N] [--timeout-ms N] [--repeat N]
  *       [--no-reuse] [--smtputf8] [--tls-required-no] [--chunk N]
  *       [--resolver ADDR] [--reuse-idle-ms N] [--pause-ms N]
@@ -226,6 +227,7 @@ main(int argc, char **argv)
 		{ "smtputf8", no_argument, NULL, '8' },
 		{ "tls-required-no", no_argument, NULL, 'T' },
 		{ "from", required_argument, NULL, 'f' },
+		{ "sts-cache-dir", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct danegate_resolver_options ropts;
@@ -259,6 +261,9 @@ main(int argc, char **argv)
 			break;
 		case 'c':
 			eopts.ca_file = optarg;
+			break;
+		case 'S':
+			eopts.sts_cache_dir = optarg;
 			break;
 		case 'p':
 			if (policy_table_load(optarg, &pt, err,

@@ -3,6 +3,11 @@ local world: the real signed zones (NSD), the real receiving Postfix with
 one listener per mail host, driven by tests/system/relay_outbound_send
 exactly as the relay's front drives it.
 
+- MTA-STS (RFC 8461) where there is no DANE: sts-enforce delivered with
+  PKIX-verified TLS, sts-mismatch deferred 4xx (its MX fits no mx
+  pattern), sts-testing delivered; a cached enforce policy goes on being
+  applied when the policy host vanishes and the TXT id changes (nginx
+  stopped), and survives the process (the cache directory).
 - Every mail case of the world: one message each; the outcome (delivered
   with Verified / Trusted / unauthenticated TLS, deferred 4xx, bounced
   5xx) must be what Postfix's own `dane` sender gets on the same case
@@ -61,6 +66,14 @@ DOMAINS = tlsacheck.mail_domains_from_world_sh()
 DELIVERED = {"dane-valid", "dane-partial", "encrypt-only", "no-dane"}
 DEFERRED = {"dane-failing", "dns-failure"}
 BOUNCED = {"no-mail"}
+
+# The MTA-STS cases: the reference Postfix `dane` sender has no MTA-STS
+# (it sends these with unauthenticated TLS); the relay applies the policy.
+STS_EXPECT = {
+    "sts-enforce.example": ("sent", "Verified"),
+    "sts-testing.example": ("sent", "Verified"),   # PKIX holds; reported
+    "sts-mismatch.example": ("deferred", "-"),
+}
 
 
 # ---------------------------------------------------------------- fixtures --
@@ -189,6 +202,9 @@ def test_relay_equals_postfix(relay_outcomes, postfix_run, domain):
     mine = relay_outcome(relay_outcomes[domain])
     pf = postfix_run["postfix"][domain]
     theirs = postfix_outcome(pf)
+    if domain in STS_EXPECT:
+        # Postfix dane has no MTA-STS: the policy decides (test_mta_sts)
+        theirs = STS_EXPECT[domain]
     assert mine[0] == theirs[0] and same_tls(mine[1], theirs[1]), (
         "relay %s, Postfix %s (%s, relay=%s)\n%s" % (
             mine, theirs, pf["text"], pf["relay"], relay_outcomes[domain]))
@@ -214,6 +230,8 @@ def test_differential_table(relay_outcomes, postfix_run, verdicts, cases):
 
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_mail_case(mailworld, cases, verdicts, relay_outcomes, domain):
+    if domain in STS_EXPECT:
+        pytest.skip("an MTA-STS case: test_mta_sts_case")
     case = cases[domain]
     verdict = case["verdict"]
     tc = verdicts.get(domain)
@@ -265,6 +283,107 @@ def test_mail_case(mailworld, cases, verdicts, relay_outcomes, domain):
         time.sleep(0.5)
         assert in_sink(mailworld, domain, s.token) == [], (
             "want nothing in the sink:\n%s" % s)
+
+
+# ----------------------------------------------------------------- MTA-STS --
+
+def sts_cache_args(tmp_path):
+    return ["--sts-cache-dir", str(tmp_path / "sts-cache")]
+
+
+@pytest.mark.parametrize("domain", sorted(STS_EXPECT))
+def test_mta_sts_case(mailworld, tmp_path, domain):
+    s = send(mailworld, domain, args=sts_cache_args(tmp_path))
+    status, tls = relay_outcome(s)
+    assert (status, tls) == STS_EXPECT[domain], s
+    if status == "sent":
+        assert s.tls == "Verified TLS (PKIX)", s
+        assert len(in_sink(mailworld, domain, s.token, wait=15)) == 1, s
+    else:
+        text = s.replies("open")[0][1]
+        assert text.startswith("4.7.5 validation-failure: "
+                               "mx.sts-mismatch.example: "), s
+        assert "mx patterns" in text, s
+        time.sleep(0.5)
+        assert in_sink(mailworld, domain, s.token) == [], s
+    if domain == "sts-testing.example":
+        assert "MTA-STS testing" not in s.err, s
+    # the policy is on disk, in the cache's format
+    f = tmp_path / "sts-cache" / domain
+    text = f.read_text()
+    assert text.startswith("danegate-sts-cache 1\ndomain: %s\n"
+                           "id: 20260101000000\n" % domain), text
+    assert "\n\nversion: STSv1\n" in text, text
+
+
+def nginx(world, up):
+    ndir = world.dir / "nginx"
+    if up:
+        subprocess.run(["nginx", "-p", "%s/" % ndir, "-c",
+                        str(ndir / "nginx.conf"), "-e",
+                        str(ndir / "error.log")], check=True)
+        return
+    pid = int((ndir / "nginx.pid").read_text())
+    os.kill(pid, 15)
+    for _ in range(100):
+        if not (ndir / "nginx.pid").exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError("nginx did not stop")
+
+
+def test_mta_sts_policy_host_vanishes(mailworld, tmp_path):
+    """A downgrade attack on MTA-STS: after the first fetch the policy
+    host goes away and the TXT id no longer matches the cached policy's
+    (the cache file is given another id), so the relay refetches, fails,
+    and must keep enforcing the unexpired cached policy (RFC 8461 §3.3):
+    sts-mismatch stays deferred, sts-enforce stays PKIX-verified. Without
+    the cache the same failure means no policy (delivered, logged)."""
+    args = sts_cache_args(tmp_path)
+    first = {d: send(mailworld, d, args=args)
+             for d in ("sts-enforce.example", "sts-mismatch.example")}
+    assert first["sts-enforce.example"].tls == "Verified TLS (PKIX)", \
+        first["sts-enforce.example"]
+    assert first["sts-mismatch.example"].rc == 1, first["sts-mismatch.example"]
+    for d in first:
+        f = tmp_path / "sts-cache" / d
+        f.write_text(f.read_text().replace("id: 20260101000000",
+                                           "id: 20250101000000"))
+    nginx(mailworld, False)
+    try:
+        s = send(mailworld, "sts-mismatch.example", args=args)
+        assert s.rc == 1 and s.replies("open")[0][0] == "451", s
+        assert "validation-failure" in s.replies("open")[0][1], s
+        assert re.search(r"MTA-STS: refresh failed \(sts-policy-fetch-error"
+                         r": .*\): the cached policy \(id 20250101000000\) "
+                         r"applies", s.err), s
+        time.sleep(0.5)
+        assert in_sink(mailworld, "sts-mismatch.example", s.token) == [], s
+
+        s = send(mailworld, "sts-enforce.example", args=args)
+        assert s.rc == 0 and s.tls == "Verified TLS (PKIX)", s
+        assert "refresh failed (sts-policy-fetch-error" in s.err, s
+
+        # no cache: a policy never fetched does not apply (§3.3)
+        s = send(mailworld, "sts-mismatch.example",
+                 args=["--sts-cache-dir", str(tmp_path / "fresh-cache")])
+        assert s.rc == 0, s
+        assert "MTA-STS: sts-policy-fetch-error: " in s.err, s
+        assert s.tls in ("Untrusted TLS", "Anonymous TLS"), s
+    finally:
+        nginx(mailworld, True)
+
+
+def test_mta_sts_corrupt_cache_file_ignored(mailworld, tmp_path):
+    d = tmp_path / "sts-cache"
+    d.mkdir()
+    (d / "sts-enforce.example").write_text("danegate-sts-cache 1\ngarbage")
+    s = send(mailworld, "sts-enforce.example", args=sts_cache_args(tmp_path))
+    assert "sts-cache/sts-enforce.example: line 2: truncated, ignored" in \
+        s.err, s
+    assert s.rc == 0 and s.tls == "Verified TLS (PKIX)", s
+    assert (d / "sts-enforce.example").read_text().startswith(
+        "danegate-sts-cache 1\ndomain: sts-enforce.example\n")
 
 
 # -------------------------------------------------------- fake servers --

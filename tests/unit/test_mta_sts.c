@@ -91,6 +91,25 @@ START_TEST(mx_patterns_match_like_rfc_8461)
 }
 END_TEST
 
+START_TEST(txt_record_rules)
+{
+	char spf[] = "v=spf1 -all", sts[] = "v=STSv1; id=20260101000000;";
+	char a1[] = "v=STSv1; id=a1;", b2[] = "v=STSv1; id=b2;";
+	char v10[] = "v=STSv10; id=x;", late[] = "x v=STSv1; id=y";
+	char *one[] = { spf, sts }, *two[] = { a1, b2 }, *other[] = { v10,
+	    late };
+	char id[64];
+
+	ck_assert(mta_sts_txt_id(one, 2, id, sizeof(id)));
+	ck_assert_str_eq(id, "20260101000000");
+	/* RFC 8461 §3.1: more than one STSv1 record means no policy */
+	ck_assert(!mta_sts_txt_id(two, 2, id, sizeof(id)));
+	ck_assert_str_eq(id, "");
+	ck_assert(!mta_sts_txt_id(other, 2, id, sizeof(id)));
+	ck_assert(!mta_sts_txt_id(NULL, 0, id, sizeof(id)));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -102,6 +121,7 @@ main(void)
 	tcase_add_test(tc, bad_policies_are_refused);
 	tcase_add_test(tc, good_policies_parse);
 	tcase_add_test(tc, mx_patterns_match_like_rfc_8461);
+	tcase_add_test(tc, txt_record_rules);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
