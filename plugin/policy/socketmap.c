@@ -52,8 +52,8 @@ socketmap_reader_feed(struct socketmap_reader *r, const uint8_t *buf,
 	wire_init(&w, buf, buf == NULL ? 0 : len);
 	while (wire_left(&w) > 0) {
 		if (r->state == SOCKETMAP_READ_LENGTH) {
-			const uint8_t *p = wire_take(&w, 1);
-			uint8_t c = p[0];
+			/* wire_left() > 0: the byte is there */
+			uint8_t c = wire_u8(&w);
 
 			if (c == ':') {
 				if (r->digits == 0)
@@ -83,15 +83,15 @@ socketmap_reader_feed(struct socketmap_reader *r, const uint8_t *buf,
 
 			if (n > wire_left(&w))
 				n = wire_left(&w);
-			p = wire_take(&w, n);
+			if ((p = wire_take(&w, n)) == NULL)
+				return reader_fail(r, SOCKETMAP_E_STATE, &w,
+				    used);	/* not reached: n <= left */
 			memcpy(r->data + r->len, p, n);
 			r->len += n;
 			if (r->len == r->want)
 				r->state = SOCKETMAP_READ_COMMA;
 		} else {
-			const uint8_t *p = wire_take(&w, 1);
-
-			if (p[0] != ',')
+			if (wire_u8(&w) != ',')
 				return reader_fail(r, SOCKETMAP_E_COMMA, &w,
 				    used);
 			r->data[r->len] = '\0';
