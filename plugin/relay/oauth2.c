@@ -99,7 +99,7 @@ oauth2_xoauth2_encode(const char *user, const char *token, char **out)
 		return DANEGATE_E_INVALID;
 	ul = strlen(user);
 	tl = strlen(token);
-	n = 5 + ul + 14 + tl + 2;
+	n = sizeof("user=\x01" "auth=Bearer \x01\x01") - 1 + ul + tl;
 	if ((raw = malloc(n + 1)) == NULL)
 		return DANEGATE_E_NOMEM;
 	snprintf(raw, n + 1, "user=%s\x01" "auth=Bearer %s\x01\x01", user,
