@@ -696,3 +696,56 @@ out:
 	curl_easy_cleanup(h);
 	return rc;
 }
+
+int
+oauth2_token_get(struct oauth2_cache *c, const struct oauth2_route *r,
+    const char *mailbox, const char *password, time_t now, char **token,
+    int *fetched, unsigned *smtp, char *err, size_t errlen)
+{
+	const char *key = r->grant == OAUTH2_GRANT_PASSWORD ? password : NULL;
+	struct oauth2_token t;
+	char *refresh = NULL;
+	bool had_refresh;
+	int rc = DANEGATE_E_INVALID;
+
+	*token = NULL;
+	*fetched = 0;
+	*smtp = 454;
+	if (r->grant == OAUTH2_GRANT_PASSWORD && password == NULL)
+		return DANEGATE_E_INVALID;
+	if ((*token = oauth2_cache_get(c, mailbox, key, now, &refresh)) !=
+	    NULL)
+		return 0;
+	had_refresh = refresh != NULL;
+	if (refresh != NULL) {
+		rc = oauth2_token_request(r, mailbox, password, refresh, now, &t,
+		    smtp, err, errlen);
+		oauth2_secret_free(refresh);
+		*fetched = 1;
+	}
+	if (rc != 0) {
+		if (*fetched == 1 && rc == DANEGATE_E_NETWORK)
+			return rc;	/* an outage: do not try harder */
+		rc = oauth2_token_request(r, mailbox, password, NULL, now, &t,
+		    smtp, err, errlen);
+		*fetched = 2;
+	}
+	if (rc != 0) {
+		/* nothing cached for a refused password; an entry of the
+		 * same password whose refresh was refused goes (one of
+		 * another password stays: a wrong guess evicts nothing) */
+		if (rc != DANEGATE_E_NETWORK && had_refresh)
+			oauth2_cache_drop(c, mailbox);
+		return rc;
+	}
+	if ((*token = strdup(t.access)) == NULL ||
+	    oauth2_cache_put(c, mailbox, key, t.access, t.refresh,
+	    t.expires_at) < 0) {
+		oauth2_token_clear(&t);
+		oauth2_secret_free(*token);
+		*token = NULL;
+		return DANEGATE_E_NOMEM;
+	}
+	oauth2_token_clear(&t);
+	return 0;
+}

@@ -158,6 +158,19 @@ int oauth2_token_request(const struct oauth2_route *r, const char *user,
     struct oauth2_token *out, unsigned *smtp, char *err, size_t errlen);
 
 /*
+ * The token to send as mailbox: the cached one if it is good for more
+ * than OAUTH2_RENEW_MARGIN, else a refresh with the cached refresh token,
+ * else a new request (user = mailbox; password only for the password
+ * grant, where it keys the cache). A refused refresh falls back to a new
+ * request. A token obtained is cached; a refusal caches nothing. *token:
+ * caller frees with oauth2_secret_free(). *fetched: 0 cached, 1 refreshed,
+ * 2 requested. Returns as oauth2_token_request().
+ */
+int oauth2_token_get(struct oauth2_cache *c, const struct oauth2_route *r,
+    const char *mailbox, const char *password, time_t now, char **token,
+    int *fetched, unsigned *smtp, char *err, size_t errlen);
+
+/*
  * Parses a token endpoint's JSON answer (the body of a 200 or 400 reply);
  * fills out on success; on an error object, *smtp and err from the
  * AADSTS table. Exposed for the unit tests and the fuzzer.
