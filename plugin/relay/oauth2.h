@@ -10,6 +10,8 @@
  * worker keeps libcurl's multi interface out of the outbound state
  * machine, and the cache is protected by its own mutex so a worker and
  * the loop may use it at once. Everything else here is pure and fast.
+ * The program calls curl_global_init(CURL_GLOBAL_DEFAULT) once at start,
+ * before any thread (libcurl < 7.84 does not make that thread-safe).
  *
  * Replies: every failure maps to one line "cause; fix" and an SMTP reply
  * code: 535 when the credentials are wrong (the client's password, or
