@@ -1,0 +1,242 @@
+#!/usr/bin/python3
+"""oauth2_endpoint.py - the test world's OAuth2 token endpoint (issue 9).
+
+A small HTTPS server (python3 stdlib; RS256 assertions verified with the
+openssl command) standing in for login.microsoftonline.com:
+
+  POST /<tenant>/oauth2/v2.0/token   grant_type=password | client_credentials
+                                     | refresh_token; answers as Entra ID
+                                     does, errors with AADSTS codes
+  POST /introspect                   RFC 7662: token=... -> {"active": ...}
+                                     (Dovecot's oauth2 passdb asks here)
+  POST /revoke                       token=... : onto the revocation list
+  GET  /stats                        counters per grant, as JSON
+
+Configuration is one JSON file (--config): {"clients": {ID: {"secret": S,
+"cert": PEM path}}, "users": {MAILBOX: PASSWORD}, "ttl": SECONDS}.
+The file is read again for each request. Tokens are random, expire after ttl seconds, and are only valid while the
+server knows them (a restart forgets every token).
+
+SECURITY: test program; listens on the address it is given only.
+"""
+import argparse
+import base64
+import hashlib
+import json
+import os
+import secrets
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LOCK = threading.Lock()
+TOKENS = {}      # access token -> {"user", "client", "exp", "scope"}
+REFRESH = {}     # refresh token -> {"user", "client", "scope"}
+REVOKED = set()
+STATS = {"password": 0, "client_credentials": 0, "refresh_token": 0,
+         "errors": 0, "introspect": 0}
+JTIS = set()
+
+
+def b64url_decode(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+
+def pem_der(path):
+    with open(path) as f:
+        body = "".join(l for l in f if not l.startswith("-----"))
+    return base64.b64decode(body)
+
+
+def verify_rs256(signing_input, sig, cert_path):
+    """True if sig is an RS256 signature of signing_input by cert's key."""
+    with tempfile.TemporaryDirectory() as d:
+        pub = os.path.join(d, "pub.pem")
+        subprocess.run(["openssl", "x509", "-in", cert_path, "-pubkey",
+                        "-noout", "-out", pub], check=True)
+        with open(os.path.join(d, "sig"), "wb") as f:
+            f.write(sig)
+        with open(os.path.join(d, "in"), "wb") as f:
+            f.write(signing_input)
+        r = subprocess.run(["openssl", "dgst", "-sha256", "-verify", pub,
+                            "-signature", os.path.join(d, "sig"),
+                            os.path.join(d, "in")], capture_output=True)
+        return r.returncode == 0
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "oauth2-test"
+
+    @property
+    def cfg(self):
+        """The configuration, read for each request: tests change it."""
+        with open(self.server.cfg_path) as f:
+            return json.load(f)
+
+    def log_message(self, fmt, *args):   # never the body: it has secrets
+        sys.stderr.write("oauth2_endpoint: %s\n" % (fmt % args))
+
+    def reply(self, status, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def error(self, code, err, text, status=400):
+        with LOCK:
+            STATS["errors"] += 1
+        self.reply(status, {"error": err, "error_codes": [code],
+                            "error_description":
+                            "AADSTS%d: %s" % (code, text)})
+
+    def do_GET(self):
+        if self.path == "/stats":
+            with LOCK:
+                self.reply(200, dict(STATS, live=len(TOKENS)))
+            return
+        self.reply(404, {"error": "not_found"})
+
+    def form(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        raw = self.rfile.read(n).decode()
+        return {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+
+    def do_POST(self):
+        f = self.form()
+        if self.path == "/introspect":
+            return self.introspect(f)
+        if self.path == "/revoke":
+            with LOCK:
+                REVOKED.add(f.get("token", ""))
+            return self.reply(200, {})
+        parts = self.path.split("/")
+        if len(parts) != 5 or parts[2:] != ["oauth2", "v2.0", "token"]:
+            return self.reply(404, {"error": "not_found"})
+        self.token(f)
+
+    def introspect(self, f):
+        tok = f.get("token", "")
+        with LOCK:
+            STATS["introspect"] += 1
+            t = TOKENS.get(tok)
+            ok = t is not None and tok not in REVOKED and \
+                t["exp"] > time.time()
+        if not ok:
+            return self.reply(200, {"active": False})
+        self.reply(200, {"active": True, "username": t["user"],
+                         "client_id": t["client"], "exp": int(t["exp"]),
+                         "scope": t["scope"]})
+
+    def client(self, f):
+        """The client's id if its secret or assertion is good, else None
+        (the error already sent)."""
+        cfg = self.cfg
+        cid = f.get("client_id", "")
+        c = cfg["clients"].get(cid)
+        if c is None:
+            self.error(700016, "unauthorized_client",
+                       "Application with identifier '%s' was not found"
+                       % cid)
+            return None
+        if "client_assertion" in f:
+            if f.get("client_assertion_type") != \
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
+                self.error(700027, "invalid_client", "bad assertion type")
+                return None
+            try:
+                h64, c64, s64 = f["client_assertion"].split(".")
+                hdr = json.loads(b64url_decode(h64))
+                cl = json.loads(b64url_decode(c64))
+                sig = b64url_decode(s64)
+            except (ValueError, KeyError):
+                self.error(700027, "invalid_client", "malformed assertion")
+                return None
+            thumb = base64.urlsafe_b64encode(hashlib.sha256(
+                pem_der(c["cert"])).digest()).rstrip(b"=").decode()
+            now = time.time()
+            good = (hdr.get("alg") == "RS256" and
+                    hdr.get("x5t#S256") == thumb and
+                    cl.get("iss") == cid and cl.get("sub") == cid and
+                    cl.get("aud", "").endswith(self.path) and
+                    cl.get("nbf", now + 1) <= now + 60 and
+                    cl.get("exp", 0) > now and
+                    cl.get("jti") and cl["jti"] not in JTIS and
+                    verify_rs256((h64 + "." + c64).encode(), sig, c["cert"]))
+            if not good:
+                self.error(700027, "invalid_client",
+                           "Client assertion failed signature validation.")
+                return None
+            JTIS.add(cl["jti"])
+            return cid
+        if f.get("client_secret") != c.get("secret"):
+            self.error(7000215, "invalid_client",
+                       "Invalid client secret provided.")
+            return None
+        return cid
+
+    def token(self, f):
+        cfg = self.cfg
+        grant = f.get("grant_type", "")
+        cid = self.client(f)
+        if cid is None:
+            return
+        scope = f.get("scope", "")
+        if grant == "password":
+            user = f.get("username", "")
+            if cfg["users"].get(user) != f.get("password"):
+                return self.error(50126, "invalid_grant",
+                                  "Error validating credentials due to "
+                                  "invalid username or password.")
+        elif grant == "client_credentials":
+            user = cfg.get("app_user", "app")
+        elif grant == "refresh_token":
+            with LOCK:
+                rt = REFRESH.pop(f.get("refresh_token", ""), None)
+            if rt is None or rt["client"] != cid:
+                return self.error(70008, "invalid_grant",
+                                  "The refresh token has expired.")
+            user = rt["user"]
+        else:
+            return self.error(70003, "unsupported_grant_type",
+                              "unsupported grant type")
+        ttl = int(cfg.get("ttl", 3600))
+        tok = secrets.token_urlsafe(32)
+        out = {"token_type": "Bearer", "scope": scope, "expires_in": ttl,
+               "ext_expires_in": ttl, "access_token": tok}
+        with LOCK:
+            STATS[grant] += 1
+            TOKENS[tok] = {"user": user, "client": cid, "scope": scope,
+                           "exp": time.time() + ttl}
+            if grant != "client_credentials":
+                r = secrets.token_urlsafe(32)
+                REFRESH[r] = {"user": user, "client": cid, "scope": scope}
+                out["refresh_token"] = r
+        self.reply(200, out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--listen", required=True, help="ADDR:PORT")
+    ap.add_argument("--cert", required=True)
+    ap.add_argument("--key", required=True)
+    ap.add_argument("--config", required=True)
+    a = ap.parse_args()
+    host, port = a.listen.rsplit(":", 1)
+    srv = ThreadingHTTPServer((host, int(port)), Handler)
+    srv.cfg_path = a.config
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(a.cert, a.key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    print("ready", flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
