@@ -59,6 +59,7 @@
 struct event_base;
 struct policy_table;		/* policy_table.h */
 struct exemptions;		/* policy_table.h */
+struct tlsrpt;			/* tlsrpt.h */
 
 /* ---- the process-wide environment --------------------------------------- */
 
@@ -97,6 +98,8 @@ struct outbound_env_options {
 					 * no_reuse */
 	unsigned reuse_idle_ms;		/* kept that long; 0: 10 s */
 	bool no_reuse;
+	struct tlsrpt *tlsrpt;		/* RFC 8460 counts, borrowed; NULL:
+					 * no TLS reporting */
 };
 
 struct outbound_env;
