@@ -320,7 +320,7 @@ END_TEST
 START_TEST(test_gzip)
 {
 	static const char text[] = "{\"organization-name\":\"x\"}";
-	unsigned char *gz, back[128];
+	unsigned char *gz, back[128] = { 0 };
 	size_t len;
 	z_stream z;
 
