@@ -71,6 +71,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,7 @@
 #include "plugin/sts.h"
 #include "plugin/relay/outbound.h"
 #include "plugin/relay/policy_table.h"
+#include "plugin/relay/tlsrpt.h"
 
 #define OB_DATA_BUFFER_DEFAULT	(64u * 1024)
 #define OB_REUSE_MAX_DEFAULT	8
@@ -197,6 +199,7 @@ struct outbound_env {
 	unsigned n_tickets, next_ticket;
 	struct outbound_stats stats;
 	struct sts *sts;		/* MTA-STS policies and their cache */
+	struct tlsrpt *tlsrpt;
 };
 
 /* What the destination lookup (and the MTA-STS lookup) calls back with: the outbound, or NULL
@@ -402,6 +405,40 @@ static void ob_set_fail(struct outbound *o, int code, const char *enh,
  * Records our own failure for the front: "ENH [result-type: ]WHERE: WHAT",
  * WHERE the host and address being tried, or the domain.
  */
+/* One session attempt's outcome for TLS reporting (RFC 8460 §4.3): the
+ * host's TLSA records are the policy when DANE applied. */
+static void
+ob_tlsrpt(struct outbound *o, bool success, enum danegate_reason reason)
+{
+	char buf[8][1024], local[64] = "";
+	const char *strs[8];
+	struct tlsrpt_session s = { .domain = o->domain, .success = success,
+	    .reason = reason, .type = TLSRPT_POLICY_NONE };
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	size_t i;
+
+	if (o->env->tlsrpt == NULL || o->host == NULL)
+		return;
+	s.mx_host = o->host->name;
+	s.receiving_ip = o->address != NULL ? o->address->text : NULL;
+	if (o->c != NULL && o->c->fd >= 0 && getsockname(o->c->fd,
+	    (struct sockaddr *)&ss, &sl) == 0 && getnameinfo(
+	    (struct sockaddr *)&ss, sl, local, sizeof(local), NULL, 0,
+	    NI_NUMERICHOST) == 0)
+		s.sending_ip = local;
+	if (o->need.auth == AUTH_DANE) {
+		s.type = TLSRPT_POLICY_TLSA;
+		for (i = 0; i < o->host->n_tlsa && i < 8; i++)
+			if (danegate_tlsa_format(&o->host->tlsa[i], buf[i],
+			    sizeof(buf[i])) == 0)
+				strs[s.n_policy_strings++] = buf[i];
+		s.policy_strings = strs;
+	}
+	if (tlsrpt_record(o->env->tlsrpt, &s) != 0)
+		log_warnx("%s: TLS-RPT: cannot count the session", o->domain);
+}
+
 static void
 ob_set_fail(struct outbound *o, int code, const char *enh,
     enum danegate_reason reason, const char *fmt, ...)
@@ -423,6 +460,8 @@ ob_set_fail(struct outbound *o, int code, const char *enh,
 	o->fail.code = code;
 	o->fail.remote = false;
 	o->fail.reason = reason;
+	if (reason >= DANEGATE_R_STARTTLS_NOT_SUPPORTED)
+		ob_tlsrpt(o, false, reason);
 	if (reason >= DANEGATE_R_STARTTLS_NOT_SUPPORTED)
 		textf(o->fail.text, sizeof(o->fail.text), "%s %s: %s: %s",
 		    enh, danegate_reason_name(reason), where, what);
@@ -1280,6 +1319,7 @@ ob_judge(struct outbound *o)
 			c->verified = true;
 			ob_tls_summary(o, o->judged->reason ==
 			    DANEGATE_R_DANE_VERIFIED ? "Verified" : "Trusted");
+			ob_tlsrpt(o, true, o->judged->reason);
 			return true;
 		}
 		reason = o->judged->reason;
@@ -1291,6 +1331,7 @@ ob_judge(struct outbound *o)
 		    sizeof(why))) {
 			c->verified = true;
 			ob_tls_summary(o, "Verified");
+			ob_tlsrpt(o, true, DANEGATE_R_NONE);
 			return true;
 		}
 		break;
@@ -1309,6 +1350,7 @@ ob_judge(struct outbound *o)
 		}
 		ob_tls_summary(o, o->judged->n_chain > 0 ? "Untrusted" :
 		    "Anonymous");
+		ob_tlsrpt(o, true, DANEGATE_R_NONE);
 		return true;
 	}
 	{
@@ -1317,6 +1359,7 @@ ob_judge(struct outbound *o)
 		textf(what, sizeof(what), "%s[%s]: %s: %s", o->host->name,
 		    o->address->text, danegate_reason_name(reason), why);
 		if (ob_soften(o, what)) {
+			ob_tlsrpt(o, false, reason);
 			ob_tls_summary(o, o->judged->n_chain > 0 ?
 			    "Untrusted" : "Anonymous");
 			return true;
@@ -2123,6 +2166,7 @@ outbound_env_new(const struct outbound_env_options *opts,
 		copy_str(env->helo, sizeof(env->helo), "localhost");
 	env->policies = opts->policies;
 	env->exemptions = opts->exemptions;
+	env->tlsrpt = opts->tlsrpt;
 	env->port = opts->port != 0 ? opts->port : 25;
 	env->t = opts->timeouts;
 	/* RFC 5321 §4.5.3.2 */

@@ -60,6 +60,7 @@
 struct event_base;
 struct policy_table;		/* policy_table.h */
 struct exemptions;		/* policy_table.h */
+struct tlsrpt;			/* tlsrpt.h */
 
 /* ---- the process-wide environment --------------------------------------- */
 
@@ -100,6 +101,8 @@ struct outbound_env_options {
 	bool no_reuse;
 	const char *sts_cache_dir;	/* MTA-STS policies kept there across
 					 * restarts; NULL: in memory only */
+	struct tlsrpt *tlsrpt;		/* RFC 8460 counts, borrowed; NULL:
+					 * no TLS reporting */
 };
 
 struct outbound_env;

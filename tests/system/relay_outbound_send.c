@@ -11,11 +11,14 @@
  *       [--helo NAME] [--port N] [--timeout-ms N] [--repeat N]
  *       [--no-reuse] [--smtputf8] [--tls-required-no] [--chunk N]
  *       [--resolver ADDR] [--reuse-idle-ms N] [--pause-ms N]
+ *       [--tlsrpt-state FILE]
  *       --from ADDR DOMAIN RCPT...
  *
  * Output, one line per reply: "open|rcpt|data|end CODE TEXT", then
  * "tls=SUMMARY relay=HOST[ADDR]:PORT" after a successful open. The
- * per-attempt log lines go to stderr. --repeat sends the message N times
+ * per-attempt log lines go to stderr; with --tlsrpt-state the TLS-RPT
+ * counts are kept in FILE and DOMAIN's report printed as
+ * "tlsrpt-report JSON". --repeat sends the message N times
  * in a row, one transaction each (connection reuse). Exit status: 0 if
  * every final reply was 2xx, 1 if one was 4xx, 2 if one was 5xx, 3 for a
  * usage or set-up error.
@@ -32,6 +35,7 @@
 #include <string.h>
 
 #include <sys/time.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -39,6 +43,7 @@
 #include "plugin/danegate.h"
 #include "plugin/relay/outbound.h"
 #include "plugin/relay/policy_table.h"
+#include "plugin/relay/tlsrpt.h"
 
 struct run {
 	struct event_base *base;
@@ -228,6 +233,7 @@ main(int argc, char **argv)
 		{ "tls-required-no", no_argument, NULL, 'T' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "sts-cache-dir", required_argument, NULL, 'S' },
+		{ "tlsrpt-state", required_argument, NULL, 'Q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct danegate_resolver_options ropts;
@@ -241,6 +247,8 @@ main(int argc, char **argv)
 	int ch, rc, repeat = 1, worst = 0, pause_ms = 0;
 	struct outbound_stats st;
 	unsigned timeout = 0;
+	const char *tlsrpt_state = NULL;
+	struct tlsrpt *rpt = NULL;
 
 	memset(&ropts, 0, sizeof(ropts));
 	memset(&eopts, 0, sizeof(eopts));
@@ -314,6 +322,9 @@ main(int argc, char **argv)
 		case 'f':
 			r.from.sender = optarg;
 			break;
+		case 'Q':
+			tlsrpt_state = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -347,6 +358,15 @@ main(int argc, char **argv)
 	eopts.timeouts.rcpt_ms = eopts.timeouts.data_ms = timeout;
 	eopts.timeouts.block_ms = eopts.timeouts.data_end_ms = timeout;
 	eopts.data_buffer = 16384;
+	if (tlsrpt_state != NULL) {
+		if ((rc = tlsrpt_open(tlsrpt_state, time(NULL), &rpt, err,
+		    sizeof(err))) != 0) {
+			fprintf(stderr, "tlsrpt: %s\n", err);
+			free(r.msg);
+			return 3;
+		}
+		eopts.tlsrpt = rpt;
+	}
 	if ((rc = outbound_env_new(&eopts, &r.env)) != 0) {
 		fprintf(stderr, "outbound env: %s\n", danegate_strerror(rc));
 		free(r.msg);
@@ -397,6 +417,20 @@ main(int argc, char **argv)
 			    danegate_reason_name((enum danegate_reason)i),
 			    st.failures[i]);
 	outbound_env_free(r.env);
+	if (rpt != NULL) {
+		struct tlsrpt_org org = { "danegate test", "mailto:postmaster@"
+		    "client.example", "@client.example" };
+		char *json;
+
+		if (tlsrpt_save(rpt) != 0)
+			fprintf(stderr, "tlsrpt: cannot save %s\n", tlsrpt_state);
+		if (tlsrpt_report_json(rpt, r.domain, &org, time(NULL),
+		    &json) == 0) {
+			printf("tlsrpt-report %s\n", json);
+			free(json);
+		}
+		tlsrpt_free(rpt);
+	}
 	danegate_resolver_free(res);
 	event_base_free(r.base);
 	policy_table_free(pt);

@@ -925,3 +925,42 @@ def test_helo_fallback_only_when_opportunistic(mailworld, tmp_path, fake,
         assert s.replies("open")[0][1].startswith(
             "4.7.5 starttls-not-supported: "), s
         assert srv.mails == 0
+
+
+def _tlsrpt_report(sent):
+    import json
+    line = [ln for ln in sent.out.splitlines()
+            if ln.startswith("tlsrpt-report ")]
+    assert len(line) == 1, sent
+    return json.loads(line[0].split(" ", 1)[1])
+
+
+def test_tlsrpt_counts_sessions(mailworld, fake, tmp_path):
+    """TLS-RPT (RFC 8460): each session is counted under the TLSA policy
+    of its MX, a STARTTLS-stripping man in the middle as a
+    starttls-not-supported failure, and the counts survive a restart (a
+    new process reading the state file)."""
+    state = tmp_path / "tlsrpt.state"
+    s = send(mailworld, DANE_EE, args=["--tlsrpt-state", str(state),
+                                       "--repeat", "2", "--no-reuse"])
+    assert s.rc == 0, s
+    fake("strip")
+    s = send(mailworld, DANE_EE, args=["--tlsrpt-state", str(state),
+                                       "--port", str(FAKE_PORT)])
+    assert s.rc == 1, s
+    r = _tlsrpt_report(s)
+    assert r["date-range"]["start-datetime"].endswith("Z")
+    assert len(r["policies"]) == 1, r
+    p = r["policies"][0]
+    assert p["policy"]["policy-type"] == "tlsa"
+    assert p["policy"]["policy-domain"] == DANE_EE
+    assert p["policy"]["mx-host"] == ["mx.dane-ee.example"]
+    assert all(x.startswith("3 1 1 ") for x in p["policy"]["policy-string"])
+    assert p["summary"] == {"total-successful-session-count": 2,
+                            "total-failure-session-count": 1}, r
+    assert p["failure-details"] == [{
+        "result-type": "starttls-not-supported",
+        "sending-mta-ip": p["failure-details"][0]["sending-mta-ip"],
+        "receiving-mx-hostname": "mx.dane-ee.example",
+        "receiving-ip": dgsys.addr("3.1"),
+        "failed-session-count": 1}], r
