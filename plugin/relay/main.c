@@ -31,6 +31,7 @@
 #include "front.h"
 #include "log.h"
 #include "outbound.h"
+#include "policy_table.h"
 #include "relay_conf.h"
 #include "sandbox.h"
 
@@ -39,6 +40,8 @@ struct relay {
 	struct front *front;
 	struct outbound_env *oenv;
 	struct relay_conf *conf;
+	struct policy_table *policies;	/* tls-policy-file:, or NULL */
+	struct exemptions *exemptions;	/* dane-exemptions-file:, or NULL */
 	const char *conf_path;
 	struct relay_conf_overrides ov;
 	struct event *ev_hup, *ev_term, *ev_int;
@@ -89,20 +92,68 @@ usage(FILE *f)
 	    RELAY_CONF_DEFAULT_PATH);
 }
 
+/*
+ * Reads conf's tls-policy-file: and dane-exemptions-file: (either may be
+ * unset: NULL). Returns 0 and sets both, or -1 after logging each error as
+ * "FILE:LINE: why" (nothing set).
+ */
+static int
+relay_load_policies(const struct relay_conf *conf, struct policy_table **pt,
+    struct exemptions **ex)
+{
+	char err[POLICY_ERR_MAX];
+	int rc = 0;
+
+	*pt = NULL;
+	*ex = NULL;
+	if (conf->policy_file != NULL && policy_table_load(conf->policy_file,
+	    pt, err, sizeof(err)) != 0) {
+		log_err("tls-policy-file: %s", err);
+		rc = -1;
+	}
+	if (conf->exemptions_file != NULL && exemptions_load(
+	    conf->exemptions_file, ex, err, sizeof(err)) != 0) {
+		log_err("dane-exemptions-file: %s", err);
+		rc = -1;
+	}
+	if (rc != 0) {
+		policy_table_free(*pt);
+		exemptions_free(*ex);
+		*pt = NULL;
+		*ex = NULL;
+	}
+	return rc;
+}
+
 /* Returns 0, or -1 when the old configuration stays in force. */
 static int
 relay_reload(struct relay *r)
 {
 	struct relay_conf *conf;
+	struct policy_table *pt;
+	struct exemptions *ex;
 
 	notify("RELOADING=1");
 	log_notice("reloading %s", r->conf_path);
 	if (relay_conf_load(r->conf_path, &r->ov, &conf) != 0)
 		goto fail;
-	if (front_set_conf(r->front, conf) != 0) {
+	if (relay_load_policies(conf, &pt, &ex) != 0) {
 		relay_conf_free(conf);
 		goto fail;
 	}
+	if (front_set_conf(r->front, conf) != 0) {
+		policy_table_free(pt);
+		exemptions_free(ex);
+		relay_conf_free(conf);
+		goto fail;
+	}
+	/* open transactions copied their policy entry; the env looks the
+	 * exemptions up again when it uses one, in the new list */
+	outbound_env_set_policies(r->oenv, pt, ex);
+	policy_table_free(r->policies);
+	exemptions_free(r->exemptions);
+	r->policies = pt;
+	r->exemptions = ex;
 	relay_conf_free(r->conf);
 	r->conf = conf;
 	log_set_verbosity(conf->verbosity);
@@ -198,21 +249,30 @@ write_pidfile(const char *path)
 	fclose(f);
 }
 
-/* -t: the file, the overrides, the key pair; 0 or 1. */
+/* -t: the file, the overrides, the key pair, the policy table and the
+ * exemption list; 0 or 1. */
 static int
 relay_check(struct relay *r)
 {
 	struct relay_conf *conf;
 	struct front *f;
+	struct policy_table *pt;
+	struct exemptions *ex;
+	int bad = 0;
 
 	if (relay_conf_load(r->conf_path, &r->ov, &conf) != 0)
 		return 1;
-	if (front_new(NULL, NULL, conf, &f) != 0) {
-		relay_conf_free(conf);
-		return 1;
-	}
-	front_free(f);
+	if (relay_load_policies(conf, &pt, &ex) != 0)
+		bad = 1;
+	policy_table_free(pt);
+	exemptions_free(ex);
+	if (front_new(NULL, NULL, conf, &f) != 0)
+		bad = 1;
+	else
+		front_free(f);
 	relay_conf_free(conf);
+	if (bad)
+		return 1;
 	printf("%s: configuration OK\n", r->conf_path && r->conf_path[0] ?
 	    r->conf_path : "(no file)");
 	return 0;
@@ -295,6 +355,8 @@ main(int argc, char **argv)
 	if (relay_conf_load(r.conf_path, &r.ov, &r.conf) != 0 ||
 	    r.conf == NULL)
 		return 1;
+	if (relay_load_policies(r.conf, &r.policies, &r.exemptions) != 0)
+		return 1;
 	if (r.conf_path[0] != '\0') {
 		/* reloads happen after chdir(directory:) */
 		static char abs[PATH_MAX];
@@ -321,6 +383,8 @@ main(int argc, char **argv)
 	eo.helo_name = r.conf->hostname;
 	eo.ca_file = r.conf->ca_file;
 	eo.port = r.conf->remote_port;
+	eo.policies = r.policies;
+	eo.exemptions = r.exemptions;
 	/* the remote's final reply must reach our client before its own
 	 * 10-minute timeout (RFC 5321 §4.5.3.2.6) */
 	eo.timeouts.data_end_ms = r.conf->final_timeout * 1000;
@@ -349,6 +413,8 @@ main(int argc, char **argv)
 	front_free(r.front);
 	outbound_env_free(r.oenv);
 	danegate_resolver_free(resolver);
+	policy_table_free(r.policies);
+	exemptions_free(r.exemptions);
 	event_free(r.ev_hup);
 	event_free(r.ev_term);
 	event_free(r.ev_int);
