@@ -16,8 +16,10 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,9 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "acl.h"
 #include "front.h"
+#include "http_metrics.h"
 #include "log.h"
 #include "outbound.h"
 #include "policy_table.h"
@@ -45,6 +49,7 @@ struct relay {
 	const char *conf_path;
 	struct relay_conf_overrides ov;
 	struct event *ev_hup, *ev_term, *ev_int;
+	struct http_metrics *metrics;	/* prometheus-interface:, or NULL */
 	bool stopping;
 };
 
@@ -164,6 +169,171 @@ fail:
 	log_err("reload failed: keeping the old configuration");
 	notify("READY=1\nSTATUS=relaying (last reload failed)");
 	return -1;
+}
+
+/* ---- Prometheus metrics (lib/http_metrics.h) ---------------------------- */
+
+struct out {
+	char *buf;
+	size_t cap, len;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void
+out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->len + 1 >= o->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	o->len += (size_t)n;
+	if (o->len >= o->cap)
+		o->len = o->cap - 1;
+}
+
+static bool
+relay_metrics_allow(void *arg, const struct sockaddr *peer)
+{
+	struct relay *r = arg;
+
+	return acl_lookup(r->conf->acl, peer) == ACL_ALLOW;
+}
+
+/*
+ * The exposition: the front's sessions and per-recipient outcomes, the
+ * latency the relay adds after the final dot, the outbound side's
+ * transactions and its own failures by RFC 8460 result type.
+ */
+static size_t
+relay_metrics_render(void *arg, char *buf, size_t cap)
+{
+	struct relay *r = arg;
+	struct front_stats fs;
+	struct outbound_stats os;
+	struct out o = { buf, cap, 0 };
+	uint64_t cum = 0, count = 0;
+
+	buf[0] = '\0';
+	front_stats_get(r->front, &fs);
+	outbound_env_stats(r->oenv, &os);
+	out_printf(&o, "# HELP danegate_relay_sessions_total SMTP and LMTP "
+	    "sessions accepted.\n# TYPE danegate_relay_sessions_total "
+	    "counter\ndanegate_relay_sessions_total %" PRIu64 "\n",
+	    fs.sessions);
+	out_printf(&o, "# HELP danegate_relay_sessions_refused_total Clients "
+	    "refused by the access list or the session limit.\n# TYPE "
+	    "danegate_relay_sessions_refused_total counter\n"
+	    "danegate_relay_sessions_refused_total %" PRIu64 "\n", fs.refused);
+	out_printf(&o, "# HELP danegate_relay_sessions Sessions open now.\n"
+	    "# TYPE danegate_relay_sessions gauge\ndanegate_relay_sessions "
+	    "%u\n", fs.active);
+	out_printf(&o, "# HELP danegate_relay_messages_total Messages whose "
+	    "data reached its end.\n# TYPE danegate_relay_messages_total "
+	    "counter\ndanegate_relay_messages_total %" PRIu64 "\n",
+	    fs.messages);
+	out_printf(&o, "# HELP danegate_relay_recipients_total Final replies "
+	    "per recipient, by outcome.\n# TYPE danegate_relay_recipients_total"
+	    " counter\n");
+	out_printf(&o, "danegate_relay_recipients_total{outcome=\"delivered\"}"
+	    " %" PRIu64 "\n", fs.delivered);
+	out_printf(&o, "danegate_relay_recipients_total{outcome=\"deferred\"}"
+	    " %" PRIu64 "\n", fs.deferred);
+	out_printf(&o, "danegate_relay_recipients_total{outcome=\"bounced\"}"
+	    " %" PRIu64 "\n", fs.bounced);
+	out_printf(&o, "# HELP danegate_relay_possible_duplicates_total "
+	    "Clients gone after the remote accepted their message.\n# TYPE "
+	    "danegate_relay_possible_duplicates_total counter\n"
+	    "danegate_relay_possible_duplicates_total %" PRIu64 "\n",
+	    fs.possible_duplicates);
+	out_printf(&o, "# HELP danegate_relay_reply_latency_seconds From the "
+	    "client's final dot to the relay's reply.\n# TYPE "
+	    "danegate_relay_reply_latency_seconds histogram\n");
+	for (size_t i = 0; i < FRONT_LATENCY_BUCKETS; i++) {
+		cum += fs.latency[i];
+		if (i < FRONT_LATENCY_BUCKETS - 1)
+			out_printf(&o, "danegate_relay_reply_latency_seconds_"
+			    "bucket{le=\"%g\"} %" PRIu64 "\n",
+			    (double)front_latency_bounds_us[i] / 1e6, cum);
+		else
+			out_printf(&o, "danegate_relay_reply_latency_seconds_"
+			    "bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	count = cum;
+	out_printf(&o, "danegate_relay_reply_latency_seconds_sum %g\n"
+	    "danegate_relay_reply_latency_seconds_count %" PRIu64 "\n",
+	    (double)fs.latency_sum_us / 1e6, count);
+	out_printf(&o, "# HELP danegate_relay_outbound_total Outbound side: "
+	    "transactions, TCP sessions, reused and resumed sessions.\n"
+	    "# TYPE danegate_relay_outbound_total counter\n");
+	out_printf(&o, "danegate_relay_outbound_total{what=\"transactions\"}"
+	    " %lu\n", os.transactions);
+	out_printf(&o, "danegate_relay_outbound_total{what=\"sessions\"} "
+	    "%lu\n", os.sessions);
+	out_printf(&o, "danegate_relay_outbound_total{what=\"reused\"} %lu\n",
+	    os.reused);
+	out_printf(&o, "danegate_relay_outbound_total{what=\"resumed\"} "
+	    "%lu\n", os.resumed);
+	out_printf(&o, "# HELP danegate_relay_deliveries_total Outbound "
+	    "attempts per recipient, by status.\n# TYPE "
+	    "danegate_relay_deliveries_total counter\n");
+	out_printf(&o, "danegate_relay_deliveries_total{status=\"sent\"} "
+	    "%lu\n", os.sent);
+	out_printf(&o, "danegate_relay_deliveries_total{status=\"deferred\"} "
+	    "%lu\n", os.deferred);
+	out_printf(&o, "danegate_relay_deliveries_total{status=\"bounced\"} "
+	    "%lu\n", os.bounced);
+	out_printf(&o, "# HELP danegate_relay_failures_total The relay's own "
+	    "delivery failures, by RFC 8460 result type.\n# TYPE "
+	    "danegate_relay_failures_total counter\n");
+	for (int i = 0; i < DANEGATE_R_COUNT; i++)
+		if (os.failures[i] != 0)
+			out_printf(&o, "danegate_relay_failures_total{"
+			    "result_type=\"%s\"} %lu\n",
+			    danegate_reason_name((enum danegate_reason)i),
+			    os.failures[i]);
+	out_printf(&o, "# HELP danegate_relay_exemptions_total DANE "
+	    "exemption list: uses, and refusals of expired entries.\n"
+	    "# TYPE danegate_relay_exemptions_total counter\n"
+	    "danegate_relay_exemptions_total{what=\"used\"} %lu\n"
+	    "danegate_relay_exemptions_total{what=\"refused\"} %lu\n",
+	    os.exemptions_used, os.exemptions_refused);
+	return o.len;
+}
+
+/* Binds prometheus-interface: (before the privilege drop). */
+static int
+relay_metrics_open(struct relay *r)
+{
+	static const struct http_metrics_ops ops = {
+		relay_metrics_allow, relay_metrics_render,
+	};
+	const char *spec = r->conf->prometheus_interface;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	if (spec == NULL)
+		return 0;
+	if (relay_conf_parse_addr(spec, 9167, &ss, &len) != 0) {
+		log_err("prometheus-interface: cannot parse '%s'", spec);
+		return -1;
+	}
+	if ((fd = http_metrics_listen(&ss, len)) < 0) {
+		log_warn("prometheus-interface: cannot listen on %s", spec);
+		return -1;
+	}
+	if ((r->metrics = http_metrics_new(r->base, fd, &ops, r)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	log_notice("Prometheus metrics on http://%s/metrics", spec);
+	return 0;
 }
 
 static void
@@ -392,7 +562,7 @@ main(int argc, char **argv)
 		fatalx("outbound: %s", danegate_strerror(err));
 	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)
 		return 1;
-	if (front_listen(r.front) != 0)
+	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0)
 		return 1;
 	if (!foreground)
 		relay_detach();
@@ -410,6 +580,7 @@ main(int argc, char **argv)
 
 	event_base_dispatch(r.base);
 
+	http_metrics_free(r.metrics);
 	front_free(r.front);
 	outbound_env_free(r.oenv);
 	danegate_resolver_free(resolver);
