@@ -530,3 +530,19 @@ def test_prometheus_metrics(mailworld, tmp_path):
         assert get("POST", "/metrics")[0] == 405
     finally:
         assert r.stop() == 0, r.log()[-3000:]
+
+
+def test_large_message_streams_through(mailworld, tmp_path):
+    """A 2 MB message (more than the outbound side's 64 KiB buffer) goes
+    through the real front and outbound side, exactly once."""
+    import smtplib
+    r = start_relay(mailworld, tmp_path / "r", FAULT_ADDR)
+    try:
+        mid = "large.%s@client.example" % uuid.uuid4().hex
+        body = ("w" * 998 + "\r\n") * 2000
+        with smtplib.SMTP(FAULT_ADDR, SMTP_PORT, timeout=120) as s:
+            s.sendmail(FROM, ["test@dane-ee.example"],
+                       "Message-ID: <%s>\r\n\r\n%s" % (mid, body))
+        assert wait_copies(mailworld, "dane-ee.example", mid, 1) == 1
+    finally:
+        assert r.stop() == 0, r.log()[-3000:]
