@@ -175,13 +175,13 @@ proc_alive "$DG_PID" || die "danegated did not start (see $TMP/danegated.log)"
 bash "$TOP/tests/world/sender.sh" up "$SEND" "$DG_ADDR" >"$TMP/sender.log" 2>&1 ||
     die "sender.sh up failed (see $TMP/sender.log)"
 PFC=$SEND/etc
-postconf -c "$PFC" -e "inet_interfaces = $PF_ADDR" \
+postconf -c "$PFC" -e \
     "smtpd_relay_restrictions = permit_mynetworks, reject" \
     "default_process_limit = 200" "smtp_destination_concurrency_limit = 100" ||
     die "postconf failed"
 postconf -c "$PFC" -M -e "$PF_ADDR:$PORT/inet=$PF_ADDR:$PORT inet n - n - - smtpd" ||
     die "postconf -M failed"
-postfix -c "$PFC" reload >>"$TMP/sender.log" 2>&1 || die "postfix reload failed"
+postfix -c "$PFC" reload >>"$TMP/sender.log" 2>&1 || die "postfix reload failed (see $TMP/sender.log)"
 sleep 1
 PF_MASTER=$(tr -dc 0-9 <"$SEND/queue/pid/master.pid")
 
