@@ -4,7 +4,7 @@
  *
  * The caller binds the listening socket (before dropping privileges); the
  * listener answers GET and HEAD of /metrics with what the render callback
- * writes (text/plain; version=0.0.4), 404 for any other path, 405 for any
+ * writes (text/plain; version=0.0.4), 404 for any other path, 501 for any
  * other method, 403 to a client the access list does not allow (evhttp
  * offers no hook to refuse at accept). Headers are bounded, bodies refused,
  * idle clients dropped after a few seconds.
