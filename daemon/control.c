@@ -15,17 +15,16 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "acl.h"
 #include "conf.h"
 #include "control.h"
+#include "http_metrics.h"
 #include "log.h"
 #include "server.h"
 #include "stats.h"
 
 #define CONTROL_LINE_MAX 256
-#define HTTP_HEADERS_MAX 4096
 #define REPLY_MAX 32768
 #define CLIENT_TIMEOUT_S 5
 
@@ -35,7 +34,7 @@ struct control {
 	struct control_ops ops;
 	int unix_fd, http_fd;		/* http_fd: until evhttp owns it */
 	struct event *unix_ev;
-	struct evhttp *http;		/* the /metrics listener, or NULL */
+	struct http_metrics *http;	/* the /metrics listener, or NULL */
 	char unix_path[108];
 };
 
@@ -144,56 +143,24 @@ client_on_read(struct bufferevent *bev, void *arg)
 	free(reply);
 }
 
-/*
- * GET /metrics (and HEAD) on libevent's HTTP server: it parses the request,
- * enforces the header size limit and the timeout, and answers 405 to
- * other methods. Only clients that access-control: allows get the
- * counters; the others get 403 (evhttp offers no hook to refuse at
- * accept).
- */
-static void
-control_on_http(struct evhttp_request *req, void *arg)
+/* /metrics (lib/http_metrics.h): only clients that access-control:
+ * allows get the counters. */
+static bool
+control_http_allow(void *arg, const struct sockaddr *peer)
 {
 	struct control *ctl = arg;
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	const struct sockaddr *peer = conn ?
-	    evhttp_connection_get_addr(conn) : NULL;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	struct evbuffer *out;
-	struct stats_gauges g;
-	char *body;
-	size_t n;
 
-	if (peer == NULL ||
-	    acl_lookup(server_conf(ctl->srv)->acl, peer) != ACL_ALLOW) {
-		evhttp_send_error(req, 403, "Forbidden");
-		return;
-	}
-	if (path == NULL || strcmp(path, "/metrics") != 0) {
-		evhttp_send_error(req, HTTP_NOTFOUND, "try /metrics");
-		return;
-	}
-	if ((body = malloc(REPLY_MAX)) == NULL ||
-	    (out = evbuffer_new()) == NULL) {
-		free(body);
-		log_warnx("/metrics: out of memory");
-		evhttp_send_error(req, HTTP_SERVUNAVAIL, "out of memory");
-		return;
-	}
+	return acl_lookup(server_conf(ctl->srv)->acl, peer) == ACL_ALLOW;
+}
+
+static size_t
+control_http_render(void *arg, char *buf, size_t cap)
+{
+	struct control *ctl = arg;
+	struct stats_gauges g;
+
 	server_gauges(ctl->srv, &g);
-	n = stats_render_prometheus(server_stats(ctl->srv), &g, body,
-	    REPLY_MAX);
-	if (evbuffer_add(out, body, n) != 0 || evhttp_add_header(
-	    evhttp_request_get_output_headers(req), "Content-Type",
-	    "text/plain; version=0.0.4") != 0) {
-		log_warnx("/metrics: out of memory");
-		evhttp_send_error(req, HTTP_SERVUNAVAIL, "out of memory");
-	} else {
-		evhttp_send_reply(req, HTTP_OK, "OK", out);
-	}
-	evbuffer_free(out);
-	free(body);
+	return stats_render_prometheus(server_stats(ctl->srv), &g, buf, cap);
 }
 
 static void
@@ -265,19 +232,14 @@ control_open_http(struct control *ctl, const char *spec)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	int fd, one = 1;
+	int fd;
 
 	if (conf_parse_addr_port(spec, 9167, &ss, &len) != 0) {
 		log_err("prometheus-interface: cannot parse '%s'", spec);
 		return -1;
 	}
-	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 16) != 0) {
+	if ((fd = http_metrics_listen(&ss, len)) < 0) {
 		log_warn("prometheus-interface: cannot listen on %s", spec);
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
 	ctl->http_fd = fd;
@@ -316,19 +278,17 @@ control_new(struct event_base *base, struct server *srv,
 		log_notice("control socket on %s", ctl->unix_path);
 	}
 	if (ctl->http_fd >= 0) {
-		if ((ctl->http = evhttp_new(base)) == NULL ||
-		    evhttp_accept_socket(ctl->http, ctl->http_fd) != 0) {
+		static const struct http_metrics_ops hm_ops = {
+			control_http_allow, control_http_render,
+		};
+
+		if ((ctl->http = http_metrics_new(base, ctl->http_fd, &hm_ops,
+		    ctl)) == NULL) {
 			log_err("prometheus-interface: cannot serve HTTP on %s",
 			    conf->prometheus_interface);
 			goto fail;
 		}
-		ctl->http_fd = -1;	/* evhttp's now */
-		evhttp_set_allowed_methods(ctl->http,
-		    EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-		evhttp_set_max_headers_size(ctl->http, HTTP_HEADERS_MAX);
-		evhttp_set_max_body_size(ctl->http, 0);
-		evhttp_set_timeout(ctl->http, CLIENT_TIMEOUT_S);
-		evhttp_set_gencb(ctl->http, control_on_http, ctl);
+		ctl->http_fd = -1;	/* the listener's now */
 		log_notice("Prometheus metrics on http://%s/metrics",
 		    conf->prometheus_interface);
 	}
@@ -346,7 +306,7 @@ control_free(struct control *ctl)
 	if (ctl->unix_ev)
 		event_free(ctl->unix_ev);
 	if (ctl->http)
-		evhttp_free(ctl->http);	/* closes its listening socket */
+		http_metrics_free(ctl->http);	/* closes its socket */
 	if (ctl->unix_fd >= 0)
 		close(ctl->unix_fd);
 	if (ctl->http_fd >= 0)

@@ -111,6 +111,7 @@ struct rcpt {
 
 struct session {
 	struct front *f;
+	struct timespec dot_at;		/* the client's final dot */
 	struct session *prev, *next;
 	int fd;
 	bool lmtp, allowed;
@@ -163,6 +164,27 @@ struct front {
 	void (*drain_done)(void *);
 	void *drain_arg;
 };
+
+const uint64_t front_latency_bounds_us[FRONT_LATENCY_BUCKETS - 1] = {
+	1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
+	2500000, 5000000, 10000000, 30000000, 60000000,
+};
+
+static void
+count_latency(struct front_stats *st, const struct timespec *since)
+{
+	struct timespec now;
+	uint64_t us;
+	size_t i = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	us = (uint64_t)(now.tv_sec - since->tv_sec) * 1000000u +
+	    (uint64_t)((now.tv_nsec - since->tv_nsec) / 1000);
+	while (i < FRONT_LATENCY_BUCKETS - 1 && us > front_latency_bounds_us[i])
+		i++;
+	st->latency[i]++;
+	st->latency_sum_us += us;
+}
 
 static void session_step(struct session *s);
 static void session_close(struct session *s);
@@ -979,6 +1001,7 @@ data_end(struct session *s)
 		d->busy = true;
 	}
 	s->state = S_DATA_END;
+	clock_gettime(CLOCK_MONOTONIC, &s->dot_at);
 	tv.tv_sec = s->f->conf->final_timeout + FRONT_FINAL_GUARD_S;
 	event_add(s->ev_timer, &tv);
 }
@@ -1031,6 +1054,7 @@ step_data_end(struct session *s, bool timed_out)
 		r = d->state == D_DONE ? d->final : d->fail;
 		reply_mirror(s, &r);
 	}
+	count_latency(&s->f->st, &s->dot_at);
 	if (s->eof && any_ok) {
 		/* the remote has the message, the client never heard so:
 		 * it will send it again */

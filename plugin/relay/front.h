@@ -37,6 +37,14 @@ struct outbound_env;
 struct relay_conf;
 struct front;
 
+/*
+ * Latency buckets (upper bounds, microseconds; the last bucket is +Inf) of
+ * the time from the client's final dot to our reply to it: what the
+ * relay adds to a delivery (the remote's own time for the data included).
+ */
+#define FRONT_LATENCY_BUCKETS 15
+extern const uint64_t front_latency_bounds_us[FRONT_LATENCY_BUCKETS - 1];
+
 /* Counters for logs and metrics. */
 struct front_stats {
 	uint64_t sessions;		/* accepted */
@@ -47,6 +55,8 @@ struct front_stats {
 	uint64_t bounced;		/* final 5xx per recipient */
 	uint64_t possible_duplicates;	/* client gone after a 2xx */
 	unsigned active;		/* sessions now */
+	uint64_t latency[FRONT_LATENCY_BUCKETS];	/* per message */
+	uint64_t latency_sum_us;
 };
 
 /*

@@ -16,8 +16,10 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +30,12 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "acl.h"
 #include "front.h"
+#include "http_metrics.h"
 #include "log.h"
 #include "outbound.h"
+#include "policy_table.h"
 #include "relay_conf.h"
 #include "sandbox.h"
 
@@ -39,9 +44,12 @@ struct relay {
 	struct front *front;
 	struct outbound_env *oenv;
 	struct relay_conf *conf;
+	struct policy_table *policies;	/* tls-policy-file:, or NULL */
+	struct exemptions *exemptions;	/* dane-exemptions-file:, or NULL */
 	const char *conf_path;
 	struct relay_conf_overrides ov;
 	struct event *ev_hup, *ev_term, *ev_int;
+	struct http_metrics *metrics;	/* prometheus-interface:, or NULL */
 	bool stopping;
 };
 
@@ -89,20 +97,68 @@ usage(FILE *f)
 	    RELAY_CONF_DEFAULT_PATH);
 }
 
+/*
+ * Reads conf's tls-policy-file: and dane-exemptions-file: (either may be
+ * unset: NULL). Returns 0 and sets both, or -1 after logging each error as
+ * "FILE:LINE: why" (nothing set).
+ */
+static int
+relay_load_policies(const struct relay_conf *conf, struct policy_table **pt,
+    struct exemptions **ex)
+{
+	char err[POLICY_ERR_MAX];
+	int rc = 0;
+
+	*pt = NULL;
+	*ex = NULL;
+	if (conf->policy_file != NULL && policy_table_load(conf->policy_file,
+	    pt, err, sizeof(err)) != 0) {
+		log_err("tls-policy-file: %s", err);
+		rc = -1;
+	}
+	if (conf->exemptions_file != NULL && exemptions_load(
+	    conf->exemptions_file, ex, err, sizeof(err)) != 0) {
+		log_err("dane-exemptions-file: %s", err);
+		rc = -1;
+	}
+	if (rc != 0) {
+		policy_table_free(*pt);
+		exemptions_free(*ex);
+		*pt = NULL;
+		*ex = NULL;
+	}
+	return rc;
+}
+
 /* Returns 0, or -1 when the old configuration stays in force. */
 static int
 relay_reload(struct relay *r)
 {
 	struct relay_conf *conf;
+	struct policy_table *pt;
+	struct exemptions *ex;
 
 	notify("RELOADING=1");
 	log_notice("reloading %s", r->conf_path);
 	if (relay_conf_load(r->conf_path, &r->ov, &conf) != 0)
 		goto fail;
-	if (front_set_conf(r->front, conf) != 0) {
+	if (relay_load_policies(conf, &pt, &ex) != 0) {
 		relay_conf_free(conf);
 		goto fail;
 	}
+	if (front_set_conf(r->front, conf) != 0) {
+		policy_table_free(pt);
+		exemptions_free(ex);
+		relay_conf_free(conf);
+		goto fail;
+	}
+	/* open transactions copied their policy entry; the env looks the
+	 * exemptions up again when it uses one, in the new list */
+	outbound_env_set_policies(r->oenv, pt, ex);
+	policy_table_free(r->policies);
+	exemptions_free(r->exemptions);
+	r->policies = pt;
+	r->exemptions = ex;
 	relay_conf_free(r->conf);
 	r->conf = conf;
 	log_set_verbosity(conf->verbosity);
@@ -113,6 +169,171 @@ fail:
 	log_err("reload failed: keeping the old configuration");
 	notify("READY=1\nSTATUS=relaying (last reload failed)");
 	return -1;
+}
+
+/* ---- Prometheus metrics (lib/http_metrics.h) ---------------------------- */
+
+struct out {
+	char *buf;
+	size_t cap, len;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void
+out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->len + 1 >= o->cap)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	o->len += (size_t)n;
+	if (o->len >= o->cap)
+		o->len = o->cap - 1;
+}
+
+static bool
+relay_metrics_allow(void *arg, const struct sockaddr *peer)
+{
+	struct relay *r = arg;
+
+	return acl_lookup(r->conf->acl, peer) == ACL_ALLOW;
+}
+
+/*
+ * The exposition: the front's sessions and per-recipient outcomes, the
+ * latency the relay adds after the final dot, the outbound side's
+ * transactions and its own failures by RFC 8460 result type.
+ */
+static size_t
+relay_metrics_render(void *arg, char *buf, size_t cap)
+{
+	struct relay *r = arg;
+	struct front_stats fs;
+	struct outbound_stats os;
+	struct out o = { buf, cap, 0 };
+	uint64_t cum = 0, count = 0;
+
+	buf[0] = '\0';
+	front_stats_get(r->front, &fs);
+	outbound_env_stats(r->oenv, &os);
+	out_printf(&o, "# HELP danegate_relay_sessions_total SMTP and LMTP "
+	    "sessions accepted.\n# TYPE danegate_relay_sessions_total "
+	    "counter\ndanegate_relay_sessions_total %" PRIu64 "\n",
+	    fs.sessions);
+	out_printf(&o, "# HELP danegate_relay_sessions_refused_total Clients "
+	    "refused by the access list or the session limit.\n# TYPE "
+	    "danegate_relay_sessions_refused_total counter\n"
+	    "danegate_relay_sessions_refused_total %" PRIu64 "\n", fs.refused);
+	out_printf(&o, "# HELP danegate_relay_sessions Sessions open now.\n"
+	    "# TYPE danegate_relay_sessions gauge\ndanegate_relay_sessions "
+	    "%u\n", fs.active);
+	out_printf(&o, "# HELP danegate_relay_messages_total Messages whose "
+	    "data reached its end.\n# TYPE danegate_relay_messages_total "
+	    "counter\ndanegate_relay_messages_total %" PRIu64 "\n",
+	    fs.messages);
+	out_printf(&o, "# HELP danegate_relay_recipients_total Final replies "
+	    "per recipient, by outcome.\n# TYPE danegate_relay_recipients_total"
+	    " counter\n");
+	out_printf(&o, "danegate_relay_recipients_total{outcome=\"delivered\"}"
+	    " %" PRIu64 "\n", fs.delivered);
+	out_printf(&o, "danegate_relay_recipients_total{outcome=\"deferred\"}"
+	    " %" PRIu64 "\n", fs.deferred);
+	out_printf(&o, "danegate_relay_recipients_total{outcome=\"bounced\"}"
+	    " %" PRIu64 "\n", fs.bounced);
+	out_printf(&o, "# HELP danegate_relay_possible_duplicates_total "
+	    "Clients gone after the remote accepted their message.\n# TYPE "
+	    "danegate_relay_possible_duplicates_total counter\n"
+	    "danegate_relay_possible_duplicates_total %" PRIu64 "\n",
+	    fs.possible_duplicates);
+	out_printf(&o, "# HELP danegate_relay_reply_latency_seconds From the "
+	    "client's final dot to the relay's reply.\n# TYPE "
+	    "danegate_relay_reply_latency_seconds histogram\n");
+	for (size_t i = 0; i < FRONT_LATENCY_BUCKETS; i++) {
+		cum += fs.latency[i];
+		if (i < FRONT_LATENCY_BUCKETS - 1)
+			out_printf(&o, "danegate_relay_reply_latency_seconds_"
+			    "bucket{le=\"%g\"} %" PRIu64 "\n",
+			    (double)front_latency_bounds_us[i] / 1e6, cum);
+		else
+			out_printf(&o, "danegate_relay_reply_latency_seconds_"
+			    "bucket{le=\"+Inf\"} %" PRIu64 "\n", cum);
+	}
+	count = cum;
+	out_printf(&o, "danegate_relay_reply_latency_seconds_sum %g\n"
+	    "danegate_relay_reply_latency_seconds_count %" PRIu64 "\n",
+	    (double)fs.latency_sum_us / 1e6, count);
+	out_printf(&o, "# HELP danegate_relay_outbound_total Outbound side: "
+	    "transactions, TCP sessions, reused and resumed sessions.\n"
+	    "# TYPE danegate_relay_outbound_total counter\n");
+	out_printf(&o, "danegate_relay_outbound_total{what=\"transactions\"}"
+	    " %lu\n", os.transactions);
+	out_printf(&o, "danegate_relay_outbound_total{what=\"sessions\"} "
+	    "%lu\n", os.sessions);
+	out_printf(&o, "danegate_relay_outbound_total{what=\"reused\"} %lu\n",
+	    os.reused);
+	out_printf(&o, "danegate_relay_outbound_total{what=\"resumed\"} "
+	    "%lu\n", os.resumed);
+	out_printf(&o, "# HELP danegate_relay_deliveries_total Outbound "
+	    "attempts per recipient, by status.\n# TYPE "
+	    "danegate_relay_deliveries_total counter\n");
+	out_printf(&o, "danegate_relay_deliveries_total{status=\"sent\"} "
+	    "%lu\n", os.sent);
+	out_printf(&o, "danegate_relay_deliveries_total{status=\"deferred\"} "
+	    "%lu\n", os.deferred);
+	out_printf(&o, "danegate_relay_deliveries_total{status=\"bounced\"} "
+	    "%lu\n", os.bounced);
+	out_printf(&o, "# HELP danegate_relay_failures_total The relay's own "
+	    "delivery failures, by RFC 8460 result type.\n# TYPE "
+	    "danegate_relay_failures_total counter\n");
+	for (int i = 0; i < DANEGATE_R_COUNT; i++)
+		if (os.failures[i] != 0)
+			out_printf(&o, "danegate_relay_failures_total{"
+			    "result_type=\"%s\"} %lu\n",
+			    danegate_reason_name((enum danegate_reason)i),
+			    os.failures[i]);
+	out_printf(&o, "# HELP danegate_relay_exemptions_total DANE "
+	    "exemption list: uses, and refusals of expired entries.\n"
+	    "# TYPE danegate_relay_exemptions_total counter\n"
+	    "danegate_relay_exemptions_total{what=\"used\"} %lu\n"
+	    "danegate_relay_exemptions_total{what=\"refused\"} %lu\n",
+	    os.exemptions_used, os.exemptions_refused);
+	return o.len;
+}
+
+/* Binds prometheus-interface: (before the privilege drop). */
+static int
+relay_metrics_open(struct relay *r)
+{
+	static const struct http_metrics_ops ops = {
+		relay_metrics_allow, relay_metrics_render,
+	};
+	const char *spec = r->conf->prometheus_interface;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	if (spec == NULL)
+		return 0;
+	if (relay_conf_parse_addr(spec, 9167, &ss, &len) != 0) {
+		log_err("prometheus-interface: cannot parse '%s'", spec);
+		return -1;
+	}
+	if ((fd = http_metrics_listen(&ss, len)) < 0) {
+		log_warn("prometheus-interface: cannot listen on %s", spec);
+		return -1;
+	}
+	if ((r->metrics = http_metrics_new(r->base, fd, &ops, r)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	log_notice("Prometheus metrics on http://%s/metrics", spec);
+	return 0;
 }
 
 static void
@@ -198,21 +419,30 @@ write_pidfile(const char *path)
 	fclose(f);
 }
 
-/* -t: the file, the overrides, the key pair; 0 or 1. */
+/* -t: the file, the overrides, the key pair, the policy table and the
+ * exemption list; 0 or 1. */
 static int
 relay_check(struct relay *r)
 {
 	struct relay_conf *conf;
 	struct front *f;
+	struct policy_table *pt;
+	struct exemptions *ex;
+	int bad = 0;
 
 	if (relay_conf_load(r->conf_path, &r->ov, &conf) != 0)
 		return 1;
-	if (front_new(NULL, NULL, conf, &f) != 0) {
-		relay_conf_free(conf);
-		return 1;
-	}
-	front_free(f);
+	if (relay_load_policies(conf, &pt, &ex) != 0)
+		bad = 1;
+	policy_table_free(pt);
+	exemptions_free(ex);
+	if (front_new(NULL, NULL, conf, &f) != 0)
+		bad = 1;
+	else
+		front_free(f);
 	relay_conf_free(conf);
+	if (bad)
+		return 1;
 	printf("%s: configuration OK\n", r->conf_path && r->conf_path[0] ?
 	    r->conf_path : "(no file)");
 	return 0;
@@ -295,6 +525,8 @@ main(int argc, char **argv)
 	if (relay_conf_load(r.conf_path, &r.ov, &r.conf) != 0 ||
 	    r.conf == NULL)
 		return 1;
+	if (relay_load_policies(r.conf, &r.policies, &r.exemptions) != 0)
+		return 1;
 	if (r.conf_path[0] != '\0') {
 		/* reloads happen after chdir(directory:) */
 		static char abs[PATH_MAX];
@@ -321,6 +553,8 @@ main(int argc, char **argv)
 	eo.helo_name = r.conf->hostname;
 	eo.ca_file = r.conf->ca_file;
 	eo.port = r.conf->remote_port;
+	eo.policies = r.policies;
+	eo.exemptions = r.exemptions;
 	/* the remote's final reply must reach our client before its own
 	 * 10-minute timeout (RFC 5321 §4.5.3.2.6) */
 	eo.timeouts.data_end_ms = r.conf->final_timeout * 1000;
@@ -328,7 +562,7 @@ main(int argc, char **argv)
 		fatalx("outbound: %s", danegate_strerror(err));
 	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)
 		return 1;
-	if (front_listen(r.front) != 0)
+	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0)
 		return 1;
 	if (!foreground)
 		relay_detach();
@@ -346,9 +580,12 @@ main(int argc, char **argv)
 
 	event_base_dispatch(r.base);
 
+	http_metrics_free(r.metrics);
 	front_free(r.front);
 	outbound_env_free(r.oenv);
 	danegate_resolver_free(resolver);
+	policy_table_free(r.policies);
+	exemptions_free(r.exemptions);
 	event_free(r.ev_hup);
 	event_free(r.ev_term);
 	event_free(r.ev_int);

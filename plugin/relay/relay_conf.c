@@ -214,6 +214,7 @@ static const struct key relay_keys[] = {
 	{ "unbound-conf", K_STR, F(unbound_conf), 0, 0, NULL },
 	{ "tls-policy-file", K_STR, F(policy_file), 0, 0, NULL },
 	{ "dane-exemptions-file", K_STR, F(exemptions_file), 0, 0, NULL },
+	{ "prometheus-interface", K_STR, F(prometheus_interface), 0, 0, NULL },
 	{ "username", K_STR, F(username), 0, 0, NULL },
 	{ "chroot", K_STR, F(chroot), 0, 0, NULL },
 	{ "directory", K_STR, F(directory), 0, 0, NULL },
@@ -377,6 +378,17 @@ finish(struct ctx *ctx, const char *path)
 		host[sizeof(host) - 1] = '\0';
 		c->hostname = dup_or_count(ctx, host);
 	}
+	if (c->prometheus_interface != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (relay_conf_parse_addr(c->prometheus_interface, 9167, &ss,
+		    &len) != 0) {
+			log_err("%s: prometheus-interface: cannot parse '%s' "
+			    "(ADDR or ADDR@PORT)", p, c->prometheus_interface);
+			ctx->errors++;
+		}
+	}
 	for (const char *s = c->hostname; s && *s; s++)
 		if (*s <= ' ' || *s >= 0x7f) {
 			log_err("%s: hostname: '%s' has blanks or control "
@@ -494,6 +506,7 @@ relay_conf_free(struct relay_conf *c)
 	free(c->unbound_conf);
 	free(c->policy_file);
 	free(c->exemptions_file);
+	free(c->prometheus_interface);
 	free(c->username);
 	free(c->chroot);
 	free(c->directory);

@@ -41,7 +41,9 @@ LMTP_PORT = 2424
 
 
 class Relay:
-    def __init__(self, world, workdir, listen, lmtp=None, extra=()):
+    def __init__(self, world, workdir, listen, lmtp=None, extra=(),
+                 binary=None):
+        self.binary = binary or RELAY
         self.world = world
         self.dir = Path(workdir)
         self.conf = self.dir / "relay.conf"
@@ -61,7 +63,7 @@ class Relay:
 
     def start(self):
         self.write_config()
-        cmd = [RELAY, "-d", "-v", "-c", str(self.conf),
+        cmd = [self.binary, "-d", "-v", "-c", str(self.conf),
                "--trust-anchor", self.world.env["WORLD_TRUST_ANCHOR"],
                "--unbound-conf", self.world.env["WORLD_LIBUNBOUND_CONF"]]
         if len(self.listen) == 1:
