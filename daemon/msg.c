@@ -454,6 +454,12 @@ answer_picked(const struct answer_shape *sh, const struct dns_query *q,
 	return q->qtype == DNS_TYPE_ANY && type == sh->pick_type;
 }
 
+static bool
+is_denial_type(uint16_t type)
+{
+	return type == DNS_TYPE_NSEC || type == DNS_TYPE_NSEC3;
+}
+
 /* The first pass over the records; returns -1 if they do not parse. */
 static int
 answer_scan(struct wire w, const uint16_t count[3], const struct dns_query *q,
@@ -605,6 +611,14 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 				 * type; its signatures need DO=1 */
 				picked_data = type != DNS_TYPE_RRSIG;
 			}
+			/* ...and of the authority section only the wildcard
+			 * proof itself: what else is there (an SOA, NS) would
+			 * stay behind for DO=0 clients, whose proof is hidden,
+			 * and the answer would no longer say why it is kept */
+			if (s == 1 && sh->pick && !drop)
+				drop = !is_denial_type(type) &&
+				    !(type == DNS_TYPE_RRSIG &&
+				    is_denial_type(covered));
 			if (!drop && !picked_data)
 				drop = rr_hidden_without_do(q, type, s);
 			if (drop) {
