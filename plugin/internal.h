@@ -25,6 +25,13 @@
  * danegate_smtp_result_free(). Returns 0, DANEGATE_E_INVALID or
  * DANEGATE_E_NOMEM.
  */
+/*
+ * A HELO name goes into an EHLO command verbatim, so it may hold only what
+ * a domain or an address literal holds (1-255 bytes, no blanks, no CR/LF):
+ * for the probe and every other SMTP client of the engine.
+ */
+bool smtp_helo_name_ok(const char *name);
+
 int smtp_session_judge(gnutls_session_t tls,
     const struct danegate_mx_host *host, const char *nexthop_domain,
     struct danegate_smtp_result *res);

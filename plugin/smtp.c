@@ -141,12 +141,9 @@ copy_printable(char *dst, size_t cap, const char *src, size_t len)
 	dst[n] = '\0';
 }
 
-/*
- * A HELO name goes into our EHLO command verbatim, so it may hold only
- * what a domain or an address literal holds: no blanks, no CR/LF.
- */
-static bool
-helo_name_ok(const char *name)
+/* See internal.h. */
+bool
+smtp_helo_name_ok(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -1151,7 +1148,7 @@ probe_new(struct event_base *base, const struct danegate_address *addr,
 		return DANEGATE_E_INVALID;
 	}
 	if (opts != NULL && opts->helo_name != NULL &&
-	    !helo_name_ok(opts->helo_name))
+	    !smtp_helo_name_ok(opts->helo_name))
 		return DANEGATE_E_INVALID;
 	if (opts != NULL && opts->nexthop_domain != NULL &&
 	    strlen(opts->nexthop_domain) >= DANEGATE_NAME_MAX)
@@ -1191,7 +1188,7 @@ probe_new(struct event_base *base, const struct danegate_address *addr,
 		p->helo[0] = '\0';
 	}
 	p->helo[sizeof(p->helo) - 1] = '\0';
-	if (!helo_name_ok(p->helo))
+	if (!smtp_helo_name_ok(p->helo))
 		copy_str(p->helo, sizeof(p->helo), "localhost");
 
 	sni_from_host(p->sni, sizeof(p->sni), host);

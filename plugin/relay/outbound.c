@@ -302,24 +302,6 @@ ms_to_tv(unsigned ms, struct timeval *tv)
 }
 
 /* A HELO name: a domain or an address literal, nothing else. */
-static bool
-helo_ok(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > 255)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '[' || c == ']' || c == ':'))
-			return false;
-	}
-	return true;
-}
-
 /* Text that goes into a command: printable ASCII or UTF-8, no blanks
  * where blanks_ok is false, never CR, LF or other controls. */
 static bool
@@ -2153,7 +2135,7 @@ outbound_env_new(const struct outbound_env_options *opts,
 	*out = NULL;
 	if (opts == NULL || opts->base == NULL || opts->resolver == NULL)
 		return DANEGATE_E_INVALID;
-	if (opts->helo_name != NULL && !helo_ok(opts->helo_name))
+	if (opts->helo_name != NULL && !smtp_helo_name_ok(opts->helo_name))
 		return DANEGATE_E_INVALID;
 	if ((env = calloc(1, sizeof(*env))) == NULL)
 		return DANEGATE_E_NOMEM;
@@ -2162,7 +2144,7 @@ outbound_env_new(const struct outbound_env_options *opts,
 	if (opts->helo_name != NULL)
 		copy_str(env->helo, sizeof(env->helo), opts->helo_name);
 	else if (gethostname(env->helo, sizeof(env->helo) - 1) != 0 ||
-	    !helo_ok(env->helo))
+	    !smtp_helo_name_ok(env->helo))
 		copy_str(env->helo, sizeof(env->helo), "localhost");
 	env->policies = opts->policies;
 	env->exemptions = opts->exemptions;
