@@ -1,9 +1,18 @@
 /*
  * cache.c - see cache.h.
  *
- * A chained hash table with a power-of-two bucket count and an intrusive
- * LRU list. The table never rehashes: its size is fixed from the byte
- * budget at creation (one bucket per 256 bytes of budget).
+ * A chained hash table with a power-of-two bucket count and SIEVE
+ * eviction (Zhang et al., NSDI '24): entries sit on a list in insertion
+ * order, a hit only sets the entry's visited bit, and a hand that walks
+ * from the oldest entry to the newest evicts the first entry not visited
+ * since the hand last passed it (clearing the bits it passes). Unlike
+ * LRU, a hit writes nothing but one byte of its own entry (LRU relinks
+ * it at the head: writes to two neighbours and the list head, cache
+ * lines that a table of thousands of answers no longer keeps close), and
+ * one-time names (misses under a wildcard, NXDOMAINs) leave sooner than
+ * answers that are asked again. The table
+ * never rehashes: its size is fixed from the byte budget at creation
+ * (one bucket per 256 bytes of budget).
  */
 #include "config.h"
 
@@ -21,12 +30,13 @@
 
 struct cache_entry {
 	struct cache_entry *hnext;		/* bucket chain */
-	struct cache_entry *prev, *next;	/* LRU: head is newest */
+	struct cache_entry *prev, *next;	/* head is newest */
 	uint64_t hash;
 	time_t stored, expires;
 	struct msg_answer *answer;
 	size_t bytes;
 	uint16_t key_len;
+	bool visited;				/* hit since the hand passed */
 	uint8_t key[];
 };
 
@@ -34,6 +44,8 @@ struct cache {
 	struct cache_entry **buckets;
 	size_t mask;
 	struct cache_entry *head, *tail;
+	struct cache_entry *hand;	/* next eviction candidate; NULL:
+					 * start again at the tail */
 	size_t bytes, max_bytes, entries;
 	uint64_t seed;
 	time_t clock;		/* the latest now seen: ages never run back */
@@ -128,7 +140,7 @@ cache_new(size_t max_bytes, uint64_t seed)
 }
 
 static void
-lru_unlink(struct cache *c, struct cache_entry *e)
+list_unlink(struct cache *c, struct cache_entry *e)
 {
 	if (e->prev)
 		e->prev->next = e->next;
@@ -142,7 +154,7 @@ lru_unlink(struct cache *c, struct cache_entry *e)
 }
 
 static void
-lru_push_front(struct cache *c, struct cache_entry *e)
+list_push_front(struct cache *c, struct cache_entry *e)
 {
 	e->prev = NULL;
 	e->next = c->head;
@@ -161,7 +173,9 @@ cache_remove(struct cache *c, struct cache_entry *e)
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
-	lru_unlink(c, e);
+	if (c->hand == e)
+		c->hand = e->prev;
+	list_unlink(c, e);
 	c->bytes -= e->bytes;
 	c->entries--;
 	msg_answer_free(e->answer);
@@ -202,10 +216,7 @@ cache_lookup(struct cache *c, const struct dns_query *q, time_t now,
 			cache_remove(c, e);
 		return NULL;
 	}
-	if (c->head != e) {
-		lru_unlink(c, e);
-		lru_push_front(c, e);
-	}
+	e->visited = true;
 	*age = (uint32_t)(now - e->stored);
 	return e->answer;
 }
@@ -236,10 +247,7 @@ cache_lookup_stale(struct cache *c, const struct dns_query *q, time_t now)
 		cache_remove(c, e);
 		return NULL;
 	}
-	if (c->head != e) {
-		lru_unlink(c, e);
-		lru_push_front(c, e);
-	}
+	e->visited = true;
 	return e->answer;
 }
 
@@ -278,6 +286,26 @@ cache_stale_render(const struct msg_answer *a, const struct dns_query *q,
 	return len + EDE_OPTION_LEN;
 }
 
+/*
+ * SIEVE's eviction: from the hand towards the newest entry (wrapping to the
+ * oldest), the first entry that was not visited since the hand last passed
+ * it, or that has expired beyond any use, goes; the visited bits passed on
+ * the way are cleared. Ends: each pass clears what it passes.
+ */
+static void
+cache_evict_one(struct cache *c, time_t now)
+{
+	struct cache_entry *e = c->hand != NULL ? c->hand : c->tail;
+
+	while (e->visited &&
+	    !(now >= e->expires && !cache_stale_ok(c, e, now))) {
+		e->visited = false;
+		e = e->prev != NULL ? e->prev : c->tail;
+	}
+	c->hand = e->prev;
+	cache_remove(c, e);
+}
+
 void
 cache_insert(struct cache *c, const struct dns_query *q,
     struct msg_answer *a, time_t now)
@@ -302,7 +330,7 @@ cache_insert(struct cache *c, const struct dns_query *q,
 		return;
 	}
 	while (c->bytes + bytes > c->max_bytes && c->tail != NULL)
-		cache_remove(c, c->tail);
+		cache_evict_one(c, now);
 
 	e->hash = hash;
 	e->stored = now;
@@ -310,10 +338,11 @@ cache_insert(struct cache *c, const struct dns_query *q,
 	e->answer = a;
 	e->bytes = bytes;
 	e->key_len = (uint16_t)len;
+	e->visited = false;
 	memcpy(e->key, key, len);
 	e->hnext = c->buckets[hash & c->mask];
 	c->buckets[hash & c->mask] = e;
-	lru_push_front(c, e);
+	list_push_front(c, e);
 	c->bytes += bytes;
 	c->entries++;
 }

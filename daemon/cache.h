@@ -23,7 +23,8 @@
  * and only cache_lookup_stale() hands it out, for the caller to send when
  * the upstream failed (cache_stale_render()). Only what was stored can go
  * stale, so only answers that validated (secure or insecure), never bogus
- * ones. Least recently used entries go when the byte budget is full. The hash
+ * ones. When the byte budget is full, SIEVE eviction (cache.c) makes room:
+ * entries not asked for since they were last looked at go first. The hash
  * is seeded at start-up so that clients cannot aim at one bucket.
  *
  * Ownership: cache_insert() takes the answer; cache_lookup() and

@@ -1,6 +1,6 @@
 /*
  * test_cache.c - the front answer cache (daemon/cache.c): keys, expiry,
- * LRU eviction under the byte budget, and its TTL rules as property tests
+ * SIEVE eviction under the byte budget, and its TTL rules as property tests
  * (cache_oracle.h) over random answers and a simulated clock.
  */
 #include "config.h"
@@ -34,10 +34,9 @@ query(const char *wire_name, size_t len, uint16_t type, bool do_bit)
 static struct msg_answer *
 answer(uint32_t ttl, size_t size)
 {
-	struct msg_answer *a = calloc(1, sizeof(*a));
+	struct msg_answer *a = msg_answer_new(size, 0);
 
-	a->wire = calloc(1, size);
-	a->len = (uint16_t)size;
+	ck_assert_ptr_nonnull(a);
 	a->min_ttl = ttl;
 	return a;
 }
@@ -149,7 +148,7 @@ START_TEST(cache_entries_expire_with_their_ttl)
 }
 END_TEST
 
-START_TEST(cache_evicts_least_recently_used)
+START_TEST(cache_evicts_an_unvisited_entry_first)
 {
 	/* room for about three 1000-byte answers */
 	struct cache *c = cache_new(3500, 4);
@@ -424,7 +423,7 @@ main(void)
 	tcase_add_test(tc, cache_refuses_ttl_zero_and_oversize);
 	tcase_add_test(tc, cache_key_folds_case_and_keeps_do_type);
 	tcase_add_test(tc, cache_entries_expire_with_their_ttl);
-	tcase_add_test(tc, cache_evicts_least_recently_used);
+	tcase_add_test(tc, cache_evicts_an_unvisited_entry_first);
 	tcase_add_test(tc, cache_replaces_and_clears);
 	tcase_add_test(tc, cache_answer_never_outlives_a_hidden_proof);
 	tcase_add_test(tc, cache_ttl_zero_answer_removes_the_older_entry);
