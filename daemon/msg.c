@@ -642,27 +642,21 @@ msg_answer_build(const struct dns_query *q, const uint8_t *pkt, size_t len,
 	for (int s = 0; s < 3; s++)
 		wbuf_put_u16_at(&e->b, 6 + 2 * (size_t)s, kept[s]);
 
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		goto fail;
-	a->len = (uint16_t)e->b.len;
-	if ((a->wire = malloc(a->len)) == NULL)
+	if ((a = msg_answer_new(e->b.len, n_ttls)) == NULL)
 		goto fail;
 	memcpy(a->wire, buf, a->len);
+	memcpy(a->ttl_offs, ttls, n_ttls * sizeof(*ttls));
 	a->qname_off = DNS_HEADER_LEN;
-	a->n_ttls = (uint16_t)n_ttls;
-	a->ttl_offs = ttls;
 	a->min_ttl = min_ttl != UINT32_MAX ? min_ttl : 0;
 	a->rcode = (uint8_t)(flags & 0xf);
 	a->secure = secure;
+	free(ttls);
 	free(buf);
 	free(e);
 	free(sh);
 	return a;
 fail:
-	if (a != NULL) {
-		free(a->wire);
-		free(a);
-	}
+	msg_answer_free(a);
 	free(ttls);
 	free(buf);
 	free(e);
@@ -670,13 +664,26 @@ fail:
 	return NULL;
 }
 
+struct msg_answer *
+msg_answer_new(size_t len, size_t n_ttls)
+{
+	struct msg_answer *a;
+
+	if (len > UINT16_MAX || n_ttls > UINT16_MAX ||
+	    (a = calloc(1, sizeof(*a) + n_ttls * sizeof(*a->ttl_offs) +
+	    len)) == NULL)
+		return NULL;
+	/* the TTL offsets first: they need the alignment, the wire not */
+	a->ttl_offs = (uint16_t *)(void *)(a + 1);
+	a->wire = (uint8_t *)(a->ttl_offs + n_ttls);
+	a->len = (uint16_t)len;
+	a->n_ttls = (uint16_t)n_ttls;
+	return a;
+}
+
 void
 msg_answer_free(struct msg_answer *a)
 {
-	if (a == NULL)
-		return;
-	free(a->wire);
-	free(a->ttl_offs);
 	free(a);
 }
 

@@ -69,8 +69,10 @@ size_t msg_error_render(const struct dns_query *q, int rcode, int ede,
 
 /* An answer ready for the cache: see msg_answer_build(). */
 struct msg_answer {
-	uint8_t *wire;		/* header..last record, no OPT; caller frees
-				 * the whole struct with msg_answer_free() */
+	uint8_t *wire;		/* header..last record, no OPT; it and
+				 * ttl_offs live in the struct's own block
+				 * (msg_answer_new()): one allocation per
+				 * cached answer */
 	uint16_t len;
 	uint16_t qname_off;	/* where the question name starts (12) */
 	uint16_t n_ttls;
@@ -94,6 +96,10 @@ struct msg_answer {
  */
 struct msg_answer *msg_answer_build(const struct dns_query *q,
     const uint8_t *pkt, size_t len, bool secure, bool minimal);
+
+/* An answer of len wire bytes and n_ttls TTL offsets, zeroed, in one
+ * block; NULL if out of memory or too large. Freed by msg_answer_free(). */
+struct msg_answer *msg_answer_new(size_t len, size_t n_ttls);
 void msg_answer_free(struct msg_answer *a);
 
 /*
