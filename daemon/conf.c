@@ -1154,12 +1154,17 @@ conf_finish(struct conf_ctx *ctx)
 	size_t i, j;
 
 	/*
-	 * The front answer cache is carved out of msg-cache-size: the two
-	 * message-level caches together use what the operator gave the
-	 * message cache (Unbound's default 4m), so danegated needs no more
-	 * memory than Unbound with the same settings. By default the front
-	 * cache takes half; one at least as large as msg-cache-size leaves
-	 * libunbound a quarter.
+	 * The front answer cache is sized by msg-cache-size: by default it
+	 * gets as much as Unbound would give its message cache, so that it
+	 * holds at least as many answers (its entries carry the records
+	 * themselves, about 300 bytes for a signed A/AAAA/MX/TLSA/TXT answer;
+	 * with half, 3,000 mail domains' answers no longer fitted and the
+	 * hit rate collapsed: issue 6 §6), and libunbound's own message
+	 * cache, asked only on a front miss for answers that mostly expire
+	 * in both at once, keeps a quarter. What that costs in memory is
+	 * measured against Unbound by tests/bench/resolver-bench.sh (peak
+	 * RSS). An answer cache smaller than msg-cache-size leaves
+	 * libunbound the rest.
 	 */
 	{
 		size_t msg = 4u << 20;
@@ -1170,7 +1175,7 @@ conf_finish(struct conf_ctx *ctx)
 			    conf_parse_size(conf->ub_options[i].value, &msg) != 0)
 				msg = 4u << 20;	/* libunbound will say why */
 		if (conf->answer_cache_size == SIZE_MAX)
-			conf->answer_cache_size = msg / 2;
+			conf->answer_cache_size = msg;
 		conf->unbound_msg_cache_size = conf->answer_cache_size < msg ?
 		    msg - conf->answer_cache_size : msg / 4;
 	}

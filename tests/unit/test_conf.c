@@ -501,9 +501,9 @@ check_defaults(const struct conf *conf)
 	ck_assert_uint_eq(conf->tcp_read_timeout_ms, 5000);
 	ck_assert_uint_eq(conf->tcp_write_timeout_ms, 10000);
 	ck_assert_uint_eq(conf->tcp_per_client, 32);
-	/* half of libunbound's default msg-cache-size, carved out of it */
-	ck_assert_uint_eq(conf->answer_cache_size, 2 * 1024 * 1024);
-	ck_assert_uint_eq(conf->unbound_msg_cache_size, 2 * 1024 * 1024);
+	/* libunbound's default msg-cache-size; libunbound keeps a quarter */
+	ck_assert_uint_eq(conf->answer_cache_size, 4 * 1024 * 1024);
+	ck_assert_uint_eq(conf->unbound_msg_cache_size, 1 * 1024 * 1024);
 	ck_assert_uint_eq(conf->n_trust_anchors, 0);
 	ck_assert_uint_eq(conf->n_ub_options, 0);
 	ck_assert_uint_eq(conf->n_zones, 0);
@@ -639,8 +639,8 @@ START_TEST(test_sizes)
 	{
 		struct conf *conf = parse_ok("server:\nmsg-cache-size: 64m\n");
 
-		ck_assert_uint_eq(conf->answer_cache_size, 32u << 20);
-		ck_assert_uint_eq(conf->unbound_msg_cache_size, 32u << 20);
+		ck_assert_uint_eq(conf->answer_cache_size, 64u << 20);
+		ck_assert_uint_eq(conf->unbound_msg_cache_size, 16u << 20);
 		conf_free(conf);
 	}
 }
