@@ -17,6 +17,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,17 +29,39 @@
 
 #define CACHE_KEY_MAX (DNS_MAX_NAME + 5)
 
+/*
+ * One allocation per entry: the header, the key, the answer's TTL offsets
+ * and its wire, in that order (answer.ttl_offs and answer.wire point into
+ * the tail). A hit reads one block, and a cached answer costs one
+ * allocator header rather than three.
+ */
 struct cache_entry {
 	struct cache_entry *hnext;		/* bucket chain */
 	struct cache_entry *prev, *next;	/* head is newest */
 	uint64_t hash;
 	time_t stored, expires;
-	struct msg_answer *answer;
-	size_t bytes;
+	struct msg_answer answer;
 	uint16_t key_len;
 	bool visited;				/* hit since the hand passed */
 	uint8_t key[];
 };
+
+/* Where an entry with a key of key_len bytes keeps the TTL offsets
+ * (uint16_t: aligned) */
+static size_t
+entry_ttl_offs_at(size_t key_len)
+{
+	return (offsetof(struct cache_entry, key) + key_len + 1) &
+	    ~(size_t)1;
+}
+
+/* The bytes of an entry with a key of key_len bytes for answer a. */
+static size_t
+entry_size(size_t key_len, const struct msg_answer *a)
+{
+	return entry_ttl_offs_at(key_len) +
+	    (size_t)a->n_ttls * sizeof(*a->ttl_offs) + a->len;
+}
 
 struct cache {
 	struct cache_entry **buckets;
@@ -176,9 +199,8 @@ cache_remove(struct cache *c, struct cache_entry *e)
 	if (c->hand == e)
 		c->hand = e->prev;
 	list_unlink(c, e);
-	c->bytes -= e->bytes;
+	c->bytes -= entry_size(e->key_len, &e->answer);
 	c->entries--;
-	msg_answer_free(e->answer);
 	free(e);
 }
 
@@ -218,7 +240,7 @@ cache_lookup(struct cache *c, const struct dns_query *q, time_t now,
 	}
 	e->visited = true;
 	*age = (uint32_t)(now - e->stored);
-	return e->answer;
+	return &e->answer;
 }
 
 void
@@ -248,7 +270,7 @@ cache_lookup_stale(struct cache *c, const struct dns_query *q, time_t now)
 		return NULL;
 	}
 	e->visited = true;
-	return e->answer;
+	return &e->answer;
 }
 
 size_t
@@ -317,15 +339,14 @@ cache_insert(struct cache *c, const struct dns_query *q,
 
 	cache_tick(c, now);
 	len = cache_key(q, key);
-	bytes = sizeof(*e) + len + sizeof(*a) + a->len +
-	    (size_t)a->n_ttls * sizeof(*a->ttl_offs);
+	bytes = entry_size(len, a);
 	hash = cache_hash(c, key, len);
 	/* An older entry goes in any case: this answer is newer, and if it
 	 * cannot be kept (TTL 0) neither can what it replaces. */
 	if ((old = cache_find(c, key, len, hash)) != NULL)
 		cache_remove(c, old);
 	if (a->min_ttl == 0 || bytes > c->max_bytes ||
-	    (e = malloc(sizeof(*e) + len)) == NULL) {
+	    (e = malloc(bytes)) == NULL) {
 		msg_answer_free(a);
 		return;
 	}
@@ -335,11 +356,17 @@ cache_insert(struct cache *c, const struct dns_query *q,
 	e->hash = hash;
 	e->stored = now;
 	e->expires = now + (time_t)a->min_ttl;
-	e->answer = a;
-	e->bytes = bytes;
 	e->key_len = (uint16_t)len;
 	e->visited = false;
 	memcpy(e->key, key, len);
+	e->answer = *a;
+	e->answer.ttl_offs = (uint16_t *)(void *)((uint8_t *)e +
+	    entry_ttl_offs_at(len));
+	e->answer.wire = (uint8_t *)(e->answer.ttl_offs + a->n_ttls);
+	memcpy(e->answer.ttl_offs, a->ttl_offs,
+	    (size_t)a->n_ttls * sizeof(*a->ttl_offs));
+	memcpy(e->answer.wire, a->wire, a->len);
+	msg_answer_free(a);
 	e->hnext = c->buckets[hash & c->mask];
 	c->buckets[hash & c->mask] = e;
 	list_push_front(c, e);

@@ -27,7 +27,8 @@
  * entries not asked for since they were last looked at go first. The hash
  * is seeded at start-up so that clients cannot aim at one bucket.
  *
- * Ownership: cache_insert() takes the answer; cache_lookup() and
+ * Ownership: cache_insert() takes the answer (it keeps a copy in the
+ * entry's own block and frees it); cache_lookup() and
  * cache_lookup_stale() return a borrowed pointer valid until the next call
  * of any other cache function.
  */

@@ -121,11 +121,13 @@ START_TEST(cache_key_folds_case_and_keeps_do_type)
 	struct dns_query lower = query("\3www\7EXAMPLE\0", 13, 1, false);
 	struct dns_query with_do = query("\3www\7example\0", 13, 1, true);
 	struct dns_query aaaa = query("\3www\7example\0", 13, 28, false);
-	struct msg_answer *a = answer(60, 64);
+	const struct msg_answer *got;
 	uint32_t age = 99;
 
-	cache_insert(c, &q, a, 100);
-	ck_assert_ptr_eq(cache_lookup(c, &lower, 130, &age), a);
+	cache_insert(c, &q, answer(60, 64), 100);
+	got = cache_lookup(c, &lower, 130, &age);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(got->len, 64);
 	ck_assert_uint_eq(age, 30);
 	ck_assert_ptr_null(cache_lookup(c, &with_do, 130, &age));
 	ck_assert_ptr_null(cache_lookup(c, &aaaa, 130, &age));
@@ -177,13 +179,15 @@ START_TEST(cache_replaces_and_clears)
 {
 	struct cache *c = cache_new(1 << 20, 5);
 	struct dns_query q = query("\1a\0", 3, 1, false);
-	struct msg_answer *second = answer(60, 80);
+	const struct msg_answer *got;
 	uint32_t age;
 
 	cache_insert(c, &q, answer(60, 64), 0);
-	cache_insert(c, &q, second, 5);
+	cache_insert(c, &q, answer(60, 80), 5);
 	ck_assert_uint_eq(cache_entries(c), 1);
-	ck_assert_ptr_eq(cache_lookup(c, &q, 6, &age), second);
+	got = cache_lookup(c, &q, 6, &age);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(got->len, 80);
 	ck_assert_uint_eq(age, 1);
 	cache_clear(c);
 	ck_assert_uint_eq(cache_entries(c), 0);
@@ -297,15 +301,24 @@ START_TEST(cache_stale_window)
 	struct cache *c = cache_new(1 << 20, 11);
 	struct dns_query q = query("\1a\0", 3, DNS_TYPE_A, true);
 	struct msg_answer *a = wildcard_answer(&q, 3600, 60), *fresh;
+	const struct msg_answer *got;
+	uint8_t wire[512];
+	size_t len = a->len;
 	uint32_t age;
 
+	ck_assert_uint_le(len, sizeof(wire));
+	memcpy(wire, a->wire, len);
 	cache_set_stale(c, true, 20);
-	cache_insert(c, &q, a, 100);
+	cache_insert(c, &q, a, 100);		/* the cache keeps a copy */
 	ck_assert_ptr_null(cache_lookup_stale(c, &q, 159));	/* fresh */
 	ck_assert_ptr_null(cache_lookup(c, &q, 160, &age));	/* expired */
 	ck_assert_uint_eq(cache_entries(c), 1);
-	ck_assert_ptr_eq(cache_lookup_stale(c, &q, 160), a);
-	ck_assert_ptr_eq(cache_lookup_stale(c, &q, 179), a);
+	for (time_t now = 160; now < 180; now += 19) {
+		got = cache_lookup_stale(c, &q, now);
+		ck_assert_ptr_nonnull(got);
+		ck_assert_uint_eq(got->len, len);
+		ck_assert_mem_eq(got->wire, wire, len);
+	}
 	ck_assert_ptr_null(cache_lookup_stale(c, &q, 180));
 	ck_assert_uint_eq(cache_entries(c), 0);
 
@@ -316,8 +329,9 @@ START_TEST(cache_stale_window)
 	fresh = wildcard_answer(&q, 3600, 60);
 	cache_insert(c, &q, fresh, 200 + 30 * 86400);
 	ck_assert_ptr_null(cache_lookup_stale(c, &q, 200 + 30 * 86400 + 1));
-	ck_assert_ptr_eq(cache_lookup(c, &q, 200 + 30 * 86400 + 1, &age),
-	    fresh);
+	ck_assert_ptr_nonnull(cache_lookup(c, &q, 200 + 30 * 86400 + 1,
+	    &age));
+	ck_assert_uint_eq(age, 1);
 	/* an answer with TTL 0 removes the stale one too */
 	cache_insert(c, &q, wildcard_answer(&q, 3600, 0), 200 + 40 * 86400);
 	ck_assert_ptr_null(cache_lookup_stale(c, &q, 200 + 40 * 86400));
