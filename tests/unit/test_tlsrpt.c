@@ -317,6 +317,90 @@ START_TEST(test_state_roundtrip)
 }
 END_TEST
 
+/* The daily run: the closed period's counts become owed reports that
+ * survive a restart; the new period counts apart; a delivered report is
+ * dropped; an undelivered one is replaced by the next period's. */
+START_TEST(test_close_period)
+{
+	char dir[] = "/tmp/test_tlsrpt.XXXXXX", path[128], err[256];
+	char *json, *before, **doms;
+	size_t n, replaced;
+	time_t start, end;
+	struct tlsrpt *t;
+	struct tlsrpt_org org = { "o", "c", NULL };
+	struct tlsrpt_session s = { .domain = "example.net",
+	    .type = TLSRPT_POLICY_NONE, .mx_host = "mx.example.net",
+	    .success = true };
+	const time_t day1 = 1796342400, day2 = day1 + 86400;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/tlsrpt.state", dir);
+	ck_assert_int_eq(tlsrpt_open(path, day1, &t, err, sizeof(err)), 0);
+	record_some(t);
+	ck_assert_int_eq(tlsrpt_report_json(t, "example.net", &org, day2,
+	    &before), 0);
+	ck_assert_int_eq(tlsrpt_close_period(t, day2, &replaced), 0);
+	ck_assert_uint_eq(replaced, 0);
+	ck_assert_int_eq((long long)tlsrpt_period_start(t), (long long)day2);
+	ck_assert_int_eq(tlsrpt_domains(t, &doms, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	tlsrpt_domains_free(doms, n);
+	/* a session of the new period is not in the owed report */
+	ck_assert_int_eq(tlsrpt_record(t, &s), 0);
+	ck_assert_int_eq(tlsrpt_save(t), 0);
+	tlsrpt_free(t);
+
+	ck_assert_int_eq(tlsrpt_open(path, day2 + 5, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(tlsrpt_owed(t, &doms, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	tlsrpt_domains_free(doms, n);
+	ck_assert_int_eq(tlsrpt_owed_report(t, "example.net", &org, &json,
+	    &start, &end), 0);
+	ck_assert_int_eq((long long)start, (long long)day1);
+	ck_assert_int_eq((long long)end, (long long)day2);
+	ck_assert_str_eq(json, before);
+	free(json);
+	free(before);
+	tlsrpt_owed_done(t, "example.net");
+	ck_assert_int_eq(tlsrpt_owed_report(t, "example.net", &org, &json,
+	    &start, &end), DANEGATE_E_INVALID);
+	/* plain.example's stays owed until the next run replaces it */
+	s.domain = "plain.example";
+	ck_assert_int_eq(tlsrpt_record(t, &s), 0);
+	ck_assert_int_eq(tlsrpt_close_period(t, day2 + 86400, &replaced), 0);
+	ck_assert_uint_eq(replaced, 1);
+	ck_assert_int_eq(tlsrpt_owed_report(t, "plain.example", &org, &json,
+	    &start, &end), 0);
+	ck_assert_int_eq((long long)start, (long long)day2);
+	ck_assert_ptr_nonnull(strstr(json, "\"start-datetime\":"
+	    "\"2026-12-05T00:00:00Z\""));
+	ck_assert_ptr_nonnull(strstr(json, "\"end-datetime\":"
+	    "\"2026-12-06T00:00:00Z\""));
+	ck_assert_ptr_nonnull(strstr(json, "\"total-successful-session-count"
+	    "\":1,"));
+	free(json);
+	ck_assert_int_eq(tlsrpt_owed_report(t, "example.net", &org, &json,
+	    &start, &end), 0);
+	ck_assert_ptr_nonnull(strstr(json, "\"mx-host\":[\"mx.example.net"
+	    "\"]"));
+	free(json);
+	tlsrpt_free(t);
+
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"version\":1,\"period-start\":0,\"domains\":{},"
+	    "\"owed\":{\"a\":{\"start\":0,\"end\":1,\"policies\":"
+	    "[{}]}}}", f);
+	fclose(f);
+	ck_assert_int_eq(tlsrpt_open(path, 0, &t, err, sizeof(err)),
+	    DANEGATE_E_INVALID);
+	ck_assert_ptr_nonnull(strstr(err, "owed.a.policies[0]: bad policy"));
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_gzip)
 {
 	static const char text[] = "{\"organization-name\":\"x\"}";
@@ -351,6 +435,7 @@ suite(void)
 	tcase_add_test(tc, test_txt_records);
 	tcase_add_test(tc, test_report_json);
 	tcase_add_test(tc, test_state_roundtrip);
+	tcase_add_test(tc, test_close_period);
 	tcase_add_test(tc, test_gzip);
 	suite_add_tcase(s, tc);
 	return s;
