@@ -233,6 +233,18 @@ static const struct key relay_keys[] = {
 	{ "max-recipients", K_UINT, F(max_recipients), 100, 100000, NULL },
 	{ "max-domains", K_UINT, F(max_domains), 1, 1000, NULL },
 	{ "remote-port", K_UINT, F(remote_port), 1, 65535, NULL },
+	/* TLS reporting (RFC 8460): counts and the daily reports */
+	{ "tlsrpt-state-file", K_STR, F(tlsrpt_state_file), 0, 0, NULL },
+	{ "tlsrpt-organization", K_STR, F(tlsrpt_organization), 0, 0, NULL },
+	{ "tlsrpt-contact", K_STR, F(tlsrpt_contact), 0, 0, NULL },
+	{ "tlsrpt-submitter", K_STR, F(tlsrpt_submitter), 0, 0, NULL },
+	{ "tlsrpt-mail-from", K_STR, F(tlsrpt_mail_from), 0, 0, NULL },
+	{ "tlsrpt-submission", K_STR, F(tlsrpt_submission), 0, 0, NULL },
+	/* §4.1: a day; shorter only for tests (at least a minute apart
+	 * so that retries within the period make sense) */
+	{ "tlsrpt-interval", K_UINT, F(tlsrpt_interval), 60, 86400, NULL },
+	{ "tlsrpt-max-delay", K_UINT, F(tlsrpt_max_delay), 0, 14400, NULL },
+	{ "tlsrpt-timeout", K_UINT, F(tlsrpt_timeout), 5, 600, NULL },
 };
 
 static bool
@@ -389,6 +401,32 @@ finish(struct ctx *ctx, const char *path)
 			ctx->errors++;
 		}
 	}
+	if (c->tlsrpt_submission != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (relay_conf_parse_addr(c->tlsrpt_submission, 25, &ss,
+		    &len) != 0) {
+			log_err("%s: tlsrpt-submission: cannot parse '%s' "
+			    "(ADDR or ADDR@PORT)", p, c->tlsrpt_submission);
+			ctx->errors++;
+		}
+	}
+	/* these go into mail headers and the SMTP envelope: one word each
+	 * (no blank, no control byte, no header folding) */
+	if (c->tlsrpt_mail_from != NULL && (strpbrk(c->tlsrpt_mail_from,
+	    " \t\r\n<>()\",;") != NULL || strchr(c->tlsrpt_mail_from, '@') ==
+	    NULL)) {
+		log_err("%s: tlsrpt-mail-from: '%s' is not a bare address "
+		    "(local@domain)", p, c->tlsrpt_mail_from);
+		ctx->errors++;
+	}
+	if (c->tlsrpt_submitter != NULL && strpbrk(c->tlsrpt_submitter,
+	    " \t\r\n<>()\",;:@!/") != NULL) {
+		log_err("%s: tlsrpt-submitter: '%s' is not a domain name", p,
+		    c->tlsrpt_submitter);
+		ctx->errors++;
+	}
 	for (const char *s = c->hostname; s && *s; s++)
 		if (*s <= ' ' || *s >= 0x7f) {
 			log_err("%s: hostname: '%s' has blanks or control "
@@ -429,6 +467,9 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	ctx.conf->max_sessions = 1000;
 	ctx.conf->max_recipients = 1000;
 	ctx.conf->max_domains = 50;
+	ctx.conf->tlsrpt_interval = 86400;
+	ctx.conf->tlsrpt_max_delay = 3600;
+	ctx.conf->tlsrpt_timeout = 60;
 
 	if (path != NULL && path[0] != '\0') {
 		if (cfg_file_read(path, &cf, err, sizeof(err)) != 0) {
@@ -511,5 +552,11 @@ relay_conf_free(struct relay_conf *c)
 	free(c->chroot);
 	free(c->directory);
 	free(c->pidfile);
+	free(c->tlsrpt_state_file);
+	free(c->tlsrpt_organization);
+	free(c->tlsrpt_contact);
+	free(c->tlsrpt_submitter);
+	free(c->tlsrpt_mail_from);
+	free(c->tlsrpt_submission);
 	free(c);
 }
