@@ -199,6 +199,56 @@ key_access_control(struct ctx *ctx, const struct cfg_entry *e)
 		bad(ctx, e, "%s", err);
 }
 
+/* Replaces *field with a copy of v (a key given twice: the last wins). */
+static void
+set_str(struct ctx *ctx, char **field, const char *v)
+{
+	free(*field);
+	*field = dup_or_count(ctx, v);
+}
+
+static void
+key_tlsrpt_submission(struct ctx *ctx, const struct cfg_entry *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (relay_conf_parse_addr(e->argv[0], 25, &ss, &len) != 0) {
+		bad(ctx, e, "cannot parse '%s' (ADDR or ADDR@PORT)",
+		    e->argv[0]);
+		return;
+	}
+	set_str(ctx, &ctx->conf->tlsrpt_submission, e->argv[0]);
+}
+
+/* These go into mail headers and the SMTP envelope: one word each. */
+static void
+key_tlsrpt_mail_from(struct ctx *ctx, const struct cfg_entry *e)
+{
+	const char *v = e->argv[0], *at = strchr(v, '@');
+
+	if (strpbrk(v, " \t\r\n<>()[]\\\",;:") != NULL || at == NULL ||
+	    at == v || at[1] == '\0' || strchr(at + 1, '@') != NULL) {
+		bad(ctx, e, "'%s' is not a bare address (local@domain)", v);
+		return;
+	}
+	set_str(ctx, &ctx->conf->tlsrpt_mail_from, v);
+}
+
+static void
+key_tlsrpt_submitter(struct ctx *ctx, const struct cfg_entry *e)
+{
+	const char *v = e->argv[0];
+
+	for (const char *c = v; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '-' || *c == '.')) {
+			bad(ctx, e, "'%s' is not a domain name", v);
+			return;
+		}
+	set_str(ctx, &ctx->conf->tlsrpt_submitter, v);
+}
+
 #define F(field) offsetof(struct relay_conf, field)
 
 static const struct key relay_keys[] = {
@@ -237,9 +287,9 @@ static const struct key relay_keys[] = {
 	{ "tlsrpt-state-file", K_STR, F(tlsrpt_state_file), 0, 0, NULL },
 	{ "tlsrpt-organization", K_STR, F(tlsrpt_organization), 0, 0, NULL },
 	{ "tlsrpt-contact", K_STR, F(tlsrpt_contact), 0, 0, NULL },
-	{ "tlsrpt-submitter", K_STR, F(tlsrpt_submitter), 0, 0, NULL },
-	{ "tlsrpt-mail-from", K_STR, F(tlsrpt_mail_from), 0, 0, NULL },
-	{ "tlsrpt-submission", K_STR, F(tlsrpt_submission), 0, 0, NULL },
+	{ "tlsrpt-submitter", K_FUNC, 0, 0, 0, key_tlsrpt_submitter },
+	{ "tlsrpt-mail-from", K_FUNC, 0, 0, 0, key_tlsrpt_mail_from },
+	{ "tlsrpt-submission", K_FUNC, 0, 0, 0, key_tlsrpt_submission },
 	/* §4.1: a day; shorter only for tests (at least a minute apart
 	 * so that retries within the period make sense) */
 	{ "tlsrpt-interval", K_UINT, F(tlsrpt_interval), 60, 86400, NULL },
@@ -400,32 +450,6 @@ finish(struct ctx *ctx, const char *path)
 			    "(ADDR or ADDR@PORT)", p, c->prometheus_interface);
 			ctx->errors++;
 		}
-	}
-	if (c->tlsrpt_submission != NULL) {
-		struct sockaddr_storage ss;
-		socklen_t len;
-
-		if (relay_conf_parse_addr(c->tlsrpt_submission, 25, &ss,
-		    &len) != 0) {
-			log_err("%s: tlsrpt-submission: cannot parse '%s' "
-			    "(ADDR or ADDR@PORT)", p, c->tlsrpt_submission);
-			ctx->errors++;
-		}
-	}
-	/* these go into mail headers and the SMTP envelope: one word each
-	 * (no blank, no control byte, no header folding) */
-	if (c->tlsrpt_mail_from != NULL && (strpbrk(c->tlsrpt_mail_from,
-	    " \t\r\n<>()\",;") != NULL || strchr(c->tlsrpt_mail_from, '@') ==
-	    NULL)) {
-		log_err("%s: tlsrpt-mail-from: '%s' is not a bare address "
-		    "(local@domain)", p, c->tlsrpt_mail_from);
-		ctx->errors++;
-	}
-	if (c->tlsrpt_submitter != NULL && strpbrk(c->tlsrpt_submitter,
-	    " \t\r\n<>()\",;:@!/") != NULL) {
-		log_err("%s: tlsrpt-submitter: '%s' is not a domain name", p,
-		    c->tlsrpt_submitter);
-		ctx->errors++;
 	}
 	for (const char *s = c->hostname; s && *s; s++)
 		if (*s <= ' ' || *s >= 0x7f) {
