@@ -15,7 +15,10 @@
 #include <json-c/json.h>
 #include <zlib.h>
 
+#include <gnutls/gnutls.h>
+
 #include "plugin/relay/tlsrpt.h"
+#include "plugin/relay/tlsrpt_send.h"
 
 static int
 parse(const char *s, struct tlsrpt_txt *t, char *err, size_t errlen)
@@ -401,6 +404,98 @@ START_TEST(test_close_period)
 }
 END_TEST
 
+/* mailto: URIs (RFC 6068) down to one plain address, or refused. */
+START_TEST(test_mailto_addr)
+{
+	static const char *const bad[] = {
+		"https://x@y", "mailto:", "mailto:nobody", "mailto:a@b@c",
+		"mailto:a@b,c@d", "mailto:a%2Cx@b", "mailto:a%0D%0AX@b",
+		"mailto:<a@b>", "mailto:a b@c", "mailto:a%4", "mailto:a%zz@b",
+		"mailto:@b", "mailto:a@", "mailto:a%00@b",
+	};
+	char *a;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(tlsrpt_mailto_addr(bad[i], &a) ==
+		    DANEGATE_E_INVALID && a == NULL, "accepted %s", bad[i]);
+	ck_assert_int_eq(tlsrpt_mailto_addr("mailto:tlsrpt@example.net", &a),
+	    0);
+	ck_assert_str_eq(a, "tlsrpt@example.net");
+	free(a);
+	ck_assert_int_eq(tlsrpt_mailto_addr("MAILTO:tls%2Brpt@example.net"
+	    "?subject=x", &a), 0);
+	ck_assert_str_eq(a, "tls+rpt@example.net");
+	free(a);
+}
+END_TEST
+
+/* The RFC 8460 §5.3 message: headers, the two parts, the base64 part
+ * decoding to the gzip given. */
+START_TEST(test_mail_compose)
+{
+	static const unsigned char gz[100] = { 0x1f, 0x8b, 8 };
+	char *m, *p, *e, line[200];
+	unsigned char back[128];
+	size_t n = 0, k;
+
+	ck_assert_int_eq(tlsrpt_mail_compose("noreply@relay.example.org",
+	    "tlsrpt@example.net", "relay.example.org", "example.net",
+	    "20261204T000000Z_example.net@relay.example.org", 1796342400LL,
+	    1796428800LL, gz, sizeof(gz), 1796430000LL, &m), 0);
+	/* every line ends with CRLF, none is longer than 78 */
+	for (p = m; *p != '\0'; p = e + 2) {
+		e = strstr(p, "\r\n");
+		ck_assert_ptr_nonnull(e);
+		ck_assert_uint_le((size_t)(e - p), 78);
+		ck_assert_ptr_null(memchr(p, '\n', (size_t)(e - p)));
+	}
+	ck_assert(strncmp(m, "From: <noreply@relay.example.org>\r\n",
+	    strlen("From: <noreply@relay.example.org>\r\n")) == 0);
+	ck_assert_ptr_nonnull(strstr(m, "\r\nTo: <tlsrpt@example.net>\r\n"));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nDate: Sat, 05 Dec 2026 "));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nSubject: Report Domain: "
+	    "example.net Submitter: relay.example.org\r\n Report-ID: "
+	    "<20261204T000000Z_example.net@relay.example.org>\r\n"));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nTLS-Report-Domain: example.net"
+	    "\r\nTLS-Report-Submitter: relay.example.org\r\n"
+	    "TLS-Required: No\r\n"));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nMessage-ID: <"));
+	ck_assert_ptr_nonnull(strstr(m, "@relay.example.org>\r\n"));
+	ck_assert_ptr_nonnull(strstr(m, "Content-Type: multipart/report; "
+	    "report-type=\"tlsrpt\";\r\n\tboundary=\""));
+	ck_assert_ptr_nonnull(strstr(m, "Content-Type: text/plain"));
+	ck_assert_ptr_nonnull(strstr(m, "filename=\"relay.example.org!"
+	    "example.net!1796342400!1796428800.json.gz\""));
+	p = strstr(m, "Content-Type: application/tlsrpt+gzip\r\n"
+	    "Content-Transfer-Encoding: base64\r\n");
+	ck_assert_ptr_nonnull(p);
+	p = strstr(p, "\r\n\r\n") + 4;
+	/* the base64 lines up to the empty line before the boundary */
+	while (strncmp(p, "\r\n", 2) != 0) {
+		gnutls_datum_t in, out;
+
+		e = strstr(p, "\r\n");
+		ck_assert_uint_lt((size_t)(e - p), sizeof(line));
+		memcpy(line, p, (size_t)(e - p));
+		in.data = (unsigned char *)line;
+		in.size = (unsigned)(e - p);
+		ck_assert_int_eq(gnutls_base64_decode2(&in, &out), 0);
+		k = out.size;
+		ck_assert_uint_le(n + k, sizeof(back));
+		memcpy(back + n, out.data, k);
+		n += k;
+		gnutls_free(out.data);
+		p = e + 2;
+	}
+	ck_assert_uint_eq(n, sizeof(gz));
+	ck_assert_int_eq(memcmp(back, gz, n), 0);
+	ck_assert(strncmp(p + 2, "--", 2) == 0);
+	ck_assert_ptr_nonnull(strstr(p, "--\r\n"));
+	free(m);
+}
+END_TEST
+
 START_TEST(test_gzip)
 {
 	static const char text[] = "{\"organization-name\":\"x\"}";
@@ -436,6 +531,8 @@ suite(void)
 	tcase_add_test(tc, test_report_json);
 	tcase_add_test(tc, test_state_roundtrip);
 	tcase_add_test(tc, test_close_period);
+	tcase_add_test(tc, test_mailto_addr);
+	tcase_add_test(tc, test_mail_compose);
 	tcase_add_test(tc, test_gzip);
 	suite_add_tcase(s, tc);
 	return s;
