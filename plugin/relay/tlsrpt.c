@@ -551,6 +551,17 @@ utc_time(time_t when, char *buf, size_t len)
 		snprintf(buf, len, "1970-01-01T00:00:00Z");
 }
 
+/* The same instant as 20261204T000000Z (RFC 3339's basic form). */
+static void
+compact_time(time_t when, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&when, &tm) == NULL ||
+	    strftime(buf, len, "%Y%m%dT%H%M%SZ", &tm) == 0)
+		snprintf(buf, len, "19700101T000000Z");
+}
+
 /* One stored policy as its report entry (§4.4 "policies" member). */
 static json_object *
 report_policy(json_object *p, const char *domain)
@@ -623,7 +634,7 @@ report_json(json_object *pols, const char *domain,
     const struct tlsrpt_org *org, time_t start, time_t end, char **json)
 {
 	json_object *r, *dr, *out;
-	char start_s[32], end_s[32], *id = NULL;
+	char start_s[32], end_s[32], stamp[32], *id = NULL;
 	size_t i;
 	int rc = DANEGATE_E_NOMEM;
 
@@ -633,7 +644,10 @@ report_json(json_object *pols, const char *domain,
 		return DANEGATE_E_INVALID;
 	utc_time(start, start_s, sizeof(start_s));
 	utc_time(end, end_s, sizeof(end_s));
-	if (asprintf(&id, "%s_%s%s", start_s, domain,
+	/* the id is also the Subject's "Report-ID: <id-left@id-right>"
+	 * (§5.3): its time without ':' and '-', so it is a dot-atom */
+	compact_time(start, stamp, sizeof(stamp));
+	if (asprintf(&id, "%s_%s%s", stamp, domain,
 	    org->report_id_suffix != NULL ? org->report_id_suffix : "") < 0)
 		return DANEGATE_E_NOMEM;
 	r = json_object_new_object();

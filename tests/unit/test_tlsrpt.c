@@ -197,7 +197,7 @@ START_TEST(test_report_json)
 	    json_type_string)), "mailto:postmaster@relay");
 	ck_assert_str_eq(json_object_get_string(get(r, "report-id",
 	    json_type_string)),
-	    "2026-12-04T00:00:00Z_example.net@relay.example.org");
+	    "20261204T000000Z_example.net@relay.example.org");
 	d = get(r, "date-range", json_type_object);
 	ck_assert_str_eq(json_object_get_string(get(d, "start-datetime",
 	    json_type_string)), "2026-12-04T00:00:00Z");
