@@ -75,6 +75,7 @@ class Collector:
 
 def start_relay(world, workdir, state):
     env = world.env
+    Path(workdir).mkdir(parents=True, exist_ok=True)
     r = Relay(world, workdir, ["%s@%d" % (ADDR, PORT)], None, [
         "hostname: relay.world.invalid",
         "ca-file: %s" % env["WORLD_CA_FILE"],
