@@ -501,13 +501,19 @@ tlsrpt_save(const struct tlsrpt *t)
 static int
 names_of(json_object *d, char ***domains, size_t *n)
 {
-	size_t cap = (size_t)json_object_object_length(d), i = 0;
+	/* no "owed" member yet: none */
+	size_t cap = d != NULL ? (size_t)json_object_object_length(d) : 0;
+	size_t i = 0;
 	char **v = calloc(cap + 1, sizeof(*v));
 
 	*domains = NULL;
 	*n = 0;
 	if (v == NULL)
 		return DANEGATE_E_NOMEM;
+	if (d == NULL) {
+		*domains = v;
+		return 0;
+	}
 	json_object_object_foreach(d, key, val) {
 		(void)val;
 		if ((v[i] = strdup(key)) == NULL) {

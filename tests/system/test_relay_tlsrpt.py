@@ -17,12 +17,12 @@ Addresses: NET.5.6 port 2525: the relay; the collector is the world's
 NET.4.100 port 443 (reports.dane-ee.example); mailto reports are
 submitted to the world Postfix of mx.dane-ee.example (port 25).
 """
+import atexit
 import base64
 import email
 import email.policy
 import gzip
 import json
-import os
 import re
 import signal
 import smtplib
@@ -32,8 +32,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 import dgsys
 from test_relay_e2e import RELAY, mailworld  # noqa: F401 (fixture)
 from test_relay_front import Relay
@@ -41,6 +39,7 @@ from test_relay_front import Relay
 ADDR = dgsys.addr("5.6")
 PORT = 2525
 FROM = "sender@client.example"
+STARTED = []           # relays to kill when a test ends
 COLLECTOR = Path(__file__).resolve().parent.parent / "world" / \
     "tlsrpt_collector.py"
 
@@ -58,6 +57,7 @@ class Collector:
             cmd += ["--fail", f]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
+        atexit.register(self.stop)
         line = self.proc.stdout.readline()
         assert line.strip() == "listening", line + self.proc.stdout.read()
 
@@ -69,8 +69,9 @@ class Collector:
         return out
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 def start_relay(world, workdir, state):
@@ -85,6 +86,7 @@ def start_relay(world, workdir, state):
         "tlsrpt-submission: %s@25" % env["WORLD_SMTP_DANE_EE"],
         "tlsrpt-max-delay: 0",
     ], binary=RELAY)
+    STARTED.append(r)
     r.start()
     r.wait_log("TLS-RPT: counting into")
     return r
@@ -159,8 +161,8 @@ def test_reports_sent_after_restart(mailworld, tmp_path):
     env = mailworld.env
     state = tmp_path / "tlsrpt.state"
     col = Collector(mailworld, tmp_path / "collected")
-    r = start_relay(mailworld, tmp_path / "relay", state)
     try:
+        r = start_relay(mailworld, tmp_path / "relay", state)
         assert send("test@dane-ta.example")
         assert send("test@dane-ta.example")
         assert send("test@dane-ee.example")
@@ -229,7 +231,8 @@ def test_reports_sent_after_restart(mailworld, tmp_path):
         assert r.stop() == 0, r.log()[-3000:]
         assert state_of(state).get("owed") == {}, state_of(state)
     finally:
-        r.kill()
+        while STARTED:
+            STARTED.pop().kill()
         col.stop()
 
 
@@ -237,8 +240,8 @@ def test_failed_report_kept_and_sent_at_next_start(mailworld, tmp_path):
     state = tmp_path / "tlsrpt.state"
     col = Collector(mailworld, tmp_path / "c1",
                     fail=["/tlsrpt/no-starttls=503"])
-    r = start_relay(mailworld, tmp_path / "relay", state)
     try:
+        r = start_relay(mailworld, tmp_path / "relay", state)
         assert not send("test@no-starttls.example")
         r.proc.send_signal(signal.SIGUSR1)
         r.wait_log(r"TLS-RPT no-starttls\.example: report (\S+) not sent "
@@ -263,7 +266,8 @@ def test_failed_report_kept_and_sent_at_next_start(mailworld, tmp_path):
         assert r.stop() == 0, r.log()[-3000:]
         assert state_of(state)["owed"] == {}
     finally:
-        r.kill()
+        while STARTED:
+            STARTED.pop().kill()
         col.stop()
 
 

@@ -340,6 +340,10 @@ START_TEST(test_close_period)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/tlsrpt.state", dir);
 	ck_assert_int_eq(tlsrpt_open(path, day1, &t, err, sizeof(err)), 0);
+	/* a new file has nothing owed */
+	ck_assert_int_eq(tlsrpt_owed(t, &doms, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	tlsrpt_domains_free(doms, n);
 	record_some(t);
 	ck_assert_int_eq(tlsrpt_report_json(t, "example.net", &org, day2,
 	    &before), 0);
