@@ -174,7 +174,7 @@ def test_reports_sent_after_restart(mailworld, tmp_path):
         assert set(saved) == {"dane-ta.example", "dane-ee.example",
                               "no-starttls.example", "no-tlsa.example"}, \
             saved
-        r = start_relay(mailworld, tmp_path / "relay", state)
+        r = start_relay(mailworld, tmp_path / "relay2", state)
         assert send("test@dane-ta.example")
         r.proc.send_signal(signal.SIGUSR1)
         r.wait_log(r"TLS-RPT no-starttls\.example: report \S+ sent to "
@@ -197,8 +197,12 @@ def test_reports_sent_after_restart(mailworld, tmp_path):
         assert ta["organization-name"] == "danegate world relay"
         assert ta["contact-info"] == "mailto:postmaster@relay.world.invalid"
         p = policies(ta)[("tlsa", "dane-ta.example")]
-        assert p["summary"] == {"total-successful-session-count": 3,
-                                "total-failure-session-count": 0}, p
+        # sessions, not messages: the second message of the first run may
+        # go over the cached session; each run needs one of its own, so
+        # 2 says the first run's count survived the restart
+        n = p["summary"]["total-successful-session-count"]
+        assert 2 <= n <= 3, p
+        assert p["summary"]["total-failure-session-count"] == 0, p
         assert p["policy"]["mx-host"] == ["mx.dane-ta.example"], p
         assert all(s.startswith("2 0 1 ") for s in
                    p["policy"]["policy-string"]), p
@@ -257,7 +261,7 @@ def test_failed_report_kept_and_sent_at_next_start(mailworld, tmp_path):
         col.stop()
 
         col = Collector(mailworld, tmp_path / "c2")
-        r = start_relay(mailworld, tmp_path / "relay", state)
+        r = start_relay(mailworld, tmp_path / "relay2", state)
         r.wait_log(r"TLS-RPT no-starttls\.example: report %s sent to "
                    r"https://reports\.dane-ee\.example/tlsrpt/no-starttls"
                    % re.escape(rid), 60)
