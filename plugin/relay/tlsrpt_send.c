@@ -795,44 +795,54 @@ send_owed(struct tlsrpt_send *ts)
 	tlsrpt_domains_free(doms, n);
 }
 
-static void
+/*
+ * Ends the period at end and sends. Refused (false) while a delivery or
+ * lookup of the last run is in flight: its report must not be replaced
+ * under it. A job only waiting for its retry ends here instead.
+ */
+static bool
 run(struct tlsrpt_send *ts, time_t end)
 {
 	struct job *j, *next;
 	size_t replaced;
 
-	/* a job of the last period still retrying ends here: its report
-	 * may be replaced now */
+	for (j = ts->jobs; j != NULL; j = j->next)
+		if (j->dns_pending > 0 || j->running > 0)
+			return false;
 	for (j = ts->jobs; j != NULL; j = next) {
 		next = j->next;
-		if (j->dns_pending == 0 && j->running == 0) {
-			log_warnx("TLS-RPT %s: report %s: the period ended "
-			    "before it was delivered", j->domain,
-			    j->report_id);
-			job_free(j);
-		}
+		log_warnx("TLS-RPT %s: report %s: the period ended before it "
+		    "was delivered", j->domain, j->report_id);
+		job_free(j);
 	}
 	if (tlsrpt_close_period(ts->store, end, &replaced) != 0) {
 		log_warnx("TLS-RPT: out of memory closing the period");
-		return;
+		return true;
 	}
 	if (replaced > 0)
 		log_warnx("TLS-RPT: %zu undelivered report(s) of an earlier "
 		    "period dropped for this one's", replaced);
 	save(ts);
 	send_owed(ts);
+	return true;
 }
 
 static void
 on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct tlsrpt_send *ts = arg;
+	static const struct timeval later = { 60, 0 };
 	time_t now = time(NULL);
 
 	(void)fd;
 	(void)what;
 	/* the period that just ended: its boundary, not the delay's end */
-	run(ts, now - (now % (time_t)ts->interval));
+	if (!run(ts, now - (now % (time_t)ts->interval))) {
+		log_notice("TLS-RPT: reports still being sent; the period "
+		    "ends in a minute");
+		evtimer_add(ts->timer, &later);
+		return;
+	}
 	schedule(ts);
 }
 
@@ -858,8 +868,11 @@ schedule(struct tlsrpt_send *ts)
 void
 tlsrpt_send_now(struct tlsrpt_send *ts)
 {
-	log_notice("TLS-RPT: reports requested now");
-	run(ts, time(NULL));
+	if (run(ts, time(NULL)))
+		log_notice("TLS-RPT: period ended on request, reports sent");
+	else
+		log_notice("TLS-RPT: reports still being sent; request "
+		    "ignored");
 }
 
 void
@@ -890,7 +903,9 @@ tlsrpt_send_new(const struct tlsrpt_send_options *o, struct tlsrpt_send **out)
 	ts->r = o->resolver;
 	ts->store = o->store;
 	ts->interval = o->interval_s ? o->interval_s : 86400;
-	ts->max_delay = o->max_delay_s;
+	/* the delay stays inside the period it starts (on_timer) */
+	ts->max_delay = o->max_delay_s < ts->interval / 2 ? o->max_delay_s :
+	    ts->interval / 2;
 	ts->timeout = o->timeout_s ? o->timeout_s : 60;
 	if (o->submission != NULL) {
 		if (relay_conf_parse_addr(o->submission, 25, &ss, &len) != 0 ||
