@@ -309,6 +309,17 @@ relay_metrics_render(void *arg, char *buf, size_t cap)
 	    "danegate_relay_exemptions_total{what=\"used\"} %lu\n"
 	    "danegate_relay_exemptions_total{what=\"refused\"} %lu\n",
 	    os.exemptions_used, os.exemptions_refused);
+	if (r->tlsrpt_send != NULL) {
+		unsigned long sent, failed;
+
+		tlsrpt_send_stats(r->tlsrpt_send, &sent, &failed);
+		out_printf(&o, "# HELP danegate_relay_tlsrpt_reports_total TLS "
+		    "reports (RFC 8460) per recipient, by outcome.\n# TYPE "
+		    "danegate_relay_tlsrpt_reports_total counter\n"
+		    "danegate_relay_tlsrpt_reports_total{outcome=\"sent\"} "
+		    "%lu\ndanegate_relay_tlsrpt_reports_total{outcome="
+		    "\"failed\"} %lu\n", sent, failed);
+	}
 	return o.len;
 }
 

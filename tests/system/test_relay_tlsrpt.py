@@ -13,7 +13,7 @@ policy types and counts, and the world Postfix's mailbox the §5.3
 multipart/report with the same JSON. A collector that answers 503 leaves
 the report owed in the state file; the relay's next start sends it.
 
-Addresses: NET.5.6 port 2525: the relay; the collector is the world's
+Addresses: NET.5.6 port 2525: the relay (Prometheus on port 9169); the collector is the world's
 NET.4.100 port 443 (reports.dane-ee.example); mailto reports are
 submitted to the world Postfix of mx.dane-ee.example (port 25).
 """
@@ -38,6 +38,7 @@ from test_relay_front import Relay
 
 ADDR = dgsys.addr("5.6")
 PORT = 2525
+METRICS_PORT = 9169
 FROM = "sender@client.example"
 STARTED = []           # relays to kill when a test ends
 COLLECTOR = Path(__file__).resolve().parent.parent / "world" / \
@@ -85,6 +86,7 @@ def start_relay(world, workdir, state):
         "tlsrpt-contact: mailto:postmaster@relay.world.invalid",
         "tlsrpt-submission: %s@25" % env["WORLD_SMTP_DANE_EE"],
         "tlsrpt-max-delay: 0",
+        "prometheus-interface: %s@%d" % (ADDR, METRICS_PORT),
     ], binary=RELAY)
     STARTED.append(r)
     r.start()
@@ -231,6 +233,15 @@ def test_reports_sent_after_restart(mailworld, tmp_path):
         ee = check_mail(mails[0], "dane-ee.example", ee_id)
         p = policies(ee)[("tlsa", "dane-ee.example")]
         assert p["summary"]["total-successful-session-count"] == 1, p
+        # and counted for Prometheus, one per recipient
+        import urllib.request
+        with urllib.request.urlopen("http://%s:%d/metrics" % (
+                ADDR, METRICS_PORT), timeout=10) as resp:
+            body = resp.read().decode()
+        assert 'danegate_relay_tlsrpt_reports_total{outcome="sent"} 4' in \
+            body, body
+        assert 'danegate_relay_tlsrpt_reports_total{outcome="failed"} 0' \
+            in body, body
         # delivered reports are no longer owed
         assert r.stop() == 0, r.log()[-3000:]
         assert state_of(state).get("owed") == {}, state_of(state)
