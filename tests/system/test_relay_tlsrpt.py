@@ -10,8 +10,10 @@ the deliveries (the counts survive in the state file), then SIGUSR1 makes
 it send: the world's collector (tests/world/tlsrpt_collector.py, the
 world's CA) must have one gzip JSON report per https rua with the right
 policy types and counts, and the world Postfix's mailbox the §5.3
-multipart/report with the same JSON. A collector that answers 503 leaves
-the report owed in the state file; the relay's next start sends it.
+multipart/report with the same JSON. A 503 is retried after 1/96 of the
+period, and the retry delivers; a collector that keeps answering 503
+leaves the report owed in the state file; the relay's next start sends
+it.
 
 Addresses: NET.5.6 port 2525: the relay (Prometheus on port 9169); the collector is the world's
 NET.4.100 port 443 (reports.dane-ee.example); mailto reports are
@@ -75,7 +77,7 @@ class Collector:
             self.proc.wait(10)
 
 
-def start_relay(world, workdir, state):
+def start_relay(world, workdir, state, extra=()):
     env = world.env
     Path(workdir).mkdir(parents=True, exist_ok=True)
     r = Relay(world, workdir, ["%s@%d" % (ADDR, PORT)], None, [
@@ -87,7 +89,7 @@ def start_relay(world, workdir, state):
         "tlsrpt-submission: %s@25" % env["WORLD_SMTP_DANE_EE"],
         "tlsrpt-max-delay: 0",
         "prometheus-interface: %s@%d" % (ADDR, METRICS_PORT),
-    ], binary=RELAY)
+    ] + list(extra), binary=RELAY)
     STARTED.append(r)
     r.start()
     r.wait_log("TLS-RPT: counting into")
@@ -276,6 +278,40 @@ def test_failed_report_kept_and_sent_at_next_start(mailworld, tmp_path):
         r.wait_log(r"TLS-RPT no-starttls\.example: report %s sent to "
                    r"https://reports\.dane-ee\.example/tlsrpt/no-starttls"
                    % re.escape(rid), 60)
+        posts = col.posts()
+        assert len(posts) == 1 and report_of(posts[0])["report-id"] == rid
+        assert r.stop() == 0, r.log()[-3000:]
+        assert state_of(state)["owed"] == {}
+    finally:
+        while STARTED:
+            STARTED.pop().kill()
+        col.stop()
+
+
+def test_retry_within_the_period(mailworld, tmp_path):
+    """A 503 is retried after 1/96 of the period (tlsrpt-interval: 3600:
+    37 s) and the second attempt delivers the same report."""
+    left = 3600 - time.time() % 3600
+    if left < 150:
+        # the hour's run would end the period under the test
+        time.sleep(left + 2)
+    state = tmp_path / "tlsrpt.state"
+    col = Collector(mailworld, tmp_path / "c1",
+                    fail=["/tlsrpt/no-starttls=503"])
+    try:
+        r = start_relay(mailworld, tmp_path / "relay", state,
+                        ["tlsrpt-interval: 3600"])
+        assert not send("test@no-starttls.example")
+        r.proc.send_signal(signal.SIGUSR1)
+        r.wait_log(r"TLS-RPT no-starttls\.example: report \S+: retry in "
+                   r"37 s", 60)
+        rid = re.search(r"TLS-RPT no-starttls\.example: report (\S+) not "
+                        r"sent .*HTTP 503", r.log()).group(1)
+        col.stop()
+        col = Collector(mailworld, tmp_path / "c2")
+        r.wait_log(r"TLS-RPT no-starttls\.example: report %s sent to "
+                   r"https://reports\.dane-ee\.example/tlsrpt/no-starttls: "
+                   r"HTTP 200" % re.escape(rid), 90)
         posts = col.posts()
         assert len(posts) == 1 and report_of(posts[0])["report-id"] == rid
         assert r.stop() == 0, r.log()[-3000:]
