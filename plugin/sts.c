@@ -3,7 +3,7 @@
  *
  * A query: TXT lookup -> cache decision -> (fetch: A/AAAA of mta-sts.<domain>
  * -> HTTPS on the multi handle) -> cache update -> answer. libcurl's
- * sockets and timer are events on the resolver's base.
+ * sockets and timer are events on the resolver's base (curl_ev.h).
  */
 #include "config.h"
 
@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include "curl_ev.h"
 #include "lookup.h"
 #include "resolver.h"
 #include "sts.h"
@@ -25,8 +26,7 @@ struct sts {
 	struct danegate_resolver *r;
 	struct event_base *base;
 	struct sts_cache *cache;
-	CURLM *multi;
-	struct event *timer;
+	struct curl_ev *ce;		/* the fetches, on base */
 	char *ca_file;
 	unsigned timeout_ms;
 	bool ipv4, ipv6;
@@ -64,7 +64,7 @@ query_free(struct sts_query *q)
 	if (q->next != NULL)
 		q->next->prev = q->prev;
 	if (q->easy != NULL) {
-		curl_multi_remove_handle(s->multi, q->easy);
+		curl_ev_remove(s->ce, q->easy);
 		curl_easy_cleanup(q->easy);
 	}
 	curl_slist_free_all(q->resolve);
@@ -101,82 +101,7 @@ answer_from_entry(struct sts_answer *a, const struct sts_cache_entry *e)
 	snprintf(a->id, sizeof(a->id), "%s", e->id);
 }
 
-/* ---- libcurl on libevent ---------------------------------------------- */
-
-static void check_done(struct sts *s);
-
-static void
-on_socket_event(evutil_socket_t fd, short what, void *arg)
-{
-	struct sts *s = arg;
-	int running, flags = 0;
-
-	if (what & EV_READ)
-		flags |= CURL_CSELECT_IN;
-	if (what & EV_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(s->multi, fd, flags, &running);
-	check_done(s);
-}
-
-static int
-socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct sts *s = userp;
-	struct event *ev = socketp;
-	short kind;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (ev != NULL) {
-			event_free(ev);
-			curl_multi_assign(s->multi, fd, NULL);
-		}
-		return 0;
-	}
-	kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
-	    ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-	if (ev != NULL) {
-		event_del(ev);
-		event_assign(ev, s->base, fd, kind, on_socket_event, s);
-	} else if ((ev = event_new(s->base, fd, kind, on_socket_event, s)) ==
-	    NULL) {
-		return -1;
-	} else {
-		curl_multi_assign(s->multi, fd, ev);
-	}
-	event_add(ev, NULL);
-	return 0;
-}
-
-static void
-on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct sts *s = arg;
-	int running;
-
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(s->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(s);
-}
-
-static int
-timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct sts *s = userp;
-	struct timeval tv;
-
-	(void)multi;
-	if (timeout_ms < 0) {
-		evtimer_del(s->timer);
-		return 0;
-	}
-	tv.tv_sec = timeout_ms / 1000;
-	tv.tv_usec = (timeout_ms % 1000) * 1000;
-	evtimer_add(s->timer, &tv);
-	return 0;
-}
+/* ---- the fetch's end ------------------------------------------------- */
 
 /* A fetch ended: the cache learns the outcome, the caller gets the
  * policy that applies now. */
@@ -213,21 +138,16 @@ fetch_done(struct sts_query *q, CURLcode rc)
 	query_finish(q, &a);
 }
 
+/* curl_ev's callback: the transfer of the query in CURLOPT_PRIVATE. */
 static void
-check_done(struct sts *s)
+on_fetch_done(void *arg, CURL *easy, CURLcode rc)
 {
-	CURLMsg *msg;
-	int left;
+	struct sts_query *q = NULL;
 
-	while ((msg = curl_multi_info_read(s->multi, &left)) != NULL) {
-		struct sts_query *q = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &q);
-		if (q != NULL)
-			fetch_done(q, msg->data.result);
-	}
+	(void)arg;
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, &q);
+	if (q != NULL)
+		fetch_done(q, rc);
 }
 
 /* ---- the query's steps ------------------------------------------------- */
@@ -272,7 +192,7 @@ start_https(struct sts_query *q)
 	mta_sts_curl_setup(q->easy, q->url, q->resolve, q->s->ca_file,
 	    q->s->timeout_ms, &q->body, q->curl_err);
 	curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
-	if (curl_multi_add_handle(q->s->multi, q->easy) != CURLM_OK) {
+	if (curl_ev_add(q->s->ce, q->easy) != 0) {
 		curl_easy_cleanup(q->easy);
 		q->easy = NULL;
 		fetch_failed(q, "libcurl refused the transfer", host);
@@ -473,8 +393,8 @@ sts_new(struct danegate_resolver *r, const struct sts_options *opts,
 	if (co.log == NULL)
 		co.log = cache_log_stderr;
 	if ((opts->ca_file != NULL && (s->ca_file = strdup(opts->ca_file)) ==
-	    NULL) || (s->multi = curl_multi_init()) == NULL ||
-	    (s->timer = evtimer_new(s->base, on_timer, s)) == NULL) {
+	    NULL) || (s->ce = curl_ev_new(s->base, on_fetch_done, s)) ==
+	    NULL) {
 		sts_free(s);
 		return DANEGATE_E_NOMEM;
 	}
@@ -483,10 +403,6 @@ sts_new(struct danegate_resolver *r, const struct sts_options *opts,
 		sts_free(s);
 		return rc;
 	}
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_SOCKETDATA, s);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(s->multi, CURLMOPT_TIMERDATA, s);
 	*out = s;
 	return 0;
 }
@@ -509,17 +425,14 @@ sts_free(struct sts *s)
 			continue;
 		}
 		if (q->easy != NULL) {
-			curl_multi_remove_handle(s->multi, q->easy);
+			curl_ev_remove(s->ce, q->easy);
 			curl_easy_cleanup(q->easy);
 		}
 		curl_slist_free_all(q->resolve);
 		free(q->body.data);
 		free(q);
 	}
-	if (s->multi != NULL)
-		curl_multi_cleanup(s->multi);
-	if (s->timer != NULL)
-		event_free(s->timer);
+	curl_ev_free(s->ce);
 	sts_cache_free(s->cache);
 	free(s->ca_file);
 	free(s);

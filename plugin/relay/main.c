@@ -38,6 +38,8 @@
 #include "policy_table.h"
 #include "relay_conf.h"
 #include "sandbox.h"
+#include "tlsrpt.h"
+#include "tlsrpt_send.h"
 
 struct relay {
 	struct event_base *base;
@@ -48,7 +50,10 @@ struct relay {
 	struct exemptions *exemptions;	/* dane-exemptions-file:, or NULL */
 	const char *conf_path;
 	struct relay_conf_overrides ov;
-	struct event *ev_hup, *ev_term, *ev_int;
+	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1;
+	struct tlsrpt *tlsrpt;		/* tlsrpt-state-file:, or NULL */
+	struct tlsrpt_send *tlsrpt_send;
+	struct event *tlsrpt_save;	/* writes the counts every minute */
 	struct http_metrics *metrics;	/* prometheus-interface:, or NULL */
 	bool stopping;
 };
@@ -93,7 +98,8 @@ usage(FILE *f)
 	    "\n"
 	    "Signals: SIGHUP reloads the configuration (a bad file keeps the\n"
 	    "old one); SIGTERM drains: no new sessions, transactions in flight\n"
-	    "finish until drain-timeout, then 421. See danegate-relay(8).\n",
+	    "finish until drain-timeout, then 421; SIGUSR1 sends the TLS\n"
+	    "reports now. See danegate-relay(8).\n",
 	    RELAY_CONF_DEFAULT_PATH);
 }
 
@@ -303,6 +309,17 @@ relay_metrics_render(void *arg, char *buf, size_t cap)
 	    "danegate_relay_exemptions_total{what=\"used\"} %lu\n"
 	    "danegate_relay_exemptions_total{what=\"refused\"} %lu\n",
 	    os.exemptions_used, os.exemptions_refused);
+	if (r->tlsrpt_send != NULL) {
+		unsigned long sent, failed;
+
+		tlsrpt_send_stats(r->tlsrpt_send, &sent, &failed);
+		out_printf(&o, "# HELP danegate_relay_tlsrpt_reports_total TLS "
+		    "reports (RFC 8460) per recipient, by outcome.\n# TYPE "
+		    "danegate_relay_tlsrpt_reports_total counter\n"
+		    "danegate_relay_tlsrpt_reports_total{outcome=\"sent\"} "
+		    "%lu\ndanegate_relay_tlsrpt_reports_total{outcome="
+		    "\"failed\"} %lu\n", sent, failed);
+	}
 	return o.len;
 }
 
@@ -353,6 +370,14 @@ relay_on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (sig == SIGHUP) {
 		(void)relay_reload(r);
+		return;
+	}
+	if (sig == SIGUSR1) {
+		if (r->tlsrpt_send != NULL)
+			tlsrpt_send_now(r->tlsrpt_send);
+		else
+			log_notice("SIGUSR1: no tlsrpt-state-file:, no TLS "
+			    "reports to send");
 		return;
 	}
 	if (r->stopping) {
@@ -440,12 +465,82 @@ relay_check(struct relay *r)
 		bad = 1;
 	else
 		front_free(f);
+	if (conf->tlsrpt_state_file != NULL) {
+		struct tlsrpt *t;
+		char why[512];
+
+		/* a damaged file would stop the start */
+		if (tlsrpt_open(conf->tlsrpt_state_file, time(NULL), &t, why,
+		    sizeof(why)) != 0) {
+			log_err("tlsrpt-state-file: %s", why[0] ? why :
+			    "out of memory");
+			bad = 1;
+		}
+		tlsrpt_free(t);
+	}
 	relay_conf_free(conf);
 	if (bad)
 		return 1;
 	printf("%s: configuration OK\n", r->conf_path && r->conf_path[0] ?
 	    r->conf_path : "(no file)");
 	return 0;
+}
+
+static void
+relay_tlsrpt_save(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (tlsrpt_save(r->tlsrpt) != 0)
+		log_warnx("tlsrpt-state-file: %s: cannot write",
+		    r->conf->tlsrpt_state_file);
+}
+
+/*
+ * TLS reporting: the counts (after the privilege drop, so the file is the
+ * relay user's, inside the chroot if any) and the daily reports.
+ */
+static void
+relay_tlsrpt_start(struct relay *r, struct danegate_resolver *resolver)
+{
+	const struct relay_conf *c = r->conf;
+	struct tlsrpt_send_options so = { 0 };
+	static const struct timeval minute = { 60, 0 };
+	char why[512], from[300];
+	int rc;
+
+	if (c->tlsrpt_state_file == NULL)
+		return;
+	if (tlsrpt_open(c->tlsrpt_state_file, time(NULL), &r->tlsrpt, why,
+	    sizeof(why)) != 0)
+		fatalx("tlsrpt-state-file: %s", why[0] ? why : "out of memory");
+	outbound_env_set_tlsrpt(r->oenv, r->tlsrpt);
+	snprintf(from, sizeof(from), "noreply-smtp-tls-reporting@%s",
+	    c->hostname);
+	so.base = r->base;
+	so.resolver = resolver;
+	so.store = r->tlsrpt;
+	so.submitter = c->tlsrpt_submitter ? c->tlsrpt_submitter : c->hostname;
+	so.mail_from = c->tlsrpt_mail_from ? c->tlsrpt_mail_from : from;
+	so.organization = c->tlsrpt_organization ? c->tlsrpt_organization :
+	    so.submitter;
+	so.contact = c->tlsrpt_contact ? c->tlsrpt_contact : so.mail_from;
+	so.submission = c->tlsrpt_submission;
+	so.ca_file = c->ca_file;
+	so.interval_s = c->tlsrpt_interval;
+	so.max_delay_s = c->tlsrpt_max_delay;
+	so.timeout_s = c->tlsrpt_timeout;
+	if ((rc = tlsrpt_send_new(&so, &r->tlsrpt_send)) != 0)
+		fatalx("TLS-RPT: %s", danegate_strerror(rc));
+	if ((r->tlsrpt_save = event_new(r->base, -1, EV_PERSIST,
+	    relay_tlsrpt_save, r)) == NULL ||
+	    event_add(r->tlsrpt_save, &minute) != 0)
+		fatalx("TLS-RPT: cannot start the save timer");
+	log_notice("TLS-RPT: counting into %s, reports every %u s%s",
+	    c->tlsrpt_state_file, c->tlsrpt_interval, c->tlsrpt_submission ?
+	    "" : " (no tlsrpt-submission: mailto: recipients are skipped)");
 }
 
 int
@@ -568,6 +663,7 @@ main(int argc, char **argv)
 		relay_detach();
 	write_pidfile(r.conf->pidfile);
 	relay_sandbox(r.conf);
+	relay_tlsrpt_start(&r, resolver);
 
 	r.ev_hup = evsignal_new(r.base, SIGHUP, relay_on_signal, &r);
 	r.ev_term = evsignal_new(r.base, SIGTERM, relay_on_signal, &r);
@@ -575,20 +671,29 @@ main(int argc, char **argv)
 	evsignal_add(r.ev_hup, NULL);
 	evsignal_add(r.ev_term, NULL);
 	evsignal_add(r.ev_int, NULL);
+	r.ev_usr1 = evsignal_new(r.base, SIGUSR1, relay_on_signal, &r);
+	evsignal_add(r.ev_usr1, NULL);
 	log_notice("danegate-relay %s started", PACKAGE_VERSION);
 	notify("READY=1\nSTATUS=relaying");
 
 	event_base_dispatch(r.base);
 
 	http_metrics_free(r.metrics);
+	tlsrpt_send_free(r.tlsrpt_send);
+	if (r.tlsrpt != NULL && tlsrpt_save(r.tlsrpt) != 0)
+		log_warnx("tlsrpt-state-file: cannot write");
+	if (r.tlsrpt_save != NULL)
+		event_free(r.tlsrpt_save);
 	front_free(r.front);
 	outbound_env_free(r.oenv);
 	danegate_resolver_free(resolver);
+	tlsrpt_free(r.tlsrpt);
 	policy_table_free(r.policies);
 	exemptions_free(r.exemptions);
 	event_free(r.ev_hup);
 	event_free(r.ev_term);
 	event_free(r.ev_int);
+	event_free(r.ev_usr1);
 	event_base_free(r.base);
 	relay_conf_free(r.conf);
 	log_notice("stopped");

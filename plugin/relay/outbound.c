@@ -2210,6 +2210,12 @@ outbound_env_new(const struct outbound_env_options *opts,
 }
 
 void
+outbound_env_set_tlsrpt(struct outbound_env *env, struct tlsrpt *t)
+{
+	env->tlsrpt = t;
+}
+
+void
 outbound_env_set_policies(struct outbound_env *env,
     const struct policy_table *policies, struct exemptions *exemptions)
 {

@@ -124,6 +124,10 @@ int outbound_env_new(const struct outbound_env_options *opts,
 void outbound_env_set_policies(struct outbound_env *env,
     const struct policy_table *policies, struct exemptions *exemptions);
 
+/* Starts (or stops, NULL) counting sessions for TLS reporting; borrowed:
+ * main.c opens the counts only after the privilege drop. */
+void outbound_env_set_tlsrpt(struct outbound_env *env, struct tlsrpt *t);
+
 /* Counters since outbound_env_new(), for metrics. */
 struct outbound_stats {
 	unsigned long transactions;	/* outbound_open() calls */

@@ -199,6 +199,56 @@ key_access_control(struct ctx *ctx, const struct cfg_entry *e)
 		bad(ctx, e, "%s", err);
 }
 
+/* Replaces *field with a copy of v (a key given twice: the last wins). */
+static void
+set_str(struct ctx *ctx, char **field, const char *v)
+{
+	free(*field);
+	*field = dup_or_count(ctx, v);
+}
+
+static void
+key_tlsrpt_submission(struct ctx *ctx, const struct cfg_entry *e)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (relay_conf_parse_addr(e->argv[0], 25, &ss, &len) != 0) {
+		bad(ctx, e, "cannot parse '%s' (ADDR or ADDR@PORT)",
+		    e->argv[0]);
+		return;
+	}
+	set_str(ctx, &ctx->conf->tlsrpt_submission, e->argv[0]);
+}
+
+/* These go into mail headers and the SMTP envelope: one word each. */
+static void
+key_tlsrpt_mail_from(struct ctx *ctx, const struct cfg_entry *e)
+{
+	const char *v = e->argv[0], *at = strchr(v, '@');
+
+	if (strpbrk(v, " \t\r\n<>()[]\\\",;:") != NULL || at == NULL ||
+	    at == v || at[1] == '\0' || strchr(at + 1, '@') != NULL) {
+		bad(ctx, e, "'%s' is not a bare address (local@domain)", v);
+		return;
+	}
+	set_str(ctx, &ctx->conf->tlsrpt_mail_from, v);
+}
+
+static void
+key_tlsrpt_submitter(struct ctx *ctx, const struct cfg_entry *e)
+{
+	const char *v = e->argv[0];
+
+	for (const char *c = v; *c != '\0'; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '-' || *c == '.')) {
+			bad(ctx, e, "'%s' is not a domain name", v);
+			return;
+		}
+	set_str(ctx, &ctx->conf->tlsrpt_submitter, v);
+}
+
 #define F(field) offsetof(struct relay_conf, field)
 
 static const struct key relay_keys[] = {
@@ -233,6 +283,18 @@ static const struct key relay_keys[] = {
 	{ "max-recipients", K_UINT, F(max_recipients), 100, 100000, NULL },
 	{ "max-domains", K_UINT, F(max_domains), 1, 1000, NULL },
 	{ "remote-port", K_UINT, F(remote_port), 1, 65535, NULL },
+	/* TLS reporting (RFC 8460): counts and the daily reports */
+	{ "tlsrpt-state-file", K_STR, F(tlsrpt_state_file), 0, 0, NULL },
+	{ "tlsrpt-organization", K_STR, F(tlsrpt_organization), 0, 0, NULL },
+	{ "tlsrpt-contact", K_STR, F(tlsrpt_contact), 0, 0, NULL },
+	{ "tlsrpt-submitter", K_FUNC, 0, 0, 0, key_tlsrpt_submitter },
+	{ "tlsrpt-mail-from", K_FUNC, 0, 0, 0, key_tlsrpt_mail_from },
+	{ "tlsrpt-submission", K_FUNC, 0, 0, 0, key_tlsrpt_submission },
+	/* §4.1: a day; shorter only for tests (at least a minute apart
+	 * so that retries within the period make sense) */
+	{ "tlsrpt-interval", K_UINT, F(tlsrpt_interval), 60, 86400, NULL },
+	{ "tlsrpt-max-delay", K_UINT, F(tlsrpt_max_delay), 0, 14400, NULL },
+	{ "tlsrpt-timeout", K_UINT, F(tlsrpt_timeout), 5, 600, NULL },
 };
 
 static bool
@@ -429,6 +491,9 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	ctx.conf->max_sessions = 1000;
 	ctx.conf->max_recipients = 1000;
 	ctx.conf->max_domains = 50;
+	ctx.conf->tlsrpt_interval = 86400;
+	ctx.conf->tlsrpt_max_delay = 3600;
+	ctx.conf->tlsrpt_timeout = 60;
 
 	if (path != NULL && path[0] != '\0') {
 		if (cfg_file_read(path, &cf, err, sizeof(err)) != 0) {
@@ -511,5 +576,11 @@ relay_conf_free(struct relay_conf *c)
 	free(c->chroot);
 	free(c->directory);
 	free(c->pidfile);
+	free(c->tlsrpt_state_file);
+	free(c->tlsrpt_organization);
+	free(c->tlsrpt_contact);
+	free(c->tlsrpt_submitter);
+	free(c->tlsrpt_mail_from);
+	free(c->tlsrpt_submission);
 	free(c);
 }

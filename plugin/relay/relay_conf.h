@@ -85,6 +85,17 @@ struct relay_conf {
 	unsigned max_recipients;	/* per transaction */
 	unsigned max_domains;		/* LMTP: destinations per transaction */
 	uint16_t remote_port;		/* tests: the MX port; 0: 25 */
+	/* TLS reporting (RFC 8460; tlsrpt_send.h): off without a state file */
+	char *tlsrpt_state_file;
+	char *tlsrpt_organization;	/* organization-name; NULL: hostname */
+	char *tlsrpt_contact;		/* contact-info; NULL: mail-from */
+	char *tlsrpt_submitter;		/* TLS-Report-Submitter; NULL: hostname */
+	char *tlsrpt_mail_from;		/* NULL: noreply-smtp-tls-reporting@
+					 * hostname */
+	char *tlsrpt_submission;	/* mailto: reports, "ADDR[@PORT]" */
+	unsigned tlsrpt_interval;	/* s, 86400: each UTC day */
+	unsigned tlsrpt_max_delay;	/* s, random delay after the period */
+	unsigned tlsrpt_timeout;	/* s, per delivery attempt */
 };
 
 /*

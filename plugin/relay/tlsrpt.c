@@ -4,13 +4,17 @@
  * parser and the aggregate report (see tlsrpt.h).
  *
  * The counts are kept as the json-c tree that the state file holds:
- *   {"version":1,"period-start":T,"domains":{"DOMAIN":[POLICY...]}}
+ *   {"version":1,"period-start":T,"domains":{"DOMAIN":[POLICY...]},
+ *    "owed":{"DOMAIN":{"start":T,"end":T,"policies":[POLICY...]}}}
  *   POLICY = {"policy-type":S,"policy-string":[S...],"mx-host":S,
  *             "success":N,"failure":N,"failure-details":[DETAIL...]}
  *   DETAIL = {"result-type":S,"sending-mta-ip":S,"receiving-mx-hostname":S,
  *             "receiving-ip":S,"failed-session-count":N}
  * so saving is one serialisation and loading one parse plus a check of
  * every field's type (a damaged file is refused, naming the field).
+ * "owed" (optional) holds the closed periods whose reports are not
+ * delivered yet (tlsrpt_close_period): sessions of the new period are
+ * counted apart, so a report's counts are exactly its date range's.
  *
  * SECURITY: the TXT record comes from the DNS (untrusted, fuzzed); the
  * state file is the relay's own but checked as if it were not.
@@ -91,13 +95,68 @@ count_ok(json_object *obj, const char *key)
 	return v != NULL && json_object_get_int64(v) >= 0;
 }
 
+/* One domain's policies (where names them in err). */
+static int
+check_policies(json_object *pols, const char *where, char *err,
+    size_t errlen)
+{
+	static const char *const dstr[] = { "result-type", "sending-mta-ip",
+	    "receiving-mx-hostname", "receiving-ip" };
+	size_t i, j, k, n;
+
+	if (!json_object_is_type(pols, json_type_array)) {
+		snprintf(err, errlen, "%s: not an array", where);
+		return DANEGATE_E_INVALID;
+	}
+	n = json_object_array_length(pols);
+	for (i = 0; i < n; i++) {
+		json_object *p = json_object_array_get_idx(pols, i);
+		json_object *ps, *fd, *ty;
+
+		ty = json_object_is_type(p, json_type_object) ?
+		    member(p, "policy-type", json_type_string) : NULL;
+		ps = ty != NULL ? member(p, "policy-string",
+		    json_type_array) : NULL;
+		fd = ps != NULL ? member(p, "failure-details",
+		    json_type_array) : NULL;
+		if (fd == NULL || member(p, "mx-host",
+		    json_type_string) == NULL || !count_ok(p,
+		    "success") || !count_ok(p, "failure")) {
+			snprintf(err, errlen, "%s[%zu]: bad policy", where, i);
+			return DANEGATE_E_INVALID;
+		}
+		for (j = 0; j < json_object_array_length(ps); j++)
+			if (!json_object_is_type(
+			    json_object_array_get_idx(ps, j),
+			    json_type_string)) {
+				snprintf(err, errlen, "%s[%zu].policy-string"
+				    "[%zu]: not a string", where, i, j);
+				return DANEGATE_E_INVALID;
+			}
+		for (j = 0; j < json_object_array_length(fd); j++) {
+			json_object *d = json_object_array_get_idx(fd, j);
+			bool ok = json_object_is_type(d, json_type_object) &&
+			    count_ok(d, "failed-session-count");
+
+			for (k = 0; ok && k < 4; k++)
+				ok = member(d, dstr[k], json_type_string) !=
+				    NULL;
+			if (!ok) {
+				snprintf(err, errlen, "%s[%zu].failure-details"
+				    "[%zu]: bad detail", where, i, j);
+				return DANEGATE_E_INVALID;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Checks the state tree; on error names the field in err. */
 static int
 check_state(json_object *root, char *err, size_t errlen)
 {
-	json_object *v, *domains;
-	static const char *const dstr[] = { "result-type", "sending-mta-ip",
-	    "receiving-mx-hostname", "receiving-ip" };
+	json_object *v, *domains, *owed;
+	int rc;
 
 	if (!json_object_is_type(root, json_type_object)) {
 		snprintf(err, errlen, "not a JSON object");
@@ -118,57 +177,35 @@ check_state(json_object *root, char *err, size_t errlen)
 		return DANEGATE_E_INVALID;
 	}
 	json_object_object_foreach(domains, dom, pols) {
-		size_t i, j, k, n;
+		char where[300];
 
-		if (!json_object_is_type(pols, json_type_array)) {
-			snprintf(err, errlen, "domains.%s: not an array", dom);
+		snprintf(where, sizeof(where), "domains.%s", dom);
+		if ((rc = check_policies(pols, where, err, errlen)) != 0)
+			return rc;
+	}
+	if (!json_object_object_get_ex(root, "owed", &owed))
+		return 0;
+	if (!json_object_is_type(owed, json_type_object)) {
+		snprintf(err, errlen, "owed: not an object");
+		return DANEGATE_E_INVALID;
+	}
+	json_object_object_foreach(owed, odom, o) {
+		char where[300];
+
+		snprintf(where, sizeof(where), "owed.%s", odom);
+		if (!json_object_is_type(o, json_type_object) ||
+		    member(o, "start", json_type_int) == NULL ||
+		    member(o, "end", json_type_int) == NULL) {
+			snprintf(err, errlen, "%s: no start or end", where);
 			return DANEGATE_E_INVALID;
 		}
-		n = json_object_array_length(pols);
-		for (i = 0; i < n; i++) {
-			json_object *p = json_object_array_get_idx(pols, i);
-			json_object *ps, *fd, *ty;
-
-			ty = json_object_is_type(p, json_type_object) ?
-			    member(p, "policy-type", json_type_string) : NULL;
-			ps = ty != NULL ? member(p, "policy-string",
-			    json_type_array) : NULL;
-			fd = ps != NULL ? member(p, "failure-details",
-			    json_type_array) : NULL;
-			if (fd == NULL || member(p, "mx-host",
-			    json_type_string) == NULL || !count_ok(p,
-			    "success") || !count_ok(p, "failure")) {
-				snprintf(err, errlen, "domains.%s[%zu]: bad "
-				    "policy", dom, i);
-				return DANEGATE_E_INVALID;
-			}
-			for (j = 0; j < json_object_array_length(ps); j++)
-				if (!json_object_is_type(
-				    json_object_array_get_idx(ps, j),
-				    json_type_string)) {
-					snprintf(err, errlen, "domains.%s[%zu]"
-					    ".policy-string[%zu]: not a string",
-					    dom, i, j);
-					return DANEGATE_E_INVALID;
-				}
-			for (j = 0; j < json_object_array_length(fd); j++) {
-				json_object *d = json_object_array_get_idx(fd,
-				    j);
-				bool ok = json_object_is_type(d,
-				    json_type_object) && count_ok(d,
-				    "failed-session-count");
-
-				for (k = 0; ok && k < 4; k++)
-					ok = member(d, dstr[k],
-					    json_type_string) != NULL;
-				if (!ok) {
-					snprintf(err, errlen, "domains.%s[%zu]"
-					    ".failure-details[%zu]: bad detail",
-					    dom, i, j);
-					return DANEGATE_E_INVALID;
-				}
-			}
+		strncat(where, ".policies", sizeof(where) - strlen(where) - 1);
+		if (!json_object_object_get_ex(o, "policies", &v)) {
+			snprintf(err, errlen, "%s: missing", where);
+			return DANEGATE_E_INVALID;
 		}
+		if ((rc = check_policies(v, where, err, errlen)) != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -460,17 +497,23 @@ tlsrpt_save(const struct tlsrpt *t)
 	return rc;
 }
 
-int
-tlsrpt_domains(const struct tlsrpt *t, char ***domains, size_t *n)
+/* The member names of d: a malloc'd array of *n malloc'd strings. */
+static int
+names_of(json_object *d, char ***domains, size_t *n)
 {
-	json_object *d = member(t->root, "domains", json_type_object);
-	size_t cap = (size_t)json_object_object_length(d), i = 0;
+	/* no "owed" member yet: none */
+	size_t cap = d != NULL ? (size_t)json_object_object_length(d) : 0;
+	size_t i = 0;
 	char **v = calloc(cap + 1, sizeof(*v));
 
 	*domains = NULL;
 	*n = 0;
 	if (v == NULL)
 		return DANEGATE_E_NOMEM;
+	if (d == NULL) {
+		*domains = v;
+		return 0;
+	}
 	json_object_object_foreach(d, key, val) {
 		(void)val;
 		if ((v[i] = strdup(key)) == NULL) {
@@ -482,6 +525,13 @@ tlsrpt_domains(const struct tlsrpt *t, char ***domains, size_t *n)
 	*domains = v;
 	*n = i;
 	return 0;
+}
+
+int
+tlsrpt_domains(const struct tlsrpt *t, char ***domains, size_t *n)
+{
+	return names_of(member(t->root, "domains", json_type_object), domains,
+	    n);
 }
 
 void
@@ -505,6 +555,17 @@ utc_time(time_t when, char *buf, size_t len)
 	if (gmtime_r(&when, &tm) == NULL ||
 	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		snprintf(buf, len, "1970-01-01T00:00:00Z");
+}
+
+/* The same instant as 20261204T000000Z (RFC 3339's basic form). */
+static void
+compact_time(time_t when, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (gmtime_r(&when, &tm) == NULL ||
+	    strftime(buf, len, "%Y%m%dT%H%M%SZ", &tm) == 0)
+		snprintf(buf, len, "19700101T000000Z");
 }
 
 /* One stored policy as its report entry (§4.4 "policies" member). */
@@ -573,25 +634,26 @@ fail:
 	return NULL;
 }
 
-int
-tlsrpt_report_json(const struct tlsrpt *t, const char *domain,
-    const struct tlsrpt_org *org, time_t end, char **json)
+/* The §4.4 report of pols (one domain's policies) over [start, end). */
+static int
+report_json(json_object *pols, const char *domain,
+    const struct tlsrpt_org *org, time_t start, time_t end, char **json)
 {
-	json_object *pols, *r, *dr, *out;
-	char start_s[32], end_s[32], *id = NULL;
-	time_t start = tlsrpt_period_start(t);
+	json_object *r, *dr, *out;
+	char start_s[32], end_s[32], stamp[32], *id = NULL;
 	size_t i;
 	int rc = DANEGATE_E_NOMEM;
 
 	*json = NULL;
-	pols = member(member(t->root, "domains", json_type_object), domain,
-	    json_type_array);
 	if (pols == NULL || org == NULL || org->organization == NULL ||
 	    org->contact == NULL)
 		return DANEGATE_E_INVALID;
 	utc_time(start, start_s, sizeof(start_s));
 	utc_time(end, end_s, sizeof(end_s));
-	if (asprintf(&id, "%s_%s%s", start_s, domain,
+	/* the id is also the Subject's "Report-ID: <id-left@id-right>"
+	 * (§5.3): its time without ':' and '-', so it is a dot-atom */
+	compact_time(start, stamp, sizeof(stamp));
+	if (asprintf(&id, "%s_%s%s", stamp, domain,
 	    org->report_id_suffix != NULL ? org->report_id_suffix : "") < 0)
 		return DANEGATE_E_NOMEM;
 	r = json_object_new_object();
@@ -619,6 +681,98 @@ done:
 	json_object_put(r);
 	free(id);
 	return rc;
+}
+
+int
+tlsrpt_report_json(const struct tlsrpt *t, const char *domain,
+    const struct tlsrpt_org *org, time_t end, char **json)
+{
+	return report_json(member(member(t->root, "domains", json_type_object),
+	    domain, json_type_array), domain, org, tlsrpt_period_start(t), end,
+	    json);
+}
+
+int
+tlsrpt_close_period(struct tlsrpt *t, time_t end, size_t *replaced)
+{
+	json_object *domains = member(t->root, "domains", json_type_object);
+	json_object *owed = member(t->root, "owed", json_type_object), *o;
+	json_object *fresh;
+	int64_t start = json_object_get_int64(member(t->root, "period-start",
+	    json_type_int));
+
+	*replaced = 0;
+	if (owed == NULL) {
+		if ((owed = json_object_new_object()) == NULL)
+			return DANEGATE_E_NOMEM;
+		if (json_object_object_add(t->root, "owed", owed) != 0) {
+			json_object_put(owed);
+			return DANEGATE_E_NOMEM;
+		}
+	}
+	if ((fresh = json_object_new_object()) == NULL)
+		return DANEGATE_E_NOMEM;
+	/* build every entry before changing anything */
+	json_object_object_foreach(domains, dom, pols) {
+		if ((o = json_object_new_object()) == NULL ||
+		    json_object_object_add(fresh, dom, o) != 0 ||
+		    put_int(o, "start", start) != 0 ||
+		    put_int(o, "end", (int64_t)end) != 0 ||
+		    json_object_object_add(o, "policies",
+		    json_object_get(pols)) != 0) {
+			json_object_put(fresh);
+			return DANEGATE_E_NOMEM;
+		}
+	}
+	json_object_object_foreach(fresh, fdom, fo) {
+		if (member(owed, fdom, json_type_object) != NULL)
+			(*replaced)++;
+		/* replaces (and frees) an older owed report */
+		if (json_object_object_add(owed, fdom, json_object_get(fo)) !=
+		    0) {
+			json_object_put(fo);
+			json_object_put(fresh);
+			return DANEGATE_E_NOMEM;
+		}
+	}
+	json_object_put(fresh);
+	json_object_object_add(t->root, "domains", json_object_new_object());
+	json_object_set_int64(member(t->root, "period-start", json_type_int),
+	    (int64_t)end);
+	return member(t->root, "domains", json_type_object) != NULL ? 0 :
+	    DANEGATE_E_NOMEM;
+}
+
+int
+tlsrpt_owed(const struct tlsrpt *t, char ***domains, size_t *n)
+{
+	return names_of(member(t->root, "owed", json_type_object), domains, n);
+}
+
+int
+tlsrpt_owed_report(const struct tlsrpt *t, const char *domain,
+    const struct tlsrpt_org *org, char **json, time_t *start, time_t *end)
+{
+	json_object *o = member(member(t->root, "owed", json_type_object),
+	    domain, json_type_object);
+
+	*json = NULL;
+	if (o == NULL)
+		return DANEGATE_E_INVALID;
+	*start = (time_t)json_object_get_int64(member(o, "start",
+	    json_type_int));
+	*end = (time_t)json_object_get_int64(member(o, "end", json_type_int));
+	return report_json(member(o, "policies", json_type_array), domain, org,
+	    *start, *end, json);
+}
+
+void
+tlsrpt_owed_done(struct tlsrpt *t, const char *domain)
+{
+	json_object *owed = member(t->root, "owed", json_type_object);
+
+	if (owed != NULL)
+		json_object_object_del(owed, domain);
 }
 
 int

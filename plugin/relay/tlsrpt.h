@@ -84,6 +84,28 @@ struct tlsrpt_org {
 int tlsrpt_report_json(const struct tlsrpt *t, const char *domain,
     const struct tlsrpt_org *org, time_t end, char **json);
 
+/*
+ * The daily run: ends the period at end. Every domain's counts become an
+ * owed report over [period start, end) (replacing an undelivered older
+ * one of that domain: *replaced says how many were dropped so), and a
+ * new, empty period starts at end. 0 or DANEGATE_E_NOMEM (nothing
+ * changed).
+ */
+int tlsrpt_close_period(struct tlsrpt *t, time_t end, size_t *replaced);
+
+/* The domains with an owed report, as tlsrpt_domains(). */
+int tlsrpt_owed(const struct tlsrpt *t, char ***domains, size_t *n);
+
+/*
+ * Domain's owed report as tlsrpt_report_json() makes it, and its date
+ * range; DANEGATE_E_INVALID when none is owed.
+ */
+int tlsrpt_owed_report(const struct tlsrpt *t, const char *domain,
+    const struct tlsrpt_org *org, char **json, time_t *start, time_t *end);
+
+/* Domain's owed report was delivered (or is given up): drops it. */
+void tlsrpt_owed_done(struct tlsrpt *t, const char *domain);
+
 /* Forgets all counts and starts a new period at now (after reporting). */
 void tlsrpt_reset(struct tlsrpt *t, time_t now);
 

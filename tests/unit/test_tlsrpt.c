@@ -15,7 +15,10 @@
 #include <json-c/json.h>
 #include <zlib.h>
 
+#include <gnutls/gnutls.h>
+
 #include "plugin/relay/tlsrpt.h"
+#include "plugin/relay/tlsrpt_send.h"
 
 static int
 parse(const char *s, struct tlsrpt_txt *t, char *err, size_t errlen)
@@ -194,7 +197,7 @@ START_TEST(test_report_json)
 	    json_type_string)), "mailto:postmaster@relay");
 	ck_assert_str_eq(json_object_get_string(get(r, "report-id",
 	    json_type_string)),
-	    "2026-12-04T00:00:00Z_example.net@relay.example.org");
+	    "20261204T000000Z_example.net@relay.example.org");
 	d = get(r, "date-range", json_type_object);
 	ck_assert_str_eq(json_object_get_string(get(d, "start-datetime",
 	    json_type_string)), "2026-12-04T00:00:00Z");
@@ -317,6 +320,186 @@ START_TEST(test_state_roundtrip)
 }
 END_TEST
 
+/* The daily run: the closed period's counts become owed reports that
+ * survive a restart; the new period counts apart; a delivered report is
+ * dropped; an undelivered one is replaced by the next period's. */
+START_TEST(test_close_period)
+{
+	char dir[] = "/tmp/test_tlsrpt.XXXXXX", path[128], err[256];
+	char *json, *before, **doms;
+	size_t n, replaced;
+	time_t start, end;
+	struct tlsrpt *t;
+	struct tlsrpt_org org = { "o", "c", NULL };
+	struct tlsrpt_session s = { .domain = "example.net",
+	    .type = TLSRPT_POLICY_NONE, .mx_host = "mx.example.net",
+	    .success = true };
+	const time_t day1 = 1796342400, day2 = day1 + 86400;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/tlsrpt.state", dir);
+	ck_assert_int_eq(tlsrpt_open(path, day1, &t, err, sizeof(err)), 0);
+	/* a new file has nothing owed */
+	ck_assert_int_eq(tlsrpt_owed(t, &doms, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	tlsrpt_domains_free(doms, n);
+	record_some(t);
+	ck_assert_int_eq(tlsrpt_report_json(t, "example.net", &org, day2,
+	    &before), 0);
+	ck_assert_int_eq(tlsrpt_close_period(t, day2, &replaced), 0);
+	ck_assert_uint_eq(replaced, 0);
+	ck_assert_int_eq((long long)tlsrpt_period_start(t), (long long)day2);
+	ck_assert_int_eq(tlsrpt_domains(t, &doms, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	tlsrpt_domains_free(doms, n);
+	/* a session of the new period is not in the owed report */
+	ck_assert_int_eq(tlsrpt_record(t, &s), 0);
+	ck_assert_int_eq(tlsrpt_save(t), 0);
+	tlsrpt_free(t);
+
+	ck_assert_int_eq(tlsrpt_open(path, day2 + 5, &t, err, sizeof(err)), 0);
+	ck_assert_int_eq(tlsrpt_owed(t, &doms, &n), 0);
+	ck_assert_uint_eq(n, 2);
+	tlsrpt_domains_free(doms, n);
+	ck_assert_int_eq(tlsrpt_owed_report(t, "example.net", &org, &json,
+	    &start, &end), 0);
+	ck_assert_int_eq((long long)start, (long long)day1);
+	ck_assert_int_eq((long long)end, (long long)day2);
+	ck_assert_str_eq(json, before);
+	free(json);
+	free(before);
+	tlsrpt_owed_done(t, "example.net");
+	ck_assert_int_eq(tlsrpt_owed_report(t, "example.net", &org, &json,
+	    &start, &end), DANEGATE_E_INVALID);
+	/* plain.example's stays owed until the next run replaces it */
+	s.domain = "plain.example";
+	ck_assert_int_eq(tlsrpt_record(t, &s), 0);
+	ck_assert_int_eq(tlsrpt_close_period(t, day2 + 86400, &replaced), 0);
+	ck_assert_uint_eq(replaced, 1);
+	ck_assert_int_eq(tlsrpt_owed_report(t, "plain.example", &org, &json,
+	    &start, &end), 0);
+	ck_assert_int_eq((long long)start, (long long)day2);
+	ck_assert_ptr_nonnull(strstr(json, "\"start-datetime\":"
+	    "\"2026-12-05T00:00:00Z\""));
+	ck_assert_ptr_nonnull(strstr(json, "\"end-datetime\":"
+	    "\"2026-12-06T00:00:00Z\""));
+	ck_assert_ptr_nonnull(strstr(json, "\"total-successful-session-count"
+	    "\":1,"));
+	free(json);
+	ck_assert_int_eq(tlsrpt_owed_report(t, "example.net", &org, &json,
+	    &start, &end), 0);
+	ck_assert_ptr_nonnull(strstr(json, "\"mx-host\":[\"mx.example.net"
+	    "\"]"));
+	free(json);
+	tlsrpt_free(t);
+
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"version\":1,\"period-start\":0,\"domains\":{},"
+	    "\"owed\":{\"a\":{\"start\":0,\"end\":1,\"policies\":"
+	    "[{}]}}}", f);
+	fclose(f);
+	ck_assert_int_eq(tlsrpt_open(path, 0, &t, err, sizeof(err)),
+	    DANEGATE_E_INVALID);
+	ck_assert_ptr_nonnull(strstr(err, "owed.a.policies[0]: bad policy"));
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* mailto: URIs (RFC 6068) down to one plain address, or refused. */
+START_TEST(test_mailto_addr)
+{
+	static const char *const bad[] = {
+		"https://x@y", "mailto:", "mailto:nobody", "mailto:a@b@c",
+		"mailto:a@b,c@d", "mailto:a%2Cx@b", "mailto:a%0D%0AX@b",
+		"mailto:<a@b>", "mailto:a b@c", "mailto:a%4", "mailto:a%zz@b",
+		"mailto:@b", "mailto:a@", "mailto:a%00@b",
+	};
+	char *a;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(tlsrpt_mailto_addr(bad[i], &a) ==
+		    DANEGATE_E_INVALID && a == NULL, "accepted %s", bad[i]);
+	ck_assert_int_eq(tlsrpt_mailto_addr("mailto:tlsrpt@example.net", &a),
+	    0);
+	ck_assert_str_eq(a, "tlsrpt@example.net");
+	free(a);
+	ck_assert_int_eq(tlsrpt_mailto_addr("MAILTO:tls%2Brpt@example.net"
+	    "?subject=x", &a), 0);
+	ck_assert_str_eq(a, "tls+rpt@example.net");
+	free(a);
+}
+END_TEST
+
+/* The RFC 8460 §5.3 message: headers, the two parts, the base64 part
+ * decoding to the gzip given. */
+START_TEST(test_mail_compose)
+{
+	static const unsigned char gz[100] = { 0x1f, 0x8b, 8 };
+	char *m, *p, *e, line[200];
+	unsigned char back[128];
+	size_t n = 0, k;
+
+	ck_assert_int_eq(tlsrpt_mail_compose("noreply@relay.example.org",
+	    "tlsrpt@example.net", "relay.example.org", "example.net",
+	    "20261204T000000Z_example.net@relay.example.org", 1796342400LL,
+	    1796428800LL, gz, sizeof(gz), 1796430000LL, &m), 0);
+	/* every line ends with CRLF, none is longer than 78 */
+	for (p = m; *p != '\0'; p = e + 2) {
+		e = strstr(p, "\r\n");
+		ck_assert_ptr_nonnull(e);
+		ck_assert_uint_le((size_t)(e - p), 78);
+		ck_assert_ptr_null(memchr(p, '\n', (size_t)(e - p)));
+	}
+	ck_assert(strncmp(m, "From: <noreply@relay.example.org>\r\n",
+	    strlen("From: <noreply@relay.example.org>\r\n")) == 0);
+	ck_assert_ptr_nonnull(strstr(m, "\r\nTo: <tlsrpt@example.net>\r\n"));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nDate: Sat, 05 Dec 2026 "));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nSubject: Report Domain: "
+	    "example.net Submitter: relay.example.org\r\n Report-ID: "
+	    "<20261204T000000Z_example.net@relay.example.org>\r\n"));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nTLS-Report-Domain: example.net"
+	    "\r\nTLS-Report-Submitter: relay.example.org\r\n"
+	    "TLS-Required: No\r\n"));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nMessage-ID: <"));
+	ck_assert_ptr_nonnull(strstr(m, "@relay.example.org>\r\n"));
+	ck_assert_ptr_nonnull(strstr(m, "Content-Type: multipart/report; "
+	    "report-type=\"tlsrpt\";\r\n\tboundary=\""));
+	ck_assert_ptr_nonnull(strstr(m, "Content-Type: text/plain"));
+	ck_assert_ptr_nonnull(strstr(m, "filename=\"relay.example.org!"
+	    "example.net!1796342400!1796428800.json.gz\""));
+	p = strstr(m, "Content-Type: application/tlsrpt+gzip\r\n"
+	    "Content-Transfer-Encoding: base64\r\n");
+	ck_assert_ptr_nonnull(p);
+	p = strstr(p, "\r\n\r\n") + 4;
+	/* the base64 lines up to the empty line before the boundary */
+	while (strncmp(p, "\r\n", 2) != 0) {
+		gnutls_datum_t in, out;
+
+		e = strstr(p, "\r\n");
+		ck_assert_uint_lt((size_t)(e - p), sizeof(line));
+		memcpy(line, p, (size_t)(e - p));
+		in.data = (unsigned char *)line;
+		in.size = (unsigned)(e - p);
+		ck_assert_int_eq(gnutls_base64_decode2(&in, &out), 0);
+		k = out.size;
+		ck_assert_uint_le(n + k, sizeof(back));
+		memcpy(back + n, out.data, k);
+		n += k;
+		gnutls_free(out.data);
+		p = e + 2;
+	}
+	ck_assert_uint_eq(n, sizeof(gz));
+	ck_assert_int_eq(memcmp(back, gz, n), 0);
+	ck_assert(strncmp(p + 2, "--", 2) == 0);
+	ck_assert_ptr_nonnull(strstr(p, "--\r\n"));
+	free(m);
+}
+END_TEST
+
 START_TEST(test_gzip)
 {
 	static const char text[] = "{\"organization-name\":\"x\"}";
@@ -351,6 +534,9 @@ suite(void)
 	tcase_add_test(tc, test_txt_records);
 	tcase_add_test(tc, test_report_json);
 	tcase_add_test(tc, test_state_roundtrip);
+	tcase_add_test(tc, test_close_period);
+	tcase_add_test(tc, test_mailto_addr);
+	tcase_add_test(tc, test_mail_compose);
 	tcase_add_test(tc, test_gzip);
 	suite_add_tcase(s, tc);
 	return s;

@@ -33,6 +33,10 @@ LEAF_ADDR=$NET.0.3
 CHECK_ADDR=$NET.9.9     # the Unbound of `world.sh check`
 SMTP_NET=$NET.3         # mail hosts: $SMTP_NET.N port 25 (Postfix smtpd)
 HTTPS_NET=$NET.4        # MTA-STS policy hosts: $HTTPS_NET.N port 443 (nginx)
+# The TLS-RPT report collector (tests/world/tlsrpt_collector.py, started by
+# the tests that need it): reports.dane-ee.example, port 443, a leaf of the
+# world's CA in ca/reports.dane-ee.example.{pem,key,chain.pem}.
+TLSRPT_COLLECTOR_N=100
 MAIL=${WORLD_MAIL:-1}   # 0: no Postfix, no nginx
 [[ $MAIL == [01] ]] || { echo "world.sh: WORLD_MAIL must be 0 or 1" >&2; exit 2; }
 
@@ -217,16 +221,17 @@ STS_MAX_AGE=86400
 #           "-" where the world does not pin one
 # STS       MTA-STS: - (none) | enforce | testing | enforce+mx-mismatch
 # POSTURE   yes: SPF "v=spf1 mx -all", _smtp._tls TLS-RPT and _dmarc
-#           DMARC records published; -: none of them
+#           DMARC records published; tlsrpt: only the _smtp._tls record
+#           (its rua at the report collector); -: none of them
 MAIL_CASES=(
     "dane-ee.example              dane-valid    dane-verified             -        yes  3 1 1 of the leaf SPKI"
-    "dane-ta.example              dane-valid    dane-verified             -        -    2 0 1 of the root CA certificate; chain leaf+intermediate+root (trust anchor at depth 2)"
+    "dane-ta.example              dane-valid    dane-verified             -        tlsrpt  2 0 1 of the root CA certificate; chain leaf+intermediate+root (trust anchor at depth 2)"
     "dane-ta1.example             dane-valid    dane-verified             -        -    2 1 1 of the intermediate CA SPKI; chain leaf+intermediate (trust anchor at depth 1)"
     "tlsa-mismatch.example        dane-failing  -                         -        -    secure 3 1 1 matching nothing"
     "tlsa-bogus.example           dane-failing  dnssec-invalid            -        -    TLSA RRSIG corrupted: SERVFAIL (the record itself would match)"
     "tlsa-unsigned.example        no-dane       insecure-address          -        -    unsigned zone: insecure MX/A, TLSA (matching nothing) must be ignored"
     "no-tlsa.example              no-dane       no-tlsa                   -        -    secure MX and A; no TLSA (NSEC)"
-    "no-starttls.example          dane-failing  starttls-not-supported    -        -    valid 3 1 1 but the server offers no STARTTLS"
+    "no-starttls.example          dane-failing  starttls-not-supported    -        tlsrpt  valid 3 1 1 but the server offers no STARTTLS"
     "pkix-only.example            encrypt-only  tlsa-unusable             -        -    only 0 0 1 (root CA) and 1 1 1 (leaf): both match, both unusable"
     "cname-mx.example             dane-valid    dane-verified             -        -    MX host is a CNAME to host.cname-target.example; TLSA at _25._tcp.host.cname-target.example"
     # CNAME'd MX hosts (issue 6): where the TLSA base is
@@ -845,9 +850,14 @@ make_certificates() {
         make_leaf "mta-sts.${domain%.}" "$from" "$until" "mta-sts.${domain%.}" &
         jobs+=($!)
     done
+    make_leaf reports.dane-ee.example "$from" "$until" reports.dane-ee.example &
+    jobs+=($!)
     for job in "${jobs[@]}"; do
         wait "$job" || die "a certificate could not be made (see above)"
     done
+    cat "$dir/reports.dane-ee.example.pem" "$dir/int.pem" \
+        >"$dir/reports.dane-ee.example.chain.pem"
+    PLACEHOLDERS[TLSRPT_COLLECTOR]=$HTTPS_NET.$TLSRPT_COLLECTOR_N
 
     read -r cert spki <"$dir/root.sha256"
     PLACEHOLDERS[CERT_ROOT_CA]=$cert
@@ -1399,6 +1409,11 @@ check_mail() {
     check_case no-tlsa.example. MX NOERROR ad "10 mx.no-tlsa.example."
     check_case _dmarc.no-tlsa.example. TXT NXDOMAIN ad nodata
     check_case no-starttls.example. MX NOERROR ad "10 mx.no-starttls.example."
+    check_case _smtp._tls.no-starttls.example. TXT NOERROR ad \
+        '"v=TLSRPTv1; rua=https://reports.dane-ee.example/tlsrpt/no-starttls"'
+    check_case _smtp._tls.dane-ta.example. TXT NOERROR ad \
+        '"v=TLSRPTv1; rua=https://reports.dane-ee.example/tlsrpt/dane-ta,mailto:tlsrpt@dane-ta.example"'
+    check_case reports.dane-ee.example. A NOERROR ad "$HTTPS_NET.$TLSRPT_COLLECTOR_N"
     check_case pkix-only.example. MX NOERROR ad "10 mx.pkix-only.example."
     check_case cname-mx.example. MX NOERROR ad "10 mx.cname-mx.example."
     check_case mx.cname-mx.example. A NOERROR ad "$SMTP_NET.10"
@@ -1644,6 +1659,9 @@ EOF
         printf 'WORLD_MAIL_SINK=%q\n' "$(pf_queue)/sink"
         printf 'WORLD_NGINX_CONF=%q\n' "$W/nginx/nginx.conf"
         printf 'WORLD_NGINX_PID=%q\n' "$W/nginx/nginx.pid"
+        printf 'WORLD_TLSRPT_COLLECTOR=%q\n' "$HTTPS_NET.$TLSRPT_COLLECTOR_N"
+        printf 'WORLD_TLSRPT_COLLECTOR_CHAIN=%q\n' "$(ca_dir)/reports.dane-ee.example.chain.pem"
+        printf 'WORLD_TLSRPT_COLLECTOR_KEY=%q\n' "$(ca_dir)/reports.dane-ee.example.key"
         local line key n
         for line in "${MAIL_HOSTS[@]}"; do
             read -r key n _ <<<"$line"
