@@ -7,10 +7,14 @@
 #include "config.h"
 
 #include <crypt.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 
@@ -301,5 +305,88 @@ clients_hash(const char *pass, char *out, size_t outlen)
 	}
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
+	return rc;
+}
+
+/* clients.h */
+int
+clients_file_set(const char *path, const char *client, const char *hash,
+    const char *mailboxes, char *err, size_t errlen)
+{
+	char *text = NULL, tmp[4096], line[1024], *old_boxes = NULL;
+	size_t len = 0, pos = 0, cl = strlen(client);
+	struct client check;
+	FILE *out = NULL;
+	int fd, rc = DANEGATE_E_INVALID;
+	bool found = false;
+
+	/* the new line must itself be valid */
+	snprintf(line, sizeof(line), "%s:%s:%s", client, hash,
+	    mailboxes != NULL ? mailboxes : "x@x");
+	const char *why = parse_line(line, &check);
+
+	client_clear(&check);
+	if (why != NULL) {
+		snprintf(err, errlen, "%s", why);
+		return DANEGATE_E_INVALID;
+	}
+	if (access(path, F_OK) == 0 &&
+	    oauth2_secret_file_read(path, &text, &len, err, errlen) != 0)
+		return DANEGATE_E_INVALID;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path) >=
+	    (int)sizeof(tmp) || (fd = mkstemp(tmp)) < 0) {
+		snprintf(err, errlen, "%s: cannot create a temporary file: %s",
+		    path, strerror(errno));
+		goto out;
+	}
+	(void)fchmod(fd, 0600);
+	if ((out = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		goto fail;
+	}
+	while (text != NULL && pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - text) - pos : len - pos;
+		const char *ln = text + pos;
+
+		pos += n + 1;
+		if (n > cl && ln[cl] == ':' && strncmp(ln, client, cl) == 0) {
+			const char *b = memchr(ln + cl + 1, ':', n - cl - 1);
+
+			found = true;
+			if (b != NULL && old_boxes == NULL)
+				old_boxes = strndup(b + 1,
+				    (size_t)(ln + n - b - 1));
+			continue;
+		}
+		fprintf(out, "%.*s\n", (int)n, ln);
+	}
+	if (mailboxes == NULL && !found) {
+		snprintf(err, errlen, "%s: no client %s: give its mailboxes "
+		    "(-m) to add it", path, client);
+		goto fail;
+	}
+	fprintf(out, "%s:%s:%s\n", client, hash,
+	    mailboxes != NULL ? mailboxes : old_boxes);
+	if (fflush(out) != 0 || fsync(fileno(out)) != 0) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (fclose(out) != 0 || rename(tmp, path) != 0) {
+		out = NULL;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	out = NULL;
+	rc = 0;
+	goto out;
+fail:
+	if (out != NULL)
+		fclose(out);
+	unlink(tmp);
+out:
+	free(old_boxes);
+	if (text != NULL)
+		oauth2_secret_free(text);
 	return rc;
 }

@@ -80,4 +80,15 @@ const char *clients_mailbox(const struct clients *c, const char *user);
  */
 int clients_hash(const char *pass, char *out, size_t outlen);
 
+/*
+ * Sets client's hash in the file at path (created mode 0600 if absent):
+ * an existing line of the client keeps its mailboxes unless mailboxes
+ * (a "a@x,b@y" list) is given; a new client needs mailboxes. The file is
+ * rewritten through a temporary file in its directory and rename(2), with
+ * mode 0600; comments and other lines are kept. Returns 0, or
+ * DANEGATE_E_INVALID with a sentence in err.
+ */
+int clients_file_set(const char *path, const char *client, const char *hash,
+    const char *mailboxes, char *err, size_t errlen);
+
 #endif
