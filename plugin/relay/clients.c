@@ -118,7 +118,7 @@ parse_line(char *line, struct client *cl)
 	for (const char *p = line; *p != '\0'; p++)
 		if ((unsigned char)*p <= ' ' || *p == 0x7f)
 			return "client name has a blank or control byte";
-	strcpy(cl->name, line);
+	snprintf(cl->name, sizeof(cl->name), "%s", line);
 	if (!hash_ok(hash))
 		return "hash is not a yescrypt ($y$) or SHA-512 ($6$) crypt(3) "
 		    "hash: write it with danegate-relay passwd";
@@ -300,7 +300,7 @@ clients_hash(const char *pass, char *out, size_t outlen)
 		return DANEGATE_E_NOMEM;
 	if (crypt_rn(pass, salt, cd, (int)sizeof(*cd)) != NULL &&
 	    hash_ok(cd->output) && strlen(cd->output) < outlen) {
-		strcpy(out, cd->output);
+		snprintf(out, outlen, "%s", cd->output);
 		rc = 0;
 	}
 	explicit_bzero(cd, sizeof(*cd));
