@@ -51,6 +51,8 @@
 #include "log.h"
 #include "outbound.h"
 #include "relay_conf.h"
+#include "clients.h"
+#include "sasl.h"
 #include "smtp_cmd.h"
 #include "smtp_data.h"
 
@@ -126,6 +128,13 @@ struct session {
 
 	bool helo_done, esmtp;
 	char helo[SMTP_CMD_HELO_MAX + 1];
+
+	/* SMTP AUTH (RFC 4954): the step of an exchange in progress, the
+	 * client once authenticated, failures so far */
+	enum { A_NONE, A_PLAIN, A_LOGIN_USER, A_LOGIN_PASS } sasl_step;
+	bool auth_ok;
+	char auth_user[SASL_FIELD_MAX + 1];
+	unsigned auth_fails;
 
 	/* the transaction */
 	bool in_mail;
@@ -493,6 +502,178 @@ data_forward(struct session *s, const void *buf, size_t len)
 
 /* ---- commands ------------------------------------------------------------ */
 
+/* Whether this session takes SMTP AUTH: a client file is configured and
+ * this is SMTP (LMTP comes from the local MTA, trusted by its socket). */
+static bool
+auth_offered(const struct session *s)
+{
+	return s->f->conf->clients != NULL && !s->lmtp;
+}
+
+/* ---- SMTP AUTH (RFC 4954) ------------------------------------------------ */
+
+/* Failed AUTH attempts before the session is closed (Postfix's
+ * smtpd_hard_error_limit is coarser; guessing needs many tries). */
+#define FRONT_AUTH_TRIES 3
+
+/* The end of an exchange: checks creds, answers, wipes them. */
+static void
+auth_finish(struct session *s, struct sasl_creds *cr, const char *mech)
+{
+	const struct clients *cl = s->f->conf->clients;
+
+	s->sasl_step = A_NONE;
+	if (clients_check(cl, cr->user, cr->pass)) {
+		s->auth_ok = true;
+		snprintf(s->auth_user, sizeof(s->auth_user), "%s", cr->user);
+		log_info("%s: %s: AUTH %s: client %s authenticated", s->id,
+		    s->peer, mech, s->auth_user);
+		reply(s, "235 2.7.0 Authentication successful");
+	} else {
+		s->auth_fails++;
+		/* the name only, never what was sent as the password */
+		log_notice("%s: %s: AUTH %s: authentication failed for "
+		    "client %s (attempt %u)", s->id, s->peer, mech, cr->user,
+		    s->auth_fails);
+		if (s->auth_fails >= FRONT_AUTH_TRIES) {
+			reply(s, "421 4.7.0 %s Too many failed "
+			    "authentication attempts", s->f->conf->hostname);
+			s->state = S_CLOSE;
+		} else
+			reply(s, "535 5.7.8 Authentication credentials "
+			    "invalid");
+	}
+	sasl_creds_wipe(cr);
+}
+
+/* An exchange that failed before any credentials were checked. */
+static void
+auth_abort(struct session *s, int rc)
+{
+	s->sasl_step = A_NONE;
+	explicit_bzero(s->auth_user, sizeof(s->auth_user));
+	log_info("%s: %s: AUTH: %s", s->id, s->peer, sasl_strerror(rc));
+	if (rc == SASL_E_CANCEL)
+		reply(s, "501 5.0.0 Authentication cancelled");
+	else if (rc == SASL_E_BASE64)
+		reply(s, "501 5.5.2 Cannot decode the response");
+	else {
+		/* a malformed message counts as a failed attempt: a
+		 * guesser does not get more tries by sending junk */
+		s->auth_fails++;
+		if (s->auth_fails >= FRONT_AUTH_TRIES) {
+			reply(s, "421 4.7.0 %s Too many failed "
+			    "authentication attempts", s->f->conf->hostname);
+			s->state = S_CLOSE;
+		} else
+			reply(s, "535 5.7.8 Authentication credentials "
+			    "invalid");
+	}
+}
+
+/* One response of the exchange (b64 bytes, len, the line without CRLF),
+ * or the initial response of the AUTH command. */
+static void
+auth_step(struct session *s, const uint8_t *b64, size_t len)
+{
+	uint8_t msg[SASL_B64_MAX];
+	size_t n;
+	struct sasl_creds cr;
+	int rc;
+
+	rc = sasl_b64_decode(b64, len, msg, sizeof(msg), &n);
+	if (rc != SASL_OK) {
+		explicit_bzero(msg, sizeof(msg));
+		auth_abort(s, rc);
+		return;
+	}
+	switch (s->sasl_step) {
+	case A_PLAIN:
+		rc = sasl_plain_decode(msg, n, &cr);
+		explicit_bzero(msg, sizeof(msg));
+		if (rc != SASL_OK)
+			auth_abort(s, rc);
+		else
+			auth_finish(s, &cr, "PLAIN");
+		return;
+	case A_LOGIN_USER:
+		/* the user name waits in auth_user until the password */
+		rc = sasl_login_field(msg, n, s->auth_user, 1);
+		explicit_bzero(msg, sizeof(msg));
+		if (rc != SASL_OK) {
+			auth_abort(s, rc);
+			return;
+		}
+		s->sasl_step = A_LOGIN_PASS;
+		reply(s, "334 UGFzc3dvcmQ6");	/* "Password:" */
+		return;
+	case A_LOGIN_PASS:
+		memset(&cr, 0, sizeof(cr));
+		rc = sasl_login_field(msg, n, cr.pass, 0);
+		explicit_bzero(msg, sizeof(msg));
+		if (rc != SASL_OK) {
+			sasl_creds_wipe(&cr);
+			auth_abort(s, rc);
+			return;
+		}
+		memcpy(cr.user, s->auth_user, sizeof(cr.user));
+		explicit_bzero(s->auth_user, sizeof(s->auth_user));
+		auth_finish(s, &cr, "LOGIN");
+		return;
+	case A_NONE:
+		break;
+	}
+}
+
+static void
+cmd_auth(struct session *s, const uint8_t *line, size_t len)
+{
+	struct sasl_auth a;
+	int rc;
+
+	if (!auth_offered(s)) {
+		reply(s, "502 5.5.1 AUTH not offered");
+		return;
+	}
+	if (!s->helo_done || !s->esmtp) {
+		reply(s, "503 5.5.1 Send EHLO first");
+		return;
+	}
+	if (!s->tls_on) {
+		/* RFC 4954 §6: before STARTTLS, refused whatever the
+		 * mechanism, and the password is not even read */
+		reply(s, "538 5.7.11 Encryption required for requested "
+		    "authentication mechanism");
+		return;
+	}
+	if (s->auth_ok) {
+		reply(s, "503 5.5.1 Already authenticated");
+		return;
+	}
+	if (s->in_mail) {
+		reply(s, "503 5.5.1 AUTH not permitted during a mail "
+		    "transaction");
+		return;
+	}
+	rc = sasl_auth_parse(line, len, &a);
+	if (rc == SASL_E_MECH) {
+		reply(s, "504 5.5.4 Unrecognized authentication type");
+		return;
+	}
+	if (rc != SASL_OK) {
+		reply(s, "501 5.5.4 Syntax error in AUTH parameters");
+		return;
+	}
+	s->sasl_step = a.mech == SASL_MECH_PLAIN ? A_PLAIN : A_LOGIN_USER;
+	if (a.initial[0] != '\0')
+		auth_step(s, (const uint8_t *)a.initial, strlen(a.initial));
+	else if (a.mech == SASL_MECH_PLAIN)
+		reply(s, "334 ");
+	else
+		reply(s, "334 VXNlcm5hbWU6");	/* "Username:" */
+	explicit_bzero(&a, sizeof(a));
+}
+
 static void
 cmd_ehlo(struct session *s, const struct smtp_cmd *c)
 {
@@ -521,6 +702,10 @@ cmd_ehlo(struct session *s, const struct smtp_cmd *c)
 	reply(s, "250-DSN");
 	if (s->f->cred != NULL && !s->tls_on)
 		reply(s, "250-STARTTLS");
+	if (auth_offered(s) && s->tls_on)
+		/* RFC 4954 §4: not before TLS, so that no password
+		 * crosses the network in the clear */
+		reply(s, "250-AUTH PLAIN LOGIN");
 	if (!s->lmtp)
 		/* RFC 9422: one destination domain per transaction */
 		reply(s, "250-LIMITS RCPTDOMAINMAX=1");
@@ -550,6 +735,20 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 	}
 	if (c->n_params > 0 && !s->esmtp) {
 		reply(s, "555 5.5.4 Parameters need EHLO");
+		return;
+	}
+	if (auth_offered(s) && !s->auth_ok) {
+		/* with a client file, every SMTP client authenticates:
+		 * the address alone lets no one send as a mailbox */
+		reply(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (auth_offered(s) && !clients_may_send_as(s->f->conf->clients,
+	    s->auth_user, c->addr)) {
+		log_notice("%s: %s: client %s is not allowed to send as <%s>",
+		    s->id, s->peer, s->auth_user, c->addr);
+		reply(s, "550 5.7.1 <%s>: client %s is not allowed to send as "
+		    "<%s>", c->addr, s->auth_user, c->addr);
 		return;
 	}
 	if (c->size >= 0 && conf->message_size_limit != 0 &&
@@ -783,6 +982,9 @@ command(struct session *s, const uint8_t *line, size_t len)
 		return;
 	}
 	switch (c.verb) {
+	case SMTP_VERB_AUTH:
+		cmd_auth(s, line, len);
+		break;
 	case SMTP_VERB_HELO:
 	case SMTP_VERB_EHLO:
 	case SMTP_VERB_LHLO:
@@ -860,7 +1062,10 @@ next_command(struct session *s)
 		evbuffer_drain(s->in, len + 1);
 		return true;
 	}
-	command(s, p, len - 1);
+	if (s->sasl_step != A_NONE)
+		auth_step(s, p, len - 1);
+	else
+		command(s, p, len - 1);
 	evbuffer_drain(s->in, len + 1);
 	return true;
 }

@@ -23,14 +23,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
+#include <crypt.h>
 #include <event2/event.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
 
 #include "acl.h"
+#include "clients.h"
 #include "front.h"
 #include "http_metrics.h"
 #include "log.h"
@@ -38,8 +41,12 @@
 #include "policy_table.h"
 #include "relay_conf.h"
 #include "sandbox.h"
+#include "sasl.h"
 #include "tlsrpt.h"
 #include "tlsrpt_send.h"
+
+/* a password line: SASL's longest field, its newline and NUL */
+#define PASSWD_CAP (SASL_FIELD_MAX + 2)
 
 struct relay {
 	struct event_base *base;
@@ -68,6 +75,107 @@ notify(const char *state)
 #endif
 }
 
+static void usage(FILE *f);
+
+/*
+ * Reads one password line from fd 0 into buf: from a terminal without
+ * echo, asked twice; otherwise the first line of stdin (scripts). Never
+ * from the command line, where ps(1) would show it. 0 or -1 (said why).
+ */
+static int
+read_password(char *buf, size_t cap)
+{
+	struct termios old, quiet;
+	bool tty = isatty(0) && tcgetattr(0, &old) == 0;
+	char again[PASSWD_CAP] = "";
+	int rc = -1;
+
+	if (cap > sizeof(again))
+		cap = sizeof(again);
+	for (int round = 0; round < (tty ? 2 : 1); round++) {
+		char *dst = round == 0 ? buf : again;
+		size_t n;
+
+		if (tty) {
+			fprintf(stderr, round == 0 ? "Password: " :
+			    "Again: ");
+			quiet = old;
+			quiet.c_lflag &= ~(tcflag_t)ECHO;
+			(void)tcsetattr(0, TCSAFLUSH, &quiet);
+		}
+		if (fgets(dst, (int)cap, stdin) == NULL)
+			dst[0] = '\0';
+		if (tty) {
+			(void)tcsetattr(0, TCSAFLUSH, &old);
+			fputc('\n', stderr);
+		}
+		n = strcspn(dst, "\r\n");
+		if (dst[n] == '\0' && n == cap - 1) {
+			fprintf(stderr, "danegate-relay passwd: password "
+			    "longer than %zu bytes\n", cap - 2);
+			goto out;
+		}
+		dst[n] = '\0';
+	}
+	if (buf[0] == '\0')
+		fprintf(stderr, "danegate-relay passwd: empty password\n");
+	else if (tty && strcmp(buf, again) != 0)
+		fprintf(stderr, "danegate-relay passwd: the passwords "
+		    "differ\n");
+	else
+		rc = 0;
+out:
+	explicit_bzero(again, sizeof(again));
+	return rc;
+}
+
+/* danegate-relay passwd [-f FILE] [-m MAILBOX[,...]] CLIENT */
+static int
+relay_passwd(int argc, char **argv)
+{
+	const char *file = NULL, *boxes = NULL;
+	char pass[PASSWD_CAP], hash[CRYPT_OUTPUT_SIZE], err[512];
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "f:m:")) != -1) {
+		switch (ch) {
+		case 'f':
+			file = optarg;
+			break;
+		case 'm':
+			boxes = optarg;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (read_password(pass, sizeof(pass)) != 0)
+		return 1;
+	rc = clients_hash(pass, hash, sizeof(hash));
+	explicit_bzero(pass, sizeof(pass));
+	if (rc != 0) {
+		fprintf(stderr, "danegate-relay passwd: crypt(3) failed\n");
+		return 1;
+	}
+	if (file == NULL) {
+		/* no file: the line, for the admin to place */
+		printf("%s:%s:%s\n", argv[optind], hash,
+		    boxes != NULL ? boxes : "MAILBOX");
+		return 0;
+	}
+	if (clients_file_set(file, argv[optind], hash, boxes, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "danegate-relay passwd: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 static void
 usage(FILE *f)
 {
@@ -75,6 +183,8 @@ usage(FILE *f)
 	    "usage: danegate-relay [-dhtvV] [-c file] [--listen ADDR@PORT]\n"
 	    "         [--lmtp ADDR@PORT|PATH] [--resolver ADDR[@PORT]]\n"
 	    "         [--trust-anchor FILE] [--ca-file FILE]\n"
+	    "       danegate-relay passwd [-f FILE] [-m MAILBOX[,...]] "
+	    "CLIENT\n"
 	    "\n"
 	    "An SMTP/LMTP relay that delivers under DANE (RFC 7672) and\n"
 	    "MTA-STS and never downgrades: queue-less, it answers the end of\n"
@@ -566,6 +676,8 @@ main(int argc, char **argv)
 	};
 
 	log_init("danegate-relay", LOG_VERB_NOTICE);
+	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
+		return relay_passwd(argc - 1, argv + 1);
 	while ((ch = getopt_long(argc, argv, "c:dhtvV", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {

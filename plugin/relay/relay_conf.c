@@ -25,6 +25,7 @@
 #include "cfgfile.h"
 #include "log.h"
 #include "plugin/danegate.h"
+#include "clients.h"
 #include "relay_conf.h"
 
 #define RELAY_DEFAULT_LISTEN	"127.0.0.1@10025"
@@ -263,6 +264,7 @@ static const struct key relay_keys[] = {
 	{ "ca-file", K_STR, F(ca_file), 0, 0, NULL },
 	{ "unbound-conf", K_STR, F(unbound_conf), 0, 0, NULL },
 	{ "tls-policy-file", K_STR, F(policy_file), 0, 0, NULL },
+	{ "client-file", K_STR, F(client_file), 0, 0, NULL },
 	{ "dane-exemptions-file", K_STR, F(exemptions_file), 0, 0, NULL },
 	{ "prometheus-interface", K_STR, F(prometheus_interface), 0, 0, NULL },
 	{ "username", K_STR, F(username), 0, 0, NULL },
@@ -543,6 +545,19 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	override(&ctx, &ctx.conf->ca_file, ov->ca_file);
 	override(&ctx, &ctx.conf->unbound_conf, ov->unbound_conf);
 	finish(&ctx, path);
+	if (ctx.conf->client_file != NULL) {
+		/* SMTP AUTH is offered only under TLS (RFC 4954 §4 and the
+		 * clients' passwords): without a certificate no client
+		 * could ever authenticate */
+		if (ctx.conf->tls_cert_file == NULL) {
+			log_warnx("%s: client-file: needs tls-cert-file and "
+			    "tls-key-file (AUTH is offered only after "
+			    "STARTTLS)", path != NULL ? path : "-");
+			ctx.errors++;
+		}
+		ctx.errors += clients_load(ctx.conf->client_file,
+		    &ctx.conf->clients);
+	}
 	if (ctx.errors > 0) {
 		relay_conf_free(ctx.conf);
 		return ctx.errors;
@@ -570,6 +585,8 @@ relay_conf_free(struct relay_conf *c)
 	free(c->ca_file);
 	free(c->unbound_conf);
 	free(c->policy_file);
+	free(c->client_file);
+	clients_free(c->clients);
 	free(c->exemptions_file);
 	free(c->prometheus_interface);
 	free(c->username);

@@ -15,6 +15,7 @@
  *         trust-anchor-file: /usr/share/dns/root.key
  *         ca-file: /etc/ssl/certs/ca-certificates.crt
  *         message-size-limit: 100m
+ *         client-file: /etc/danegate/relay-clients   # clients.h
  *         ...                              # see danegate-relay(8)
  *
  * Command-line overrides (--listen, --lmtp, --resolver, --trust-anchor,
@@ -43,6 +44,8 @@
 #define RELAY_CONF_DEFAULT_PATH SYSCONFDIR "/danegate/danegate-relay.conf"
 
 /* One listener: TCP (ss) or a unix socket (path). */
+struct clients;
+
 struct relay_listen {
 	bool lmtp;
 	char *spec;			/* as written: "127.0.0.1@10025" */
@@ -73,6 +76,8 @@ struct relay_conf {
 	char *ca_file;			/* NULL: the system's roots */
 	char *unbound_conf;		/* tests: the world's root hints */
 	char *policy_file;		/* tls-policy-file: (outbound side) */
+	char *client_file;		/* client-file: SMTP AUTH clients */
+	struct clients *clients;	/* its table, NULL: no AUTH */
 	char *exemptions_file;		/* dane-exemptions-file: */
 	char *prometheus_interface;	/* "ADDR[@PORT]" (9167) or NULL */
 	char *username, *chroot, *directory, *pidfile;

@@ -164,13 +164,9 @@ is_atext(int c)
 	    != NULL);
 }
 
-/*
- * Steps over one well-formed UTF-8 sequence of two to four bytes (RFC
- * 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
- * Returns false, without a defined position, on anything else.
- */
-static bool
-take_utf8(struct wire *w)
+/* smtp_cmd.h */
+bool
+smtp_cmd_take_utf8(struct wire *w)
 {
 	int c = peek(w);
 	int n, lo = 0x80, hi = 0xbf;
@@ -234,7 +230,7 @@ parse_dot_string(struct path_ctx *p)
 		int c = peek(p->w);
 
 		if (c >= 0x80) {
-			if (!take_utf8(p->w))
+			if (!smtp_cmd_take_utf8(p->w))
 				return SMTP_CMD_E_UTF8;
 			p->cmd->utf8 = true;
 			atom_open = true;
@@ -273,7 +269,7 @@ parse_quoted(struct path_ctx *p)
 				return SMTP_CMD_E_PATH;
 			wire_skip(p->w, 1);
 		} else if (c >= 0x80) {
-			if (!take_utf8(p->w))
+			if (!smtp_cmd_take_utf8(p->w))
 				return SMTP_CMD_E_UTF8;
 			p->cmd->utf8 = true;
 		} else if (c >= 32 && c <= 126) {
@@ -300,7 +296,7 @@ parse_domain(struct path_ctx *p, bool *utf8)
 		if (c >= 0x80) {
 			size_t before = wire_left(p->w);
 
-			if (!take_utf8(p->w))
+			if (!smtp_cmd_take_utf8(p->w))
 				return SMTP_CMD_E_UTF8;
 			label += before - wire_left(p->w);
 			*utf8 = true;
@@ -478,7 +474,7 @@ xtext_ok(const uint8_t *s, size_t n, bool utf8)
 				wire_skip(&w, 1);
 			}
 		} else if (c >= 0x80 && utf8) {
-			if (!take_utf8(&w))
+			if (!smtp_cmd_take_utf8(&w))
 				return false;
 		} else if (c >= 33 && c <= 126 && c != '=') {
 			wire_skip(&w, 1);
@@ -672,7 +668,7 @@ parse_params(struct wire *w, const uint8_t *line, size_t len,
 			 * (RFC 6531 §3.3) */
 			while ((c = peek(w)) >= 0 && c != ' ') {
 				if (c >= 0x80) {
-					if (!take_utf8(w))
+					if (!smtp_cmd_take_utf8(w))
 						return SMTP_CMD_E_UTF8;
 				} else if (c < 33 || c == '=' || c > 126)
 					return SMTP_CMD_E_PARAM_VALUE;

@@ -151,4 +151,13 @@ const char *smtp_cmd_strerror(int status);
  */
 const char *smtp_cmd_reply(int status, enum smtp_verb verb);
 
+/*
+ * Steps w over one well-formed UTF-8 sequence of two to four bytes (RFC
+ * 3629: no overlong forms, no surrogates, nothing above U+10FFFF).
+ * Returns false, without a defined position, on anything else. Shared
+ * with the SASL decoder (sasl.c), which checks user names the same way.
+ */
+struct wire;
+bool smtp_cmd_take_utf8(struct wire *w);
+
 #endif

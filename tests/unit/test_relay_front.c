@@ -27,6 +27,7 @@
 #include "front.h"
 #include "log.h"
 #include "outbound.h"
+#include "clients.h"
 #include "relay_conf.h"
 #include "relay_stub.h"
 
@@ -240,6 +241,37 @@ START_TEST(refuse_lmtp_ehlo)
 	chat("EHLO c.test\r\nHELO c.test\r\n", 3);
 	HAS("220 relay.test LMTP");
 	HAS("500 5.5.1 Send LHLO (this is LMTP)\r\n500 5.5.1 Send LHLO");
+}
+END_TEST
+
+/* With a client file, SMTP needs AUTH, and AUTH needs TLS (RFC 4954 §4):
+ * without STARTTLS neither is possible; LMTP is not affected. */
+START_TEST(refuse_auth_plaintext)
+{
+	static const char file[] = "scanner:$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6"
+	    "gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1"
+	    ":office@school.example\n";
+
+	ck_assert_int_eq(clients_parse("t", file, strlen(file),
+	    &conf->clients), 0);
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\n", 2);
+	HASNT("AUTH");
+	/* "\0scanner\0secret" */
+	chat("AUTH PLAIN AHNjYW5uZXIAc2VjcmV0\r\n", 3);
+	HAS("538 5.7.11 Encryption required");
+	chat("AUTH LOGIN\r\n", 4);
+	HAS("538 5.7.11 Encryption required for requested authentication "
+	    "mechanism\r\n538 5.7.11");
+	chat("MAIL FROM:<office@school.example>\r\n", 5);
+	HAS("530 5.7.0 Authentication required");
+	close(cfd);
+	cfd = -1;
+	connect_as("127.0.0.1", true);
+	chat("LHLO c.test\r\nAUTH PLAIN AHNjYW5uZXIAc2VjcmV0\r\n"
+	    "MAIL FROM:<a@b.example>\r\n", 4);
+	HAS("502 5.5.1 AUTH not offered");
+	HAS("250 2.1.0 Ok");
 }
 END_TEST
 
@@ -510,6 +542,7 @@ suite(void)
 	tcase_add_test(invalid, refuse_idle_timeout);
 	tcase_add_test(invalid, refuse_max_sessions);
 	tcase_add_test(invalid, refuse_size);
+	tcase_add_test(invalid, refuse_auth_plaintext);
 	tcase_add_test(good, good_ehlo);
 	tcase_add_test(good, good_transaction);
 	tcase_add_test(good, good_mirror);
