@@ -418,6 +418,34 @@ dests_busy(const struct session *s)
 	return false;
 }
 
+/*
+ * The client is gone (closed, timed out, shut down) before its final dot:
+ * every outbound transaction still in its data is dropped without a dot
+ * (outbound_free() closes such a connection, so the remote discards the
+ * partial message), and each is logged with the destination.
+ */
+static void
+txn_abort_data(struct session *s, const char *why)
+{
+	if (s->state != S_DATA)
+		return;
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+
+		if (d->state != D_DATA)
+			continue;
+		outbound_free(d->ob);
+		d->ob = NULL;
+		d->state = D_DEAD;
+		s->f->st.aborted++;
+		log_notice("%s: from=<%s>, to domain %s: client %s %s in the "
+		    "middle of the data after %llu bytes: transaction "
+		    "aborted before the final dot, nothing delivered", s->id,
+		    s->sender, d->domain, s->peer, why,
+		    (unsigned long long)s->scan.bytes);
+	}
+}
+
 /* RFC 6531 §4.3 and RFC 3848 "with" protocol names. */
 static const char *
 with_protocol(const struct session *s)
@@ -1223,9 +1251,7 @@ session_step(struct session *s)
 			session_want_io(s);
 			return;
 		}
-		if (s->state == S_DATA)
-			log_info("%s: client %s gone in the middle of the "
-			    "data: nothing delivered", s->id, s->peer);
+		txn_abort_data(s, "gone");
 		session_close(s);
 		return;
 	}
@@ -1276,6 +1302,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	if (s->state == S_RCPT || s->state == S_DATA_BEGIN)
 		return;		/* the outbound side has its own timers */
 	log_info("%s: %s: timeout", s->id, s->peer);
+	txn_abort_data(s, "timed out");
 	if (s->state != S_HANDSHAKE)
 		reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->f->conf->hostname);
@@ -1624,6 +1651,7 @@ on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 	while (f->sessions != NULL) {
 		struct session *s = sessions_pop(f);
 
+		txn_abort_data(s, "cut off by the drain deadline");
 		reply(s, "421 4.3.2 %s Service shutting down",
 		    f->conf->hostname);
 		(void)flush(s);

@@ -378,6 +378,55 @@ START_TEST(good_client_gone_mid_data)
 	ck_assert(!stub_msgs[0].ended);
 	ck_assert(stub_msgs[0].freed);
 	ck_assert_uint_eq(st.active, 0);
+	ck_assert_uint_eq(st.aborted, 1);
+}
+END_TEST
+
+/* The client stops sending in the middle of the data: at the command
+ * timeout the transaction is dropped without a dot and the client told. */
+START_TEST(good_timeout_mid_data)
+{
+	struct front_stats st;
+
+	conf->command_timeout = 1;
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@ok.example>\r\n"
+	    "DATA\r\n", 5);
+	say("Subject: half\r\n\r\nhalf a message\r\n");
+	wait_replies(6);
+	HAS("421 4.4.2");
+	front_stats_get(front, &st);
+	ck_assert(!stub_msgs[0].ended);
+	ck_assert(stub_msgs[0].freed);
+	ck_assert_uint_eq(st.active, 0);
+	ck_assert_uint_eq(st.aborted, 1);
+	ck_assert_uint_eq(st.delivered, 0);
+}
+END_TEST
+
+/* The client closes in the middle of a message bigger than the input
+ * buffer, while the outbound side pushes back: the session must notice
+ * at once (the e2e test's bug: it stayed until the drain deadline). */
+START_TEST(good_client_gone_mid_data_full)
+{
+	static char big[100 * 1000 + 1];
+	struct front_stats st;
+
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@full.example>\r\n"
+	    "DATA\r\n", 5);
+	for (size_t i = 0; i + 1000 <= sizeof(big) - 1; i += 1000) {
+		memset(big + i, 'x', 998);
+		memcpy(big + i + 998, "\r\n", 2);
+	}
+	say(big);
+	close(cfd);
+	cfd = -1;
+	run_for_ms(300);
+	front_stats_get(front, &st);
+	ck_assert(!stub_msgs[0].ended);
+	ck_assert(stub_msgs[0].freed);
+	ck_assert_uint_eq(st.active, 0);
 }
 END_TEST
 
@@ -517,6 +566,8 @@ suite(void)
 	tcase_add_test(good, good_backpressure);
 	tcase_add_test(good, good_client_gone);
 	tcase_add_test(good, good_client_gone_mid_data);
+	tcase_add_test(good, good_client_gone_mid_data_full);
+	tcase_add_test(good, good_timeout_mid_data);
 	tcase_add_test(good, good_drain_deadline);
 	tcase_add_test(good, good_drain_idle);
 	tcase_add_test(good, good_size_unlimited);
