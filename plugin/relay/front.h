@@ -54,6 +54,9 @@ struct front_stats {
 	uint64_t deferred;		/* final 4xx per recipient */
 	uint64_t bounced;		/* final 5xx per recipient */
 	uint64_t possible_duplicates;	/* client gone after a 2xx */
+	uint64_t tls_required_no;	/* held destinations opened because
+					 * the header said TLS-Required: No
+					 * (RFC 8689) */
 	uint64_t aborted;		/* outbound transactions dropped
 					 * before their final dot: the client
 					 * gone or timed out mid-data */
