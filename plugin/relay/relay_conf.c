@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -199,6 +200,35 @@ key_access_control(struct ctx *ctx, const struct cfg_entry *e)
 		bad(ctx, e, "%s", err);
 }
 
+/* "sts-cache-dir: PATH|none": where MTA-STS policies outlive a restart
+ * (RFC 8461 §3.3 wants them kept until max_age); none keeps them in
+ * memory only. */
+static void
+key_sts_cache_dir(struct ctx *ctx, const struct cfg_entry *e)
+{
+	struct stat st;
+	const char *v = e->argc == 1 ? e->argv[0] : "";
+
+	if (e->argc != 1 || v[0] == '\0') {
+		bad(ctx, e, "expects one absolute directory path or none");
+		return;
+	}
+	free(ctx->conf->sts_cache_dir);
+	ctx->conf->sts_cache_dir = NULL;
+	ctx->conf->sts_cache_dir_set = true;
+	if (strcmp(v, "none") == 0)
+		return;
+	if (v[0] != '/') {
+		bad(ctx, e, "'%s' is not an absolute path (or none)", v);
+		return;
+	}
+	if (stat(v, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		bad(ctx, e, "'%s' exists and is not a directory", v);
+		return;
+	}
+	ctx->conf->sts_cache_dir = dup_or_count(ctx, v);
+}
+
 #define F(field) offsetof(struct relay_conf, field)
 
 static const struct key relay_keys[] = {
@@ -233,6 +263,7 @@ static const struct key relay_keys[] = {
 	{ "max-recipients", K_UINT, F(max_recipients), 100, 100000, NULL },
 	{ "max-domains", K_UINT, F(max_domains), 1, 1000, NULL },
 	{ "remote-port", K_UINT, F(remote_port), 1, 65535, NULL },
+	{ "sts-cache-dir", K_FUNC, 0, 0, 0, key_sts_cache_dir },
 };
 
 static bool
@@ -429,6 +460,12 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	ctx.conf->max_sessions = 1000;
 	ctx.conf->max_recipients = 1000;
 	ctx.conf->max_domains = 50;
+	ctx.conf->sts_cache_dir = strdup(RELAY_STS_CACHE_DIR);
+	if (ctx.conf->sts_cache_dir == NULL) {
+		log_err("out of memory reading the configuration");
+		relay_conf_free(ctx.conf);
+		return 1;
+	}
 
 	if (path != NULL && path[0] != '\0') {
 		if (cfg_file_read(path, &cf, err, sizeof(err)) != 0) {
@@ -511,5 +548,6 @@ relay_conf_free(struct relay_conf *c)
 	free(c->chroot);
 	free(c->directory);
 	free(c->pidfile);
+	free(c->sts_cache_dir);
 	free(c);
 }

@@ -61,6 +61,9 @@ struct relay_conf_overrides {
 	const char *unbound_conf;
 };
 
+/* sts-cache-dir:'s default */
+#define RELAY_STS_CACHE_DIR "/var/lib/danegate/sts"
+
 struct relay_conf {
 	struct relay_listen *listens;
 	size_t n_listens;
@@ -85,6 +88,11 @@ struct relay_conf {
 	unsigned max_recipients;	/* per transaction */
 	unsigned max_domains;		/* LMTP: destinations per transaction */
 	uint16_t remote_port;		/* tests: the MX port; 0: 25 */
+	char *sts_cache_dir;		/* MTA-STS policies on disk; NULL:
+					 * in memory only (sts-cache-dir:
+					 * none) */
+	bool sts_cache_dir_set;		/* given in the file (else the
+					 * default, which may be missing) */
 };
 
 /*
