@@ -20,6 +20,12 @@
  * kick the session; everything else happens in session_step(), from the
  * loop, so no outbound is ever freed from inside its own callback.
  *
+ * RFC 8689: a dest whose open failed on the relay's own TLS policy is
+ * held (D_HELD): its recipients get 250, the data forwarded is also kept
+ * in s->hold until header_scan.c finds the end of the header; then
+ * front_headers_done() reopens it with TLS-Required: No (D_REOPEN ...,
+ * the client not read meanwhile) or makes the policy's 4xx its reply.
+ *
  * SECURITY: see front.h. Every client byte is either a command line (at
  * most SMTP_CMD_LINE_MAX + CRLF, parsed by smtp_cmd.c) or message data
  * (scanned by smtp_data.c and forwarded as it is); nothing the client sends

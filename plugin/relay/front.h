@@ -11,6 +11,9 @@
  * first RCPT of a domain opens its outbound transaction and gets the
  * remote's MAIL or RCPT verdict; the reply to the end of the data is the
  * remote's own, sent only once it has arrived.
+ * Except for RFC 8689: a destination whose TLS policy fails at the open
+ * gets its message only if the header says "TLS-Required: No" (the RCPT
+ * gets 250, the data's reply says which).
  *
  * SECURITY: talks to every client that reaches a listener. Before the
  * access list has allowed a client it can only get 5xx to MAIL and RCPT;
