@@ -593,6 +593,119 @@ XX"""
         assert r.stop() == 0, r.log()[-3000:]
 
 
+def scrape(addr, port):
+    """The relay's /metrics as {series: value}."""
+    import http.client
+    c = http.client.HTTPConnection(addr, port, timeout=10)
+    c.request("GET", "/metrics")
+    body = c.getresponse().read().decode()
+    return body, dict(ln.rsplit(" ", 1) for ln in body.splitlines()
+                      if ln and not ln.startswith("#"))
+
+
+def attempts(values, policy, outcome, result_type):
+    return int(values.get('danegate_relay_attempts_total{policy="%s",'
+                          'outcome="%s",result_type="%s"}' % (
+                              policy, outcome, result_type), "0"))
+
+
+def test_tls_required_no(mailworld, tmp_path):
+    """RFC 8689: to a destination whose DANE check fails
+    (tlsa-mismatch.example), a message whose header says TLS-Required: No
+    is delivered (opportunistic TLS, logged tls_required=no); the same
+    message without it gets the policy's 4xx at the end of the data and
+    is not delivered. The metrics count both by policy."""
+    import smtplib
+    port = 9169
+    r = start_relay(mailworld, tmp_path / "r", FAULT_ADDR, [
+        "prometheus-interface: %s@%d" % (FAULT_ADDR, port)])
+    try:
+        rcpt = "test@tlsa-mismatch.example"
+        yes = "rfc8689.%s@client.example" % uuid.uuid4().hex
+        no = "rfc8689-no.%s@client.example" % uuid.uuid4().hex
+        msg = ("From: <%s>\r\nTo: <%s>\r\nMessage-ID: <%s>\r\n%s"
+               "Subject: report\r\n\r\nbody\r\n")
+        with smtplib.SMTP(FAULT_ADDR, SMTP_PORT, timeout=120) as s:
+            s.sendmail(FROM, [rcpt], msg % (FROM, rcpt, yes,
+                                            "TLS-Required: No\r\n"))
+        assert wait_copies(mailworld, "tlsa-mismatch.example", yes, 1) == 1
+        assert re.search(r"to domain tlsa-mismatch.example: "
+                         r"tls_required=no", r.log()), r.log()[-3000:]
+        with smtplib.SMTP(FAULT_ADDR, SMTP_PORT, timeout=120) as s:
+            with pytest.raises(smtplib.SMTPDataError) as e:
+                s.sendmail(FROM, [rcpt], msg % (FROM, rcpt, no, ""))
+        assert e.value.smtp_code == 451, e.value
+        assert b"4.7.5 certificate-not-trusted" in e.value.smtp_error
+        assert wait_copies(mailworld, "tlsa-mismatch.example", no, 1,
+                           timeout=3) == 0
+        body, values = scrape(FAULT_ADDR, port)
+        assert values["danegate_relay_tls_required_no_total"] == "1", body
+        assert attempts(values, "tls-required-no", "sent", "none") == 1, \
+            body
+        # both opens failed the DANE check first
+        assert attempts(values, "dane", "deferred",
+                        "certificate-not-trusted") == 2, body
+    finally:
+        assert r.stop() == 0, r.log()[-3000:]
+
+
+def test_metrics_by_policy(mailworld, tmp_path):
+    """danegate_relay_attempts_total moves by policy and result type:
+    DANE verified, DANE trusted (insecure MX), MTA-STS enforce (with the
+    world's CA), opportunistic (no TLSA), null MX; a client gone
+    mid-data counts as aborted."""
+    port = 9170
+    r = start_relay(mailworld, tmp_path / "r", FAULT_ADDR, [
+        "prometheus-interface: %s@%d" % (FAULT_ADDR, port),
+        "ca-file: %s" % mailworld.env["WORLD_CA_FILE"],
+        "sts-cache-dir: %s" % (tmp_path / "sts")])
+    try:
+        import smtplib
+        for dom in ("dane-ee.example", "insecure-mx.example",
+                    "sts-enforce.example", "no-tlsa.example"):
+            mid = "policy.%s@client.example" % uuid.uuid4().hex
+            smtp_send(FAULT_ADDR, "test@" + dom, mid)
+            assert wait_copies(mailworld, dom, mid, 1) == 1, dom
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            smtp_send(FAULT_ADDR, "test@null-mx.example", "x@y")
+        c = RawClient(r, FAULT_ADDR)
+        c.start_data("test@dane-ee.example")
+        c.s.sendall(b"Subject: x\r\n\r\nhalf")
+        time.sleep(0.5)
+        c.close()
+        r.wait_log("gone in the middle", 10)
+        body, values = scrape(FAULT_ADDR, port)
+        assert attempts(values, "dane", "sent", "dane-verified") == 1, body
+        assert attempts(values, "dane", "sent", "dane-trusted") == 1, body
+        assert attempts(values, "sts", "sent", "none") == 1, body
+        assert attempts(values, "opportunistic", "sent", "none") == 1, body
+        assert attempts(values, "unknown", "bounced", "null-mx") == 1, body
+        assert values["danegate_relay_aborted_total"] == "1", body
+        assert int(values["danegate_relay_sessions_total"]) == 6, body
+        # sts-cache-dir: the policy is on disk for the next start
+        assert (tmp_path / "sts" / "sts-enforce.example").is_file()
+    finally:
+        assert r.stop() == 0, r.log()[-3000:]
+
+
+def test_check_sts_cache_dir(mailworld, tmp_path):
+    """sts-cache-dir: -t names FILE:LINE for a relative path and for a
+    path that is not a directory; none and an absolute path pass."""
+    conf = tmp_path / "relay.conf"
+    conf.write_text("relay:\n    sts-cache-dir: var/sts\n"
+                    "    sts-cache-dir: /etc/passwd\n")
+    p = dgsys.run([RELAY, "-t", "-c", str(conf)])
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "%s:2: sts-cache-dir: 'var/sts' is not an absolute path" % \
+        conf in p.stderr, p.stderr
+    assert "%s:3: sts-cache-dir: '/etc/passwd' exists and is not a " \
+        "directory" % conf in p.stderr, p.stderr
+    for value in ("none", str(tmp_path / "sts")):
+        conf.write_text("relay:\n    sts-cache-dir: %s\n" % value)
+        p = dgsys.run([RELAY, "-t", "-c", str(conf)])
+        assert p.returncode == 0, p.stdout + p.stderr
+
+
 def test_large_message_streams_through(mailworld, tmp_path):
     """A 2 MB message (more than the outbound side's 64 KiB buffer) goes
     through the real front and outbound side, exactly once."""
