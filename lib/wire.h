@@ -90,6 +90,14 @@ wire_u32(struct wire *w)
 	    (uint32_t)p[2] << 8 | p[3] : 0;
 }
 
+/* The next byte without stepping over it; -1 at the end (or after an
+ * error), which is not a sticky error. */
+static inline int
+wire_peek(const struct wire *w)
+{
+	return wire_left(w) > 0 ? w->buf[w->pos] : -1;
+}
+
 /* Moves to an absolute offset inside the buffer. */
 static inline void
 wire_seek(struct wire *w, size_t pos)

@@ -20,6 +20,12 @@
  * kick the session; everything else happens in session_step(), from the
  * loop, so no outbound is ever freed from inside its own callback.
  *
+ * RFC 8689: a dest whose open failed on the relay's own TLS policy is
+ * held (D_HELD): its recipients get 250, the data forwarded is also kept
+ * in s->hold until header_scan.c finds the end of the header; then
+ * front_headers_done() reopens it with TLS-Required: No (D_REOPEN ...,
+ * the client not read meanwhile) or makes the policy's 4xx its reply.
+ *
  * SECURITY: see front.h. Every client byte is either a command line (at
  * most SMTP_CMD_LINE_MAX + CRLF, parsed by smtp_cmd.c) or message data
  * (scanned by smtp_data.c and forwarded as it is); nothing the client sends
@@ -48,6 +54,7 @@
 
 #include "acl.h"
 #include "front.h"
+#include "header_scan.h"
 #include "log.h"
 #include "outbound.h"
 #include "relay_conf.h"
@@ -86,6 +93,12 @@ enum dstate {
 	D_DATA,
 	D_DATA_END,
 	D_DONE,		/* final holds the remote's final reply */
+	/* RFC 8689: the destination's TLS policy failed at the open; its
+	 * recipients got 250 and wait for the header to decide */
+	D_HELD,		/* held holds the policy failure */
+	D_REOPEN,	/* outbound_open() with TLS-Required: No sent */
+	D_REOPEN_RCPT,	/* the RCPT of recipient ri sent */
+	D_REOPEN_DATA,	/* DATA sent */
 };
 
 struct session;
@@ -102,12 +115,17 @@ struct dest {
 	struct outbound_reply fail;	/* D_DEAD */
 	struct outbound_reply final;	/* D_DONE */
 	unsigned n_ok;			/* accepted recipients */
+	struct outbound_reply held;	/* D_HELD: the policy failure */
+	size_t ri;			/* D_REOPEN_RCPT: the recipient */
+	unsigned reopen_ok;		/* recipients the remote took */
 };
 
 struct rcpt {
 	char *addr;
 	size_t dest;
 	bool asked, accepted;
+	bool late_refused;		/* refused when its held dest was
+					 * opened after the header */
 	struct outbound_reply reply;	/* what RCPT got */
 };
 
@@ -148,6 +166,12 @@ struct session {
 	struct smtp_data scan;
 	bool too_big;
 	unsigned n_full;
+	/* the header block (RFC 8689's TLS-Required; the end-of-headers
+	 * hook); the data forwarded while held dests wait for it */
+	struct header_scan *hs;
+	bool hdr_done, end_seen;
+	struct evbuffer *hold;
+	unsigned n_held, n_reopen;
 };
 
 struct listener {
@@ -415,6 +439,13 @@ txn_reset(struct session *s)
 	s->n_full = 0;
 	s->too_big = false;
 	s->in_mail = false;
+	free(s->hs);
+	s->hs = NULL;
+	if (s->hold != NULL)
+		evbuffer_free(s->hold);
+	s->hold = NULL;
+	s->hdr_done = s->end_seen = false;
+	s->n_held = s->n_reopen = 0;
 	memset(&s->env, 0, sizeof(s->env));
 }
 
@@ -425,6 +456,34 @@ dests_busy(const struct session *s)
 		if (s->dests[i]->busy)
 			return true;
 	return false;
+}
+
+/*
+ * The client is gone (closed, timed out, shut down) before its final dot:
+ * every outbound transaction still in its data is dropped without a dot
+ * (outbound_free() closes such a connection, so the remote discards the
+ * partial message), and each is logged with the destination.
+ */
+static void
+txn_abort_data(struct session *s, const char *why)
+{
+	if (s->state != S_DATA)
+		return;
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+
+		if (d->state != D_DATA)
+			continue;
+		outbound_free(d->ob);
+		d->ob = NULL;
+		d->state = D_DEAD;
+		s->f->st.aborted++;
+		log_notice("%s: from=<%s>, to domain %s: client %s %s in the "
+		    "middle of the data after %llu bytes: transaction "
+		    "aborted before the final dot, nothing delivered", s->id,
+		    s->sender, d->domain, s->peer, why,
+		    (unsigned long long)s->scan.bytes);
+	}
 }
 
 /* RFC 6531 §4.3 and RFC 3848 "with" protocol names. */
@@ -481,10 +540,16 @@ received_line(struct session *s, char *buf, size_t cap)
 	return (size_t)n < cap ? n : -1;
 }
 
-/* Writes bytes to every dest in D_DATA; counts the full ones. */
+/* Writes bytes to every dest in D_DATA; counts the full ones. Keeps
+ * them too while held dests wait for the end of the header. */
 static void
 data_forward(struct session *s, const void *buf, size_t len)
 {
+	if (s->hold != NULL && evbuffer_add(s->hold, buf, len) != 0) {
+		/* out of memory: the held dests cannot be opened later */
+		evbuffer_free(s->hold);
+		s->hold = NULL;
+	}
 	for (size_t i = 0; i < s->n_dests; i++) {
 		struct dest *d = s->dests[i];
 		int rc;
@@ -1072,6 +1137,19 @@ next_command(struct session *s)
 
 /* ---- the steps ------------------------------------------------------------ */
 
+/*
+ * A refusal RFC 8689's "TLS-Required: No" may lift: the relay's own 4xx
+ * for a TLS policy (DANE, MTA-STS, the policy table), which carries an
+ * RFC 8460 failure type. DNS failures, the remote's replies and 5xx stay.
+ */
+static bool
+reply_is_tls_policy(const struct outbound_reply *r)
+{
+	return !r->remote && r->code >= 400 && r->code < 500 &&
+	    r->reason >= DANEGATE_R_STARTTLS_NOT_SUPPORTED &&
+	    r->reason < DANEGATE_R_COUNT;
+}
+
 /* S_RCPT: drives the current recipient's dest until its reply is known. */
 static bool
 step_rcpt(struct session *s)
@@ -1084,7 +1162,17 @@ step_rcpt(struct session *s)
 	if (d->state == D_OPENING) {
 		if (d->last.code >= 200 && d->last.code < 400)
 			d->state = D_READY;
-		else {
+		else if (reply_is_tls_policy(&d->last)) {
+			/* RFC 8689: the header may still say TLS-Required:
+			 * No; the answer waits for the end of the data */
+			d->held = d->last;
+			d->state = D_HELD;
+			outbound_free(d->ob);
+			d->ob = NULL;
+			log_info("%s: %s: held until the header is read "
+			    "(RFC 8689 TLS-Required): %d %s", s->id,
+			    d->domain, d->held.code, d->held.text);
+		} else {
 			d->fail = d->last;
 			d->state = D_DEAD;
 		}
@@ -1103,6 +1191,9 @@ step_rcpt(struct session *s)
 		d->state = D_READY;
 	} else if (d->state == D_DEAD)
 		r->reply = d->fail;
+	else if (d->state == D_HELD)
+		set_reply(&r->reply, 250, "2.1.5 Ok (delivered only if the "
+		    "header says TLS-Required: No, RFC 8689)");
 	r->accepted = r->reply.code >= 200 && r->reply.code < 300;
 	if (r->accepted) {
 		d->n_ok++;
@@ -1138,8 +1229,10 @@ step_data_begin(struct session *s)
 		}
 		if (d->state == D_DEAD && d->n_ok > 0 && first_fail == NULL)
 			first_fail = &d->fail;
+		if (d->state == D_HELD && d->n_ok > 0)
+			s->n_held++;
 	}
-	if (n_data == 0) {
+	if (n_data == 0 && s->n_held == 0) {
 		/* nothing to send to: the first failure answers DATA */
 		struct outbound_reply r;
 
@@ -1152,6 +1245,14 @@ step_data_begin(struct session *s)
 		s->state = S_CMD;
 		return true;
 	}
+	if ((s->hs = malloc(sizeof(*s->hs))) == NULL ||
+	    (s->n_held > 0 && (s->hold = evbuffer_new()) == NULL)) {
+		txn_reset(s);
+		reply(s, "451 4.3.0 Out of memory");
+		s->state = S_CMD;
+		return true;
+	}
+	header_scan_init(s->hs, 0);
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 	smtp_data_init(&s->scan);
 	s->state = S_DATA;
@@ -1246,6 +1347,8 @@ step_data_end(struct session *s, bool timed_out)
 		if (!rc->accepted)
 			continue;
 		r = d->state == D_DONE ? d->final : d->fail;
+		if (rc->late_refused)
+			r = rc->reply;	/* LMTP: its own refusal */
 		count_final(s, r.code);
 		log_notice("%s: from=<%s>, to=<%s>, size=%llu, status=%d %s",
 		    s->id, s->sender, rc->addr,
@@ -1280,12 +1383,200 @@ step_data_end(struct session *s, bool timed_out)
 	return true;
 }
 
+/*
+ * The end of the header block (or of the data, if it came first). This
+ * is the front's end-of-headers hook: s->hs holds the fields (see
+ * header_scan.h); checks on them (the From: mailbox, a DMARC guard) go
+ * here, and may refuse the message by marking its dests D_DEAD with their
+ * reply. Then RFC 8689: held dests are opened with "TLS-Required: No" if
+ * the header says so, or keep their policy failure as their final reply.
+ */
+static void
+front_headers_done(struct session *s)
+{
+	bool no = header_scan_tls_required_no(s->hs);
+	struct outbound_envelope env = s->env;
+
+	s->hdr_done = true;
+	env.tls_required_no = true;
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+		int err = 0;
+
+		if (d->state != D_HELD || d->n_ok == 0)
+			continue;
+		if (!no || s->scan.bare || s->too_big) {
+			/* the policy stands: its 4xx answers the data */
+			d->fail = d->held;
+			d->state = D_DEAD;
+			log_info("%s: %s: no TLS-Required: No in the header: "
+			    "%d %s", s->id, d->domain, d->held.code,
+			    d->held.text);
+			continue;
+		}
+		if (s->hold == NULL || (d->ob = outbound_open(s->f->oenv,
+		    d->domain, &env, &dest_cb, d, &err)) == NULL) {
+			set_reply(&d->fail, 451, "4.3.0 Cannot start the "
+			    "delivery");
+			d->state = D_DEAD;
+			continue;
+		}
+		log_notice("%s: from=<%s>, to domain %s: tls_required=no "
+		    "(RFC 8689 TLS-Required: No in the header): delivering "
+		    "without enforcing the policy that said: %d %s", s->id,
+		    s->sender, d->domain, d->held.code, d->held.text);
+		s->f->st.tls_required_no++;
+		d->state = D_REOPEN;
+		d->busy = true;
+		d->ri = 0;
+		d->reopen_ok = 0;
+		s->n_reopen++;
+	}
+	if (s->n_reopen == 0 && s->hold != NULL) {
+		evbuffer_free(s->hold);
+		s->hold = NULL;
+	}
+}
+
+/* A reopened dest is done (D_DATA or D_DEAD). */
+static void
+reopen_done(struct session *s, struct dest *d)
+{
+	if (d->state == D_DEAD && d->ob != NULL) {
+		outbound_free(d->ob);	/* never sent a dot */
+		d->ob = NULL;
+	}
+	if (--s->n_reopen == 0 && s->hold != NULL) {
+		evbuffer_free(s->hold);
+		s->hold = NULL;
+	}
+}
+
+/* D_REOPEN_RCPT: asks for the next accepted recipient of dest di, or
+ * goes on to DATA once every one was asked. */
+static void
+reopen_next_rcpt(struct session *s, struct dest *d, size_t di)
+{
+	for (; d->ri < s->n_rcpts; d->ri++) {
+		struct rcpt *r = &s->rcpts[d->ri];
+		const char *dsn = r->addr + strlen(r->addr) + 1;
+
+		if (r->dest != di || !r->accepted)
+			continue;
+		if (outbound_rcpt(d->ob, r->addr, *dsn ? dsn : NULL) != 0)
+			break;
+		d->busy = true;
+		return;
+	}
+	if (d->ri < s->n_rcpts || d->reopen_ok == 0) {
+		if (d->ri < s->n_rcpts || d->fail.code == 0)
+			set_reply(&d->fail, 451, "4.3.0 Delivery failed");
+		d->state = D_DEAD;
+		reopen_done(s, d);
+		return;
+	}
+	if (!s->lmtp && d->reopen_ok < d->n_ok) {
+		/* SMTP has one reply for the message: a recipient told 250
+		 * that the remote refused would be lost; the client tries
+		 * them all again later */
+		set_reply(&d->fail, 451, "4.3.0 A recipient was refused when "
+		    "the destination was opened after the header "
+		    "(TLS-Required: No); try again");
+		d->state = D_DEAD;
+		reopen_done(s, d);
+		return;
+	}
+	if (outbound_data_begin(d->ob) != 0) {
+		set_reply(&d->fail, 451, "4.3.0 Delivery failed");
+		d->state = D_DEAD;
+		reopen_done(s, d);
+		return;
+	}
+	d->state = D_REOPEN_DATA;
+	d->busy = true;
+}
+
+/*
+ * Drives the dests opened after the header (MAIL, every RCPT, DATA), then
+ * gives each what was forwarded so far. Returns true once none is left,
+ * false while the client must wait.
+ */
+static bool
+step_reopen(struct session *s)
+{
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+
+		if (d->busy)
+			continue;
+		switch (d->state) {
+		case D_REOPEN:
+			if (d->last.code >= 200 && d->last.code < 300) {
+				d->state = D_REOPEN_RCPT;
+				reopen_next_rcpt(s, d, i);
+			} else {
+				d->fail = d->last;
+				d->state = D_DEAD;
+				reopen_done(s, d);
+			}
+			break;
+		case D_REOPEN_RCPT: {
+			struct rcpt *r = &s->rcpts[d->ri];
+
+			log_info("%s: to=<%s> rcpt reply %d %s (after the "
+			    "header)", s->id, r->addr, d->last.code,
+			    d->last.text);
+			if (d->last.code >= 200 && d->last.code < 300)
+				d->reopen_ok++;
+			else {
+				r->late_refused = true;
+				r->reply = d->last;
+				if (d->fail.code == 0)
+					d->fail = d->last;
+			}
+			d->ri++;
+			reopen_next_rcpt(s, d, i);
+			break;
+		}
+		case D_REOPEN_DATA:
+			if (d->last.code != 354) {
+				d->fail = d->last;
+				d->state = D_DEAD;
+				reopen_done(s, d);
+				break;
+			}
+			d->state = D_DATA;
+			{
+				size_t n = evbuffer_get_length(s->hold);
+				int rc = outbound_data_write(d->ob,
+				    evbuffer_pullup(s->hold, (ssize_t)n), n);
+
+				if (rc == 1 && !d->full) {
+					d->full = true;
+					s->n_full++;
+				}
+			}
+			reopen_done(s, d);
+			break;
+		default:
+			break;
+		}
+	}
+	return s->n_reopen == 0;
+}
+
 /* S_DATA: forwards what the client sent, up to the end or back-pressure. */
 static bool
 step_data(struct session *s)
 {
 	const struct relay_conf *conf = s->f->conf;
 
+	if (s->n_reopen > 0 && !step_reopen(s))
+		return false;	/* the client waits for the remote(s) */
+	if (s->end_seen) {
+		data_end(s);
+		return true;
+	}
 	while (s->n_full == 0 && evbuffer_get_length(s->in) > 0) {
 		size_t n = evbuffer_get_length(s->in), fwd, used;
 		unsigned char *p;
@@ -1301,11 +1592,27 @@ step_data(struct session *s)
 			s->too_big = true;
 		if (fwd > 0 && !s->scan.bare && !s->too_big)
 			data_forward(s, p, fwd);
+		if (!s->hdr_done) {
+			if (header_scan_feed(s->hs, p, fwd) ==
+			    HEADER_SCAN_DONE)
+				front_headers_done(s);
+			else if (rc == SMTP_DATA_END) {
+				header_scan_finish(s->hs);
+				front_headers_done(s);
+			}
+		}
 		evbuffer_drain(s->in, used);
 		if (rc == SMTP_DATA_END) {
+			if (s->n_reopen > 0) {
+				/* the dot waits for the held dests */
+				s->end_seen = true;
+				return true;
+			}
 			data_end(s);
 			return true;
 		}
+		if (s->n_reopen > 0)
+			return true;
 		if (used == 0 && n == evbuffer_get_length(s->in))
 			break;	/* a "." or ".\r" held back: more needed */
 	}
@@ -1428,9 +1735,7 @@ session_step(struct session *s)
 			session_want_io(s);
 			return;
 		}
-		if (s->state == S_DATA)
-			log_info("%s: client %s gone in the middle of the "
-			    "data: nothing delivered", s->id, s->peer);
+		txn_abort_data(s, "gone");
 		session_close(s);
 		return;
 	}
@@ -1481,6 +1786,7 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	if (s->state == S_RCPT || s->state == S_DATA_BEGIN)
 		return;		/* the outbound side has its own timers */
 	log_info("%s: %s: timeout", s->id, s->peer);
+	txn_abort_data(s, "timed out");
 	if (s->state != S_HANDSHAKE)
 		reply(s, "421 4.4.2 %s Error: timeout exceeded",
 		    s->f->conf->hostname);
@@ -1829,6 +2135,7 @@ on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 	while (f->sessions != NULL) {
 		struct session *s = sessions_pop(f);
 
+		txn_abort_data(s, "cut off by the drain deadline");
 		reply(s, "421 4.3.2 %s Service shutting down",
 		    f->conf->hostname);
 		(void)flush(s);

@@ -11,6 +11,9 @@
  * first RCPT of a domain opens its outbound transaction and gets the
  * remote's MAIL or RCPT verdict; the reply to the end of the data is the
  * remote's own, sent only once it has arrived.
+ * Except for RFC 8689: a destination whose TLS policy fails at the open
+ * gets its message only if the header says "TLS-Required: No" (the RCPT
+ * gets 250, the data's reply says which).
  *
  * SECURITY: talks to every client that reaches a listener. Before the
  * access list has allowed a client it can only get 5xx to MAIL and RCPT;
@@ -54,6 +57,12 @@ struct front_stats {
 	uint64_t deferred;		/* final 4xx per recipient */
 	uint64_t bounced;		/* final 5xx per recipient */
 	uint64_t possible_duplicates;	/* client gone after a 2xx */
+	uint64_t tls_required_no;	/* held destinations opened because
+					 * the header said TLS-Required: No
+					 * (RFC 8689) */
+	uint64_t aborted;		/* outbound transactions dropped
+					 * before their final dot: the client
+					 * gone or timed out mid-data */
 	unsigned active;		/* sessions now */
 	uint64_t latency[FRONT_LATENCY_BUCKETS];	/* per message */
 	uint64_t latency_sum_us;

@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -287,6 +288,23 @@ fail:
 	return -1;
 }
 
+/*
+ * The MTA-STS cache directory is made (0700) before the privilege drop;
+ * the unprivileged relay writes into it later, so it must own it.
+ */
+static void
+sts_dir_own(const char *dir, const char *username)
+{
+	struct passwd *pw;
+
+	if (username == NULL || username[0] == '\0' || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(username)) == NULL)
+		return;		/* the privilege drop reports it */
+	if (chown(dir, pw->pw_uid, pw->pw_gid) != 0)
+		log_warn("MTA-STS cache %s: chown to %s", dir, username);
+}
+
 /* ---- Prometheus metrics (lib/http_metrics.h) ---------------------------- */
 
 struct out {
@@ -326,6 +344,24 @@ relay_metrics_allow(void *arg, const struct sockaddr *peer)
  * latency the relay adds after the final dot, the outbound side's
  * transactions and its own failures by RFC 8460 result type.
  */
+/* The metric label of an outbound policy (enum outbound_policy). */
+static const char *
+policy_label(int p)
+{
+	static const char *names[OB_POLICY_TABLE] = {
+		"unknown", "dane", "sts", "opportunistic", "exemption",
+		"tls-required-no",
+	};
+	static char table[OB_POLICY_COUNT - OB_POLICY_TABLE][32];
+
+	if (p < OB_POLICY_TABLE)
+		return names[p];
+	/* "table-encrypt": the policy table's level */
+	snprintf(table[p - OB_POLICY_TABLE], sizeof(table[0]), "table-%s",
+	    policy_level_name((enum policy_level)(p - OB_POLICY_TABLE)));
+	return table[p - OB_POLICY_TABLE];
+}
+
 static size_t
 relay_metrics_render(void *arg, char *buf, size_t cap)
 {
@@ -430,6 +466,34 @@ relay_metrics_render(void *arg, char *buf, size_t cap)
 		    "%lu\ndanegate_relay_tlsrpt_reports_total{outcome="
 		    "\"failed\"} %lu\n", sent, failed);
 	}
+	out_printf(&o, "# HELP danegate_relay_attempts_total Outbound "
+	    "attempts per recipient by policy (dane, sts, table-LEVEL, "
+	    "opportunistic, exemption, tls-required-no), outcome and RFC "
+	    "8460 result type (or the verdict: dane-verified, none ...).\n"
+	    "# TYPE danegate_relay_attempts_total counter\n");
+	for (int p = 0; p < OB_POLICY_COUNT; p++)
+		for (int k = 0; k < OB_OUTCOMES; k++)
+			for (int i = 0; i < DANEGATE_R_COUNT; i++)
+				if (os.attempts[p][k][i] != 0)
+					out_printf(&o, "danegate_relay_attempts_"
+					    "total{policy=\"%s\",outcome=\"%s\","
+					    "result_type=\"%s\"} %lu\n",
+					    policy_label(p), k == 0 ? "sent" :
+					    k == 1 ? "deferred" : "bounced",
+					    danegate_reason_name(
+					    (enum danegate_reason)i),
+					    os.attempts[p][k][i]);
+	out_printf(&o, "# HELP danegate_relay_tls_required_no_total "
+	    "Destinations whose TLS policy failed, opened for a message "
+	    "whose header said TLS-Required: No (RFC 8689).\n# TYPE "
+	    "danegate_relay_tls_required_no_total counter\n"
+	    "danegate_relay_tls_required_no_total %" PRIu64 "\n",
+	    fs.tls_required_no);
+	out_printf(&o, "# HELP danegate_relay_aborted_total Outbound "
+	    "transactions dropped before their final dot (client gone or "
+	    "timed out in the data).\n# TYPE danegate_relay_aborted_total "
+	    "counter\ndanegate_relay_aborted_total %" PRIu64 "\n",
+	    fs.aborted);
 	return o.len;
 }
 
@@ -765,8 +829,20 @@ main(int argc, char **argv)
 	/* the remote's final reply must reach our client before its own
 	 * 10-minute timeout (RFC 5321 §4.5.3.2.6) */
 	eo.timeouts.data_end_ms = r.conf->final_timeout * 1000;
-	if ((err = outbound_env_new(&eo, &r.oenv)) != 0)
+	eo.sts_cache_dir = r.conf->sts_cache_dir;
+	if ((err = outbound_env_new(&eo, &r.oenv)) != 0 &&
+	    eo.sts_cache_dir != NULL && !r.conf->sts_cache_dir_set) {
+		/* the default place is missing (not installed): memory
+		 * only, said once; a configured one must work */
+		log_warnx("MTA-STS policies kept in memory only: %s is not "
+		    "usable (set sts-cache-dir:)", eo.sts_cache_dir);
+		eo.sts_cache_dir = NULL;
+		err = outbound_env_new(&eo, &r.oenv);
+	}
+	if (err != 0)
 		fatalx("outbound: %s", danegate_strerror(err));
+	if (eo.sts_cache_dir != NULL)
+		sts_dir_own(eo.sts_cache_dir, r.conf->username);
 	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)
 		return 1;
 	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0)

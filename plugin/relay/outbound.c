@@ -477,12 +477,58 @@ conn_tls(const struct conn *c)
 	return c != NULL && c->tls_summary[0] != '\0' ? c->tls_summary : "none";
 }
 
+_Static_assert(OB_POLICY_COUNT == OB_POLICY_TABLE + POLICY_LEVEL_SECURE + 1,
+    "one table-<level> per policy level");
+
+/* The policy this attempt ran under (see outbound.h). */
+static enum outbound_policy
+ob_policy_class(const struct outbound *o)
+{
+	const struct danegate_mx_host *h = o->host;
+
+	if (o->tls_required_no)
+		return OB_POLICY_TLS_REQUIRED_NO;
+	if (o->exempt)
+		return OB_POLICY_EXEMPTION;
+	if (o->has_pol && o->level != POLICY_LEVEL_DANE)
+		return OB_POLICY_TABLE + o->level;
+	if (h == NULL && o->dest != NULL && o->dest->n_hosts > 0)
+		h = &o->dest->hosts[0];
+	if (h != NULL && (h->policy == DANEGATE_POLICY_DANE ||
+	    h->policy == DANEGATE_POLICY_ENCRYPT))
+		return OB_POLICY_DANE;
+	if (o->sts != NULL)
+		return OB_POLICY_STS;
+	if (h != NULL && h->policy == DANEGATE_POLICY_MAY)
+		return OB_POLICY_OPPORTUNISTIC;
+	return o->has_pol ? OB_POLICY_TABLE + o->level : OB_POLICY_UNKNOWN;
+}
+
+/* Counts one attempt by policy, outcome and result type; a delivery
+ * over a DANE-authenticated session counts as dane-verified/-trusted. */
+static void
+ob_count(struct outbound *o, const struct outbound_reply *r)
+{
+	enum outbound_policy p = ob_policy_class(o);
+	unsigned outcome = r->code < 400 ? 0 : r->code < 500 ? 1 : 2;
+	enum danegate_reason why = r->reason;
+
+	if (r->code < 400 && why == DANEGATE_R_NONE && p == OB_POLICY_DANE &&
+	    o->c != NULL && o->c->verified)
+		why = o->host != NULL && o->host->trusted_only ?
+		    DANEGATE_R_DANE_TRUSTED : DANEGATE_R_DANE_VERIFIED;
+	if ((unsigned)why < DANEGATE_R_COUNT)
+		o->env->stats.attempts[p][outcome][why]++;
+}
+
 /* One Postfix-style line per recipient and attempt. */
 static void
 ob_log(struct outbound *o, const char *rcpt, const struct outbound_reply *r)
 {
 	char dsn[32], delay[32];
 	const char *status;
+
+	ob_count(o, r);
 
 	dsn_of(r, dsn, sizeof(dsn));
 	elapsed(&o->start, delay, sizeof(delay));
@@ -561,7 +607,9 @@ ob_die(struct outbound *o)
 	if (o->state < OB_IDLE) {
 		char dsn[32], delay[32];
 
-		/* no recipient yet: the line names the domain */
+		/* no recipient yet: the line names the domain, and the
+		 * attempt counts once */
+		ob_count(o, &r);
 		dsn_of(&r, dsn, sizeof(dsn));
 		elapsed(&o->start, delay, sizeof(delay));
 		log_notice("to=<@%s>, relay=none, delay=%s, dsn=%s, status=%s "

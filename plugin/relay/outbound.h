@@ -127,6 +127,26 @@ void outbound_env_set_policies(struct outbound_env *env,
 /* Starts (or stops, NULL) counting sessions for TLS reporting; borrowed:
  * main.c opens the counts only after the privilege drop. */
 void outbound_env_set_tlsrpt(struct outbound_env *env, struct tlsrpt *t);
+/*
+ * The policy a delivery attempt ran under, for metrics: a policy table
+ * entry (by its level) wins, then an exemption or RFC 8689's
+ * TLS-Required: No that softened it, then the DNS verdict (DANE where the
+ * MX host has secure TLSA records), MTA-STS, else opportunistic TLS;
+ * unknown when the attempt failed before a policy was known (DNS).
+ */
+enum outbound_policy {
+	OB_POLICY_UNKNOWN = 0,
+	OB_POLICY_DANE,
+	OB_POLICY_STS,
+	OB_POLICY_OPPORTUNISTIC,
+	OB_POLICY_EXEMPTION,
+	OB_POLICY_TLS_REQUIRED_NO,
+	OB_POLICY_TABLE,		/* + enum policy_level */
+	OB_POLICY_COUNT = OB_POLICY_TABLE + 7,
+};
+
+/* Outcomes of a recipient's attempt: sent, deferred, bounced. */
+#define OB_OUTCOMES 3
 
 /* Counters since outbound_env_new(), for metrics. */
 struct outbound_stats {
@@ -140,6 +160,10 @@ struct outbound_stats {
 	unsigned long failures[DANEGATE_R_COUNT];
 	unsigned long exemptions_used, exemptions_refused;
 	unsigned long tls_required_no;	/* RFC 8689 requests that mattered */
+	/* per recipient attempt: policy, outcome (sent, deferred,
+	 * bounced), RFC 8460 result type (the reply's reason) */
+	unsigned long attempts[OB_POLICY_COUNT][OB_OUTCOMES]
+	    [DANEGATE_R_COUNT];
 };
 
 void outbound_env_stats(const struct outbound_env *env,

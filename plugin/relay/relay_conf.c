@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -250,6 +251,35 @@ key_tlsrpt_submitter(struct ctx *ctx, const struct cfg_entry *e)
 	set_str(ctx, &ctx->conf->tlsrpt_submitter, v);
 }
 
+/* "sts-cache-dir: PATH|none": where MTA-STS policies outlive a restart
+ * (RFC 8461 §3.3 wants them kept until max_age); none keeps them in
+ * memory only. */
+static void
+key_sts_cache_dir(struct ctx *ctx, const struct cfg_entry *e)
+{
+	struct stat st;
+	const char *v = e->argc == 1 ? e->argv[0] : "";
+
+	if (e->argc != 1 || v[0] == '\0') {
+		bad(ctx, e, "expects one absolute directory path or none");
+		return;
+	}
+	free(ctx->conf->sts_cache_dir);
+	ctx->conf->sts_cache_dir = NULL;
+	ctx->conf->sts_cache_dir_set = true;
+	if (strcmp(v, "none") == 0)
+		return;
+	if (v[0] != '/') {
+		bad(ctx, e, "'%s' is not an absolute path (or none)", v);
+		return;
+	}
+	if (stat(v, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		bad(ctx, e, "'%s' exists and is not a directory", v);
+		return;
+	}
+	ctx->conf->sts_cache_dir = dup_or_count(ctx, v);
+}
+
 #define F(field) offsetof(struct relay_conf, field)
 
 static const struct key relay_keys[] = {
@@ -297,6 +327,7 @@ static const struct key relay_keys[] = {
 	{ "tlsrpt-interval", K_UINT, F(tlsrpt_interval), 60, 86400, NULL },
 	{ "tlsrpt-max-delay", K_UINT, F(tlsrpt_max_delay), 0, 14400, NULL },
 	{ "tlsrpt-timeout", K_UINT, F(tlsrpt_timeout), 5, 600, NULL },
+	{ "sts-cache-dir", K_FUNC, 0, 0, 0, key_sts_cache_dir },
 };
 
 static bool
@@ -496,6 +527,12 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	ctx.conf->tlsrpt_interval = 86400;
 	ctx.conf->tlsrpt_max_delay = 3600;
 	ctx.conf->tlsrpt_timeout = 60;
+	ctx.conf->sts_cache_dir = strdup(RELAY_STS_CACHE_DIR);
+	if (ctx.conf->sts_cache_dir == NULL) {
+		log_err("out of memory reading the configuration");
+		relay_conf_free(ctx.conf);
+		return 1;
+	}
 
 	if (path != NULL && path[0] != '\0') {
 		if (cfg_file_read(path, &cf, err, sizeof(err)) != 0) {
@@ -599,5 +636,6 @@ relay_conf_free(struct relay_conf *c)
 	free(c->tlsrpt_submitter);
 	free(c->tlsrpt_mail_from);
 	free(c->tlsrpt_submission);
+	free(c->sts_cache_dir);
 	free(c);
 }

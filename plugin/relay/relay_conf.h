@@ -64,6 +64,9 @@ struct relay_conf_overrides {
 	const char *unbound_conf;
 };
 
+/* sts-cache-dir:'s default */
+#define RELAY_STS_CACHE_DIR "/var/lib/danegate/sts"
+
 struct relay_conf {
 	struct relay_listen *listens;
 	size_t n_listens;
@@ -101,6 +104,11 @@ struct relay_conf {
 	unsigned tlsrpt_interval;	/* s, 86400: each UTC day */
 	unsigned tlsrpt_max_delay;	/* s, random delay after the period */
 	unsigned tlsrpt_timeout;	/* s, per delivery attempt */
+	char *sts_cache_dir;		/* MTA-STS policies on disk; NULL:
+					 * in memory only (sts-cache-dir:
+					 * none) */
+	bool sts_cache_dir_set;		/* given in the file (else the
+					 * default, which may be missing) */
 };
 
 /*

@@ -3,6 +3,9 @@
  *
  * By destination domain:
  *   defer.example    MAIL: 451 4.7.5 dane-required: ... STARTTLS not offered
+ *   policy.example   the same as the relay's own TLS policy verdict
+ *                    (not remote, with its RFC 8460 type), unless the
+ *                    envelope has tls_required_no: then as "ok.example"
  *   reject.example   RCPT: 550 5.1.1 no such user
  *   dataerr.example  DATA: 554 5.5.0 no thanks
  *   final5.example   the final dot: 554 5.7.1 rejected
@@ -120,7 +123,6 @@ outbound_open(struct outbound_env *env, const char *domain,
 {
 	struct outbound *o;
 
-	(void)from;
 	if (stub_n_msgs == STUB_MSG_MAX || (o = calloc(1, sizeof(*o))) ==
 	    NULL) {
 		*err = DANEGATE_E_NOMEM;
@@ -133,7 +135,13 @@ outbound_open(struct outbound_env *env, const char *domain,
 	snprintf(o->msg->domain, sizeof(o->msg->domain), "%s", domain);
 	o->ev_reply = evtimer_new(env->base, on_reply_ev, o);
 	o->ev_drain = evtimer_new(env->base, on_drain_ev, o);
-	if (is(o, "defer.example"))
+	o->msg->tls_required_no = from->tls_required_no;
+	if (is(o, "policy.example") && !from->tls_required_no) {
+		answer(o, 451, "4.7.5 dane-required: mx1.policy.example"
+		    "[192.0.2.2]: STARTTLS not offered", 0);
+		o->pending.remote = false;
+		o->pending.reason = DANEGATE_R_DANE_REQUIRED;
+	} else if (is(o, "defer.example"))
 		answer(o, 451, "4.7.5 dane-required: mx1.defer.example"
 		    "[192.0.2.1]: STARTTLS not offered", 0);
 	else

@@ -18,6 +18,7 @@ struct stub_msg {
 	bool ended;		/* data_end was called */
 	bool freed;
 	unsigned rcpts;
+	bool tls_required_no;	/* the envelope asked for it */
 };
 
 #define STUB_MSG_MAX 64

@@ -332,6 +332,78 @@ START_TEST(good_mirror)
 }
 END_TEST
 
+/* RFC 8689: a destination whose TLS policy fails gets its message only if
+ * the header says TLS-Required: No; otherwise the policy's 4xx answers
+ * the data. */
+START_TEST(good_tls_required_no)
+{
+	struct front_stats st;
+
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\n"
+	    "RCPT TO:<x@policy.example>\r\nDATA\r\n"
+	    "From: <a@b.test>\r\ntls-required:  NO\r\n\r\nbody\r\n.\r\n", 6);
+	HAS("250 2.1.5 Ok (delivered only if the header says TLS-Required: "
+	    "No, RFC 8689)");
+	HAS("354 ");
+	HAS("250 2.0.0 Ok: queued as STUB");
+	/* the first open failed, the second asked for RFC 8689 */
+	ck_assert_uint_eq(stub_n_msgs, 2);
+	ck_assert(!stub_msgs[0].tls_required_no && !stub_msgs[0].ended);
+	ck_assert(stub_msgs[1].tls_required_no && stub_msgs[1].ended);
+	ck_assert_uint_eq(stub_msgs[1].rcpts, 1);
+	ck_assert_ptr_nonnull(strstr(stub_msgs[1].data, "Received: from "));
+	ck_assert_ptr_nonnull(strstr(stub_msgs[1].data,
+	    "\r\ntls-required:  NO\r\n\r\nbody\r\n"));
+	front_stats_get(front, &st);
+	ck_assert_uint_eq(st.tls_required_no, 1);
+
+	/* the same message without the field: the policy's 4xx */
+	got_len = 0;
+	stub_reset();
+	chat("MAIL FROM:<a@b.test>\r\nRCPT TO:<x@policy.example>\r\n"
+	    "DATA\r\nFrom: <a@b.test>\r\nX-TLS-Required: No\r\n\r\n"
+	    "TLS-Required: No\r\n.\r\n", 4);
+	HAS("\r\n451 4.7.5 dane-required: mx1.policy.example[192.0.2.2]: "
+	    "STARTTLS not offered\r\n");
+	HASNT("queued as");
+	ck_assert_uint_eq(stub_n_msgs, 1);
+	ck_assert(!stub_msgs[0].ended);
+}
+END_TEST
+
+/* LMTP: the held destination and a good one in one transaction, the
+ * header field after a big first part of the header (the hold buffer),
+ * and a recipient the remote refuses once the destination is opened. */
+START_TEST(good_tls_required_no_lmtp)
+{
+	static char big[40000];
+	size_t n = 0;
+
+	while (n + 80 < sizeof(big) - 200) {
+		memcpy(big + n, "X-Filler: ", 10);
+		memset(big + n + 10, 'f', 68);
+		memcpy(big + n + 78, "\r\n", 2);
+		n += 80;
+	}
+	strcpy(big + n, "TLS-Required: No\r\n\r\nbody\r\n.\r\n");
+	connect_as("127.0.0.1", true);
+	chat("LHLO c.test\r\nMAIL FROM:<a@b.test>\r\n"
+	    "RCPT TO:<x@policy.example>\r\nRCPT TO:<y@ok.example>\r\n"
+	    "RCPT TO:<z@policy.example>\r\nDATA\r\n", 6);
+	chat(big, 9);
+	ck_assert_uint_eq(stub_n_msgs, 3);
+	ck_assert(stub_msgs[1].ended && stub_msgs[2].ended);
+	ck_assert(stub_msgs[2].tls_required_no);
+	ck_assert_uint_eq(stub_msgs[2].rcpts, 2);
+	/* every byte reached both */
+	ck_assert_uint_eq(stub_msgs[1].len, stub_msgs[2].len);
+	ck_assert_int_eq(memcmp(stub_msgs[1].data, stub_msgs[2].data,
+	    stub_msgs[1].len), 0);
+	ck_assert_ptr_nonnull(strstr(stub_msgs[2].data, "\r\nbody\r\n"));
+}
+END_TEST
+
 START_TEST(good_lmtp_fanout)
 {
 	connect_as("127.0.0.1", true);
@@ -406,6 +478,55 @@ START_TEST(good_client_gone_mid_data)
 	close(cfd);
 	cfd = -1;
 	run_for_ms(50);
+	front_stats_get(front, &st);
+	ck_assert(!stub_msgs[0].ended);
+	ck_assert(stub_msgs[0].freed);
+	ck_assert_uint_eq(st.active, 0);
+	ck_assert_uint_eq(st.aborted, 1);
+}
+END_TEST
+
+/* The client stops sending in the middle of the data: at the command
+ * timeout the transaction is dropped without a dot and the client told. */
+START_TEST(good_timeout_mid_data)
+{
+	struct front_stats st;
+
+	conf->command_timeout = 1;
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@ok.example>\r\n"
+	    "DATA\r\n", 5);
+	say("Subject: half\r\n\r\nhalf a message\r\n");
+	wait_replies(6);
+	HAS("421 4.4.2");
+	front_stats_get(front, &st);
+	ck_assert(!stub_msgs[0].ended);
+	ck_assert(stub_msgs[0].freed);
+	ck_assert_uint_eq(st.active, 0);
+	ck_assert_uint_eq(st.aborted, 1);
+	ck_assert_uint_eq(st.delivered, 0);
+}
+END_TEST
+
+/* The client closes in the middle of a message bigger than the input
+ * buffer, while the outbound side pushes back: the session must notice
+ * at once (the e2e test's bug: it stayed until the drain deadline). */
+START_TEST(good_client_gone_mid_data_full)
+{
+	static char big[100 * 1000 + 1];
+	struct front_stats st;
+
+	connect_as("127.0.0.1", false);
+	chat("EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@full.example>\r\n"
+	    "DATA\r\n", 5);
+	for (size_t i = 0; i + 1000 <= sizeof(big) - 1; i += 1000) {
+		memset(big + i, 'x', 998);
+		memcpy(big + i + 998, "\r\n", 2);
+	}
+	say(big);
+	close(cfd);
+	cfd = -1;
+	run_for_ms(300);
 	front_stats_get(front, &st);
 	ck_assert(!stub_msgs[0].ended);
 	ck_assert(stub_msgs[0].freed);
@@ -547,9 +668,13 @@ suite(void)
 	tcase_add_test(good, good_transaction);
 	tcase_add_test(good, good_mirror);
 	tcase_add_test(good, good_lmtp_fanout);
+	tcase_add_test(good, good_tls_required_no);
+	tcase_add_test(good, good_tls_required_no_lmtp);
 	tcase_add_test(good, good_backpressure);
 	tcase_add_test(good, good_client_gone);
 	tcase_add_test(good, good_client_gone_mid_data);
+	tcase_add_test(good, good_client_gone_mid_data_full);
+	tcase_add_test(good, good_timeout_mid_data);
 	tcase_add_test(good, good_drain_deadline);
 	tcase_add_test(good, good_drain_idle);
 	tcase_add_test(good, good_size_unlimited);
