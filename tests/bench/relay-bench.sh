@@ -44,6 +44,7 @@
 #   BENCH_NET       first two octets of every address (default 127.69)
 #   BENCH_MESSAGES  messages per round (default 400, smoke 20)
 #   BENCH_IDLE      idle sessions for the RSS figure (default 1000, smoke 100)
+#   BENCH_SESSIONS  the session counts (default "1 10 100", smoke "1 10")
 # An optimized build is needed for meaningful figures: a sanitizer build is
 # flagged in the output.
 set -uo pipefail
@@ -71,12 +72,12 @@ DANEGATED=${DANEGATED:-$TOP/daemon/danegated}
 if [ "$SMOKE" = 1 ]; then
     MSGS=${BENCH_MESSAGES:-20}
     IDLE=${BENCH_IDLE:-100}
-    SESSIONS="1 10"
+    SESSIONS=${BENCH_SESSIONS:-1 10}
     LAT_RUNS=5
 else
     MSGS=${BENCH_MESSAGES:-400}
     IDLE=${BENCH_IDLE:-1000}
-    SESSIONS="1 10 100"
+    SESSIONS=${BENCH_SESSIONS:-1 10 100}
     LAT_RUNS=50
 fi
 DG_ADDR=$NET.2.2
