@@ -180,6 +180,17 @@ struct outbound_envelope {
 	bool tls_required_no;		/* RFC 8689 "TLS-Required: No": the
 					 * DANE/policy verdict is not enforced
 					 * (TLS is still tried); logged */
+	/* Submission route (issue 9); owned by the route, set by the front. */
+	const char *route;		/* route name (relay.conf "route NAME
+					 * { ... }"), or NULL: normal MX
+					 * delivery to domain */
+	const char *auth_mailbox;	/* the SASL user sent with AUTH
+					 * XOAUTH2 (the Exchange mailbox);
+					 * required when route is set */
+	const char *auth_password;	/* ROPC grant only (else NULL); the
+					 * front wipes it after the
+					 * transaction, outbound keeps no
+					 * copy beyond the token request */
 };
 
 struct outbound;
