@@ -203,7 +203,9 @@ struct outbound;
  * FROM. cb->on_reply follows once with the remote's reply to MAIL FROM or
  * the relay's 4xx/5xx. Returns NULL (nothing will call back) only when
  * memory runs out or an argument is invalid; *err says which if err is not
- * NULL. The outbound is the caller's until outbound_free().
+ * NULL. The outbound is the caller's until outbound_free(). A from->route
+ * is refused (DANEGATE_E_INVALID) until the XOAUTH2 route is delivered:
+ * such a transaction never falls back to MX delivery.
  */
 struct outbound *outbound_open(struct outbound_env *env, const char *domain,
     const struct outbound_envelope *from, const struct outbound_callbacks *cb,

@@ -2,7 +2,9 @@
  * test_relay_route.c - unit tests for the XOAUTH2 submission route (issue
  * 9): relay_conf.c's route: clauses (the keys, the defaults, the
  * whole-clause checks, the secret files read at load: a file readable by
- * others is refused). Refusals first, then the good cases.
+ * others is refused), and outbound_open() refusing a transaction bound to
+ * a route rather than delivering it by MX. Refusals first, then the good
+ * cases.
  *
  * SECURITY: test program; writes and reads only temporary files.
  */
@@ -15,8 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 #include "plugin/danegate.h"
+#include "plugin/relay/outbound.h"
 #include "plugin/relay/oauth2.h"
 #include "plugin/relay/relay_conf.h"
 
@@ -188,6 +193,55 @@ START_TEST(test_route_good)
 }
 END_TEST
 
+static void
+count_reply(void *arg, const struct outbound_reply *r)
+{
+	(void)r;
+	(*(int *)arg)++;
+}
+
+START_TEST(test_outbound_route_refused)
+{
+	struct danegate_resolver_options ro = { 0 };
+	struct outbound_env_options eo = { 0 };
+	struct outbound_callbacks cb = { 0 };
+	struct outbound_envelope from = { 0 };
+	struct danegate_resolver *res;
+	struct outbound_env *env;
+	struct outbound *o;
+	struct event_base *base;
+	int err = 0, dummy = 0;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	ro.forwarder = "127.65.0.1@1";	/* nobody: the control fails fast */
+	ro.timeout_ms = 300;
+	ck_assert_ptr_nonnull(res = danegate_resolver_new(&ro, base, &err));
+	eo.base = base;
+	eo.resolver = res;
+	ck_assert_int_eq(outbound_env_new(&eo, &env), 0);
+	cb.on_reply = count_reply;
+	from.sender = "a@relay.test";
+	from.size = -1;
+	from.route = "exo";
+	from.auth_mailbox = "a@contoso.test";
+	ck_assert_ptr_null(outbound_open(env, "example.test", &from, &cb,
+	    &dummy, &err));
+	ck_assert_int_eq(err, DANEGATE_E_INVALID);
+	ck_assert_int_eq(dummy, 0);
+	/* the same envelope without a route is taken (MX delivery) */
+	from.route = NULL;
+	from.auth_mailbox = NULL;
+	ck_assert_ptr_nonnull(o = outbound_open(env, "example.test", &from,
+	    &cb, &dummy, &err));
+	while (dummy == 0)	/* its DNS failure is a reply: not refused */
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_ONCE), 0);
+	outbound_free(o);
+	outbound_env_free(env);
+	danegate_resolver_free(res);
+	event_base_free(base);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -199,6 +253,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_route_refusals);
 	tcase_add_test(tc, test_route_good);
+	tcase_add_test(tc, test_outbound_route_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
