@@ -2376,6 +2376,13 @@ outbound_open(struct outbound_env *env, const char *domain,
 	    (from->ret != NULL && !arg_ok(from->ret, 15, false)) ||
 	    (from->envid != NULL && !arg_ok(from->envid, 127, false)))
 		goto fail;
+	/*
+	 * A transaction bound to a submission route must never fall back to
+	 * MX delivery: until the route's XOAUTH2 leg exists it is refused
+	 * (the front answers 4xx and the client retries).
+	 */
+	if (from->route != NULL)
+		goto fail;
 	rc = DANEGATE_E_NOMEM;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		goto fail;

@@ -208,6 +208,17 @@ struct outbound_envelope {
 	bool tls_required_no;		/* RFC 8689 "TLS-Required: No": the
 					 * DANE/policy verdict is not enforced
 					 * (TLS is still tried); logged */
+	/* Submission route (issue 9); owned by the route, set by the front. */
+	const char *route;		/* route name (relay.conf "route NAME
+					 * { ... }"), or NULL: normal MX
+					 * delivery to domain */
+	const char *auth_mailbox;	/* the SASL user sent with AUTH
+					 * XOAUTH2 (the Exchange mailbox);
+					 * required when route is set */
+	const char *auth_password;	/* ROPC grant only (else NULL); the
+					 * front wipes it after the
+					 * transaction, outbound keeps no
+					 * copy beyond the token request */
 };
 
 struct outbound;
@@ -220,7 +231,9 @@ struct outbound;
  * FROM. cb->on_reply follows once with the remote's reply to MAIL FROM or
  * the relay's 4xx/5xx. Returns NULL (nothing will call back) only when
  * memory runs out or an argument is invalid; *err says which if err is not
- * NULL. The outbound is the caller's until outbound_free().
+ * NULL. The outbound is the caller's until outbound_free(). A from->route
+ * is refused (DANEGATE_E_INVALID) until the XOAUTH2 route is delivered:
+ * such a transaction never falls back to MX delivery.
  */
 struct outbound *outbound_open(struct outbound_env *env, const char *domain,
     const struct outbound_envelope *from, const struct outbound_callbacks *cb,

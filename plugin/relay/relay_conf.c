@@ -25,6 +25,7 @@
 #include "acl.h"
 #include "cfgfile.h"
 #include "log.h"
+#include "oauth2.h"
 #include "plugin/danegate.h"
 #include "clients.h"
 #include "relay_conf.h"
@@ -413,13 +414,281 @@ set_key(struct ctx *ctx, const struct key *k, const struct cfg_entry *e)
 	}
 }
 
+/* ---- route: clauses (issue 9) ------------------------------------------ */
+
+/* "HOST[@PORT]" or "HOST:PORT" (HOST without a colon of its own). */
+static bool
+parse_smarthost(struct ctx *ctx, struct relay_route *r, const char *v)
+{
+	const char *sep = strchr(v, '@');
+	size_t hlen;
+	char *end;
+	unsigned long port = RELAY_ROUTE_DEFAULT_PORT;
+
+	if (sep == NULL && (sep = strchr(v, ':')) != NULL &&
+	    strchr(sep + 1, ':') != NULL)
+		sep = NULL;	/* a bare IPv6 address: write [v6]@PORT */
+	hlen = sep != NULL ? (size_t)(sep - v) : strlen(v);
+	if (sep != NULL) {
+		port = strtoul(sep + 1, &end, 10);
+		if (sep[1] == '\0' || *end != '\0' || sep[1] == '-' ||
+		    port == 0 || port > 65535)
+			return false;
+	}
+	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
+		v++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen > 253)
+		return false;
+	for (size_t i = 0; i < hlen; i++)
+		if (v[i] <= ' ' || v[i] >= 0x7f || v[i] == '/')
+			return false;
+	free(r->smarthost);
+	if ((r->smarthost = strndup(v, hlen)) == NULL) {
+		log_err("out of memory reading the configuration");
+		ctx->errors++;
+	}
+	r->port = (uint16_t)port;
+	return true;
+}
+
+static struct relay_route *
+route_for(struct ctx *ctx, const struct cfg_file *cf, unsigned seq)
+{
+	struct relay_conf *c = ctx->conf;
+	struct relay_route *nr;
+
+	for (size_t i = 0; i < c->n_routes; i++)
+		if (c->routes[i].seq == seq)
+			return &c->routes[i];
+	nr = realloc(c->routes, (c->n_routes + 1) * sizeof(*nr));
+	if (nr == NULL) {
+		log_err("out of memory reading the configuration");
+		ctx->errors++;
+		return NULL;
+	}
+	c->routes = nr;
+	nr = &c->routes[c->n_routes++];
+	memset(nr, 0, sizeof(*nr));
+	nr->grant = -1;
+	nr->seq = seq;
+	/* the cfg_file is gone when the routes are finished */
+	nr->file = dup_or_count(ctx, cf->clauses[seq].file);
+	nr->line = cf->clauses[seq].line;
+	nr->port = RELAY_ROUTE_DEFAULT_PORT;
+	return nr;
+}
+
+static void
+route_key(struct ctx *ctx, const struct cfg_file *cf,
+    const struct cfg_entry *e)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} strs[] = {
+#define R(field) offsetof(struct relay_route, field)
+		{ "name", R(name) },
+		{ "client-id", R(client_id) },
+		{ "tenant", R(tenant) },
+		{ "token-endpoint", R(token_endpoint) },
+		{ "scope", R(scope) },
+		{ "client-secret-file", R(client_secret_file) },
+		{ "certificate-file", R(certificate_file) },
+		{ "private-key-file", R(private_key_file) },
+#undef R
+	};
+	struct relay_route *r = route_for(ctx, cf, e->clause_seq);
+	const char *v = e->argv[0];
+
+	if (r == NULL)
+		return;
+	if (e->argc != 1 || v[0] == '\0') {
+		bad(ctx, e, "expects one value (quote a value with blanks)");
+		return;
+	}
+	if (strcmp(e->key, "smarthost") == 0) {
+		if (!parse_smarthost(ctx, r, v))
+			bad(ctx, e, "cannot parse '%s' (HOST or HOST@PORT)", v);
+		return;
+	}
+	if (strcmp(e->key, "grant") == 0) {
+		if (strcmp(v, "password") == 0)
+			r->grant = OAUTH2_GRANT_PASSWORD;
+		else if (strcmp(v, "secret") == 0)
+			r->grant = OAUTH2_GRANT_SECRET;
+		else if (strcmp(v, "certificate") == 0)
+			r->grant = OAUTH2_GRANT_CERT;
+		else
+			bad(ctx, e, "'%s' is not password, secret or "
+			    "certificate", v);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (strcmp(strs[i].name, e->key) == 0) {
+			char **f = (char **)(void *)((char *)r + strs[i].off);
+
+			free(*f);
+			*f = dup_or_count(ctx, v);
+			return;
+		}
+	bad(ctx, e, "unknown key in route: (see danegate-relay(8))");
+}
+
+__attribute__((format(printf, 3, 4)))
+static void
+route_bad(struct ctx *ctx, const struct relay_route *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_err("%s:%u: route: %s%s%s", r->file ? r->file : "?", r->line,
+	    r->name ? r->name : "", r->name ? ": " : "", msg);
+	ctx->errors++;
+}
+
+/* A value that goes into a URL path or form: no blanks, no controls. */
+static bool
+token_ok(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr(extra, *s) != NULL))
+			return false;
+	return true;
+}
+
+static void
+route_secret(struct ctx *ctx, const struct relay_route *r, const char *key,
+    const char *path, char **out, size_t *outlen)
+{
+	char err[OAUTH2_ERR_MAX + 64];
+	size_t len;
+
+	if (oauth2_secret_file_read(path, out, &len, err, sizeof(err)) != 0)
+		route_bad(ctx, r, "%s: %s", key, err);
+	else if (outlen != NULL)
+		*outlen = len;
+}
+
+/* The checks of one route that need the whole clause. */
+static void
+route_finish(struct ctx *ctx, struct relay_route *r)
+{
+	const struct relay_conf *c = ctx->conf;
+
+	if (r->name == NULL) {
+		route_bad(ctx, r, "name: missing");
+		return;
+	}
+	if (!token_ok(r->name, "-_.")) {
+		route_bad(ctx, r, "name: only letters, digits, '-', '_', '.'");
+		return;
+	}
+	for (const struct relay_route *o = c->routes; o < r; o++)
+		if (o->name != NULL && strcmp(o->name, r->name) == 0)
+			route_bad(ctx, r, "name: already used at %s:%u",
+			    o->file ? o->file : "?", o->line);
+	if (r->smarthost == NULL &&
+	    (r->smarthost = dup_or_count(ctx, RELAY_ROUTE_DEFAULT_HOST)) ==
+	    NULL)
+		return;
+	if (r->grant < 0)
+		route_bad(ctx, r, "grant: missing (password, secret or "
+		    "certificate)");
+	if (r->client_id == NULL)
+		route_bad(ctx, r, "client-id: missing (the application's id "
+		    "from its Entra ID registration)");
+	else if (!token_ok(r->client_id, "-._~"))
+		route_bad(ctx, r, "client-id: '%s' has characters an "
+		    "application id does not have", r->client_id);
+	if ((r->tenant == NULL) == (r->token_endpoint == NULL))
+		route_bad(ctx, r, "needs exactly one of tenant: and "
+		    "token-endpoint:");
+	else if (r->tenant != NULL) {
+		char url[512];
+
+		if (!token_ok(r->tenant, "-._"))
+			route_bad(ctx, r, "tenant: '%s' is not a tenant id or "
+			    "domain", r->tenant);
+		else {
+			snprintf(url, sizeof(url), OAUTH2_ENDPOINT_FMT,
+			    r->tenant);
+			r->token_endpoint = dup_or_count(ctx, url);
+		}
+	} else if (strncmp(r->token_endpoint, "https://", 8) != 0 ||
+	    !token_ok(r->token_endpoint + 8, "-._~:/?#[]@!$&'()*+,;=%"))
+		route_bad(ctx, r, "token-endpoint: '%s' is not an https:// "
+		    "URL (RFC 6749 3.2: TLS is required)", r->token_endpoint);
+	if (r->scope != NULL && !token_ok(r->scope, "-._~:/?#[]@!$&'()*+,;=% "))
+		route_bad(ctx, r, "scope: '%s' has control bytes", r->scope);
+	switch (r->grant) {
+	case OAUTH2_GRANT_PASSWORD:
+		if (r->certificate_file != NULL || r->private_key_file != NULL)
+			route_bad(ctx, r, "grant password takes no "
+			    "certificate-file: or private-key-file:");
+		/* a confidential client may add its secret to ROPC */
+		if (r->client_secret_file != NULL)
+			route_secret(ctx, r, "client-secret-file",
+			    r->client_secret_file, &r->client_secret, NULL);
+		break;
+	case OAUTH2_GRANT_SECRET:
+		if (r->client_secret_file == NULL)
+			route_bad(ctx, r, "grant secret needs "
+			    "client-secret-file:");
+		else
+			route_secret(ctx, r, "client-secret-file",
+			    r->client_secret_file, &r->client_secret, NULL);
+		if (r->certificate_file != NULL || r->private_key_file != NULL)
+			route_bad(ctx, r, "grant secret takes no "
+			    "certificate-file: or private-key-file:");
+		break;
+	case OAUTH2_GRANT_CERT:
+		if (r->certificate_file == NULL || r->private_key_file == NULL)
+			route_bad(ctx, r, "grant certificate needs "
+			    "certificate-file: and private-key-file:");
+		else {
+			if (access(r->certificate_file, R_OK) != 0)
+				route_bad(ctx, r, "certificate-file: %s: "
+				    "cannot read it", r->certificate_file);
+			route_secret(ctx, r, "private-key-file",
+			    r->private_key_file, &r->private_key,
+			    &r->private_key_len);
+		}
+		if (r->client_secret_file != NULL)
+			route_bad(ctx, r, "grant certificate takes no "
+			    "client-secret-file:");
+		break;
+	default:
+		break;
+	}
+}
+
+const struct relay_route *
+relay_conf_route(const struct relay_conf *conf, const char *name)
+{
+	if (conf == NULL || name == NULL)
+		return NULL;
+	for (size_t i = 0; i < conf->n_routes; i++)
+		if (conf->routes[i].name != NULL &&
+		    strcmp(conf->routes[i].name, name) == 0)
+			return &conf->routes[i];
+	return NULL;
+}
+
 static void
 walk(struct ctx *ctx, const struct cfg_file *cf)
 {
 	for (size_t i = 0; i < cf->n_clauses; i++)
-		if (strcmp(cf->clauses[i].name, "relay") != 0) {
+		if (strcmp(cf->clauses[i].name, "route") == 0)
+			(void)route_for(ctx, cf, (unsigned)i);
+		else if (strcmp(cf->clauses[i].name, "relay") != 0) {
 			log_err("%s:%u: %s: unknown clause (danegate-relay "
-			    "reads relay:)", cf->clauses[i].file,
+			    "reads relay: and route:)", cf->clauses[i].file,
 			    cf->clauses[i].line, cf->clauses[i].name);
 			ctx->errors++;
 		}
@@ -427,6 +696,10 @@ walk(struct ctx *ctx, const struct cfg_file *cf)
 		const struct cfg_entry *e = &cf->entries[i];
 		const struct key *k = NULL;
 
+		if (strcmp(e->clause, "route") == 0) {
+			route_key(ctx, cf, e);
+			continue;
+		}
 		if (strcmp(e->clause, "relay") != 0)
 			continue;	/* reported at its header */
 		for (size_t j = 0; j < sizeof(relay_keys) /
@@ -484,6 +757,8 @@ finish(struct ctx *ctx, const char *path)
 			ctx->errors++;
 		}
 	}
+	for (size_t i = 0; i < c->n_routes; i++)
+		route_finish(ctx, &c->routes[i]);
 	for (const char *s = c->hostname; s && *s; s++)
 		if (*s <= ' ' || *s >= 0x7f) {
 			log_err("%s: hostname: '%s' has blanks or control "
@@ -637,5 +912,22 @@ relay_conf_free(struct relay_conf *c)
 	free(c->tlsrpt_mail_from);
 	free(c->tlsrpt_submission);
 	free(c->sts_cache_dir);
+	for (size_t i = 0; i < c->n_routes; i++) {
+		struct relay_route *r = &c->routes[i];
+
+		free(r->name);
+		free(r->file);
+		free(r->smarthost);
+		free(r->client_id);
+		free(r->tenant);
+		free(r->token_endpoint);
+		free(r->scope);
+		free(r->client_secret_file);
+		free(r->certificate_file);
+		free(r->private_key_file);
+		oauth2_secret_free(r->client_secret);
+		oauth2_secret_free(r->private_key);
+	}
+	free(c->routes);
 	free(c);
 }

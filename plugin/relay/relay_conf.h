@@ -18,6 +18,24 @@
  *         client-file: /etc/danegate/relay-clients   # clients.h
  *         ...                              # see danegate-relay(8)
  *
+ * and any number of submission routes (issue 9: XOAUTH2 to Exchange
+ * Online), one "route:" clause each:
+ *
+ *     route:
+ *         name: exo                        # bound by the front
+ *         smarthost: smtp.office365.com@587    # HOST[@PORT] (the default)
+ *         grant: secret                    # password, secret, certificate
+ *         client-id: 00000000-0000-0000-0000-000000000000
+ *         tenant: contoso.onmicrosoft.com  # or token-endpoint: https://...
+ *         scope: https://outlook.office365.com/.default    # grant default
+ *         client-secret-file: /etc/danegate/exo.secret # mode 0600
+ *         certificate-file: /etc/danegate/exo.pem      # certificate grant
+ *         private-key-file: /etc/danegate/exo.key      # mode 0600
+ *
+ * Secret and key files are read at load (-t too) with
+ * oauth2_secret_file_read(): a file readable by others is refused with the
+ * reason. Their contents are never logged or printed.
+ *
  * Command-line overrides (--listen, --lmtp, --resolver, --trust-anchor,
  * --ca-file) replace what the file says, so that an empty file plus those
  * runs. Every error names FILE:LINE and the key; the loader keeps going so
@@ -53,6 +71,28 @@ struct relay_listen {
 	struct sockaddr_storage ss;	/* TCP, when path is NULL */
 	socklen_t ss_len;
 };
+
+/* A submission route: a "route:" clause. */
+struct relay_route {
+	char *name;
+	char *smarthost;		/* host name or address */
+	uint16_t port;			/* 587 unless smarthost: says */
+	int grant;			/* enum oauth2_grant; -1: unset */
+	char *client_id;
+	char *tenant;			/* NULL when token-endpoint: is set */
+	char *token_endpoint;		/* the full URL (from tenant: too) */
+	char *scope;			/* NULL: the grant's default */
+	char *client_secret_file, *certificate_file, *private_key_file;
+	char *client_secret;		/* file contents; oauth2_secret_free */
+	char *private_key;		/* PEM; oauth2_secret_free */
+	size_t private_key_len;
+	unsigned seq;			/* private: the clause's cfg seq */
+	char *file;			/* private: the clause header, for */
+	unsigned line;			/* messages during the load */
+};
+
+#define RELAY_ROUTE_DEFAULT_HOST "smtp.office365.com"
+#define RELAY_ROUTE_DEFAULT_PORT 587
 
 /* What the command line says instead of the file (NULL: the file's). */
 struct relay_conf_overrides {
@@ -109,6 +149,8 @@ struct relay_conf {
 					 * none) */
 	bool sts_cache_dir_set;		/* given in the file (else the
 					 * default, which may be missing) */
+	struct relay_route *routes;	/* route: clauses, in file order */
+	size_t n_routes;
 };
 
 /*
@@ -121,6 +163,10 @@ int relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
     struct relay_conf **out);
 
 void relay_conf_free(struct relay_conf *conf);
+
+/* The route called name, or NULL. */
+const struct relay_route *relay_conf_route(const struct relay_conf *conf,
+    const char *name);
 
 /*
  * Parses "ADDR@PORT", "ADDR" (port dflt_port), "[v6]@PORT" into *ss.

@@ -219,3 +219,35 @@ def test_loose_secret_file_refused(ep, mode):
     assert rc == 2 and lines == []
     assert "refused: %s: mode %04o: readable by group or others; chmod " \
         "600 %s" % (path, mode, path) in err
+
+
+RELAY = os.environ.get("DANEGATE_RELAY_REAL", str(
+    ROOT / "plugin/relay/danegate-relay"))
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o644])
+def test_route_secret_file_checked_by_t(tmp_path, mode):
+    """danegate-relay -t reads a route's client-secret-file: one others
+    can read is refused with FILE:LINE, the route and the reason; a
+    private one passes. The secret is never in the output."""
+    path = private(tmp_path / "exo.secret", SECRET)
+    os.chmod(path, mode)
+    conf = tmp_path / "relay.conf"
+    conf.write_text("relay:\n    hostname: relay.test\n"
+                    "route:\n    name: exo\n    grant: secret\n"
+                    "    client-id: 11111111-2222-3333-4444-555555555555\n"
+                    "    tenant: contoso.onmicrosoft.com\n"
+                    "    client-secret-file: %s\n" % path)
+    p = subprocess.run([RELAY, "-t", "-c", str(conf)], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "%s:3: route: exo: client-secret-file: %s: mode %04o: " \
+        "readable by group or others; chmod 600 %s" % (
+            conf, path, mode, path) in p.stderr, p.stderr
+    assert SECRET not in p.stdout + p.stderr
+    os.chmod(path, 0o600)
+    p = subprocess.run([RELAY, "-t", "-c", str(conf)], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "configuration OK" in p.stdout
+    assert SECRET not in p.stdout + p.stderr

@@ -1,0 +1,263 @@
+/*
+ * test_relay_route.c - unit tests for the XOAUTH2 submission route (issue
+ * 9): relay_conf.c's route: clauses (the keys, the defaults, the
+ * whole-clause checks, the secret files read at load: a file readable by
+ * others is refused), and outbound_open() refusing a transaction bound to
+ * a route rather than delivering it by MX. Refusals first, then the good
+ * cases.
+ *
+ * SECURITY: test program; writes and reads only temporary files.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "plugin/danegate.h"
+#include "plugin/relay/outbound.h"
+#include "plugin/relay/oauth2.h"
+#include "plugin/relay/relay_conf.h"
+
+static char dir[] = "/tmp/test_relay_route.XXXXXX";
+static char conf_path[256], secret_path[256], key_path[256], cert_path[256];
+
+static void
+write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void
+setup(void)
+{
+	log_init("test_relay_route", 0);
+	strcpy(dir, "/tmp/test_relay_route.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(conf_path, sizeof(conf_path), "%s/relay.conf", dir);
+	snprintf(secret_path, sizeof(secret_path), "%s/secret", dir);
+	snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
+	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
+	write_file(secret_path, "s3cr3t-value\n", 0600);
+	write_file(key_path, "-----BEGIN PRIVATE KEY-----\nx\n"
+	    "-----END PRIVATE KEY-----\n", 0600);
+	write_file(cert_path, "-----BEGIN CERTIFICATE-----\nx\n"
+	    "-----END CERTIFICATE-----\n", 0644);
+}
+
+static void
+teardown(void)
+{
+	unlink(conf_path);
+	unlink(secret_path);
+	unlink(key_path);
+	unlink(cert_path);
+	rmdir(dir);
+}
+
+/* Loads "relay:\n" + the route text; returns the error count. */
+static int
+load(const char *route, struct relay_conf **out)
+{
+	char text[2048];
+	struct relay_conf_overrides ov = { .listen = "127.0.0.1@1" };
+
+	snprintf(text, sizeof(text), "relay:\n    hostname: relay.test\n%s",
+	    route);
+	write_file(conf_path, text, 0600);
+	return relay_conf_load(conf_path, &ov, out);
+}
+
+#define ROUTE_SECRET(extra) \
+	"route:\n    name: exo\n    grant: secret\n" \
+	"    client-id: 11111111-2222-3333-4444-555555555555\n" \
+	"    tenant: contoso.onmicrosoft.com\n" \
+	"    client-secret-file: %s\n" extra
+
+static int
+load_secret(const char *extra, struct relay_conf **out)
+{
+	char route[1024];
+
+	snprintf(route, sizeof(route), ROUTE_SECRET("%s"), secret_path, extra);
+	return load(route, out);
+}
+
+START_TEST(test_route_refusals)
+{
+	struct relay_conf *c = NULL;
+	char route[1024];
+
+	/* loose permissions on the secret: refused at load */
+	ck_assert_int_eq(chmod(secret_path, 0644), 0);
+	ck_assert_int_gt(load_secret((""), &c), 0);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(chmod(secret_path, 0600), 0);
+	/* missing secret file */
+	ck_assert_int_gt(load("route:\n    name: exo\n    grant: secret\n"
+	    "    client-id: abc\n    tenant: t\n", &c), 0);
+	/* no name, no grant, no client-id */
+	ck_assert_int_gt(load("route:\n    grant: secret\n", &c), 0);
+	ck_assert_int_gt(load("route:\n    name: exo\n    client-id: a\n"
+	    "    tenant: t\n", &c), 0);
+	ck_assert_int_gt(load("route:\n    name: exo\n    grant: password\n"
+	    "    tenant: t\n", &c), 0);
+	/* unknown grant, unknown key */
+	ck_assert_int_gt(load_secret(("    grant: magic\n"), &c), 0);
+	ck_assert_int_gt(load_secret(("    colour: blue\n"), &c),
+	    0);
+	/* both tenant and token-endpoint; a plain-http endpoint */
+	ck_assert_int_gt(load_secret((
+	    "    token-endpoint: https://127.65.0.1/token\n"), &c), 0);
+	ck_assert_int_gt(load("route:\n    name: exo\n    grant: password\n"
+	    "    client-id: a\n    token-endpoint: http://127.65.0.1/t\n",
+	    &c), 0);
+	/* bad smarthost values */
+	ck_assert_int_gt(load_secret((
+	    "    smarthost: smtp.example@0\n"), &c), 0);
+	ck_assert_int_gt(load_secret((
+	    "    smarthost: smtp.example@70000\n"), &c), 0);
+	ck_assert_int_gt(load_secret(("    smarthost: @587\n"),
+	    &c), 0);
+	/* the same name twice */
+	snprintf(route, sizeof(route), ROUTE_SECRET("") ROUTE_SECRET(""),
+	    secret_path, secret_path);
+	ck_assert_int_gt(load(route, &c), 0);
+	/* certificate grant: needs both files, the key private */
+	ck_assert_int_gt(load("route:\n    name: exo\n    grant: certificate\n"
+	    "    client-id: a\n    tenant: t\n", &c), 0);
+	ck_assert_int_eq(chmod(key_path, 0640), 0);
+	snprintf(route, sizeof(route), "route:\n    name: exo\n"
+	    "    grant: certificate\n    client-id: a\n    tenant: t\n"
+	    "    certificate-file: %s\n    private-key-file: %s\n",
+	    cert_path, key_path);
+	ck_assert_int_gt(load(route, &c), 0);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
+START_TEST(test_route_good)
+{
+	struct relay_conf *c = NULL;
+	const struct relay_route *r;
+	char route[1024];
+
+	ck_assert_int_eq(load_secret((""), &c), 0);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->n_routes, 1);
+	ck_assert_ptr_null(relay_conf_route(c, "other"));
+	ck_assert_ptr_nonnull(r = relay_conf_route(c, "exo"));
+	ck_assert_str_eq(r->smarthost, "smtp.office365.com");
+	ck_assert_uint_eq(r->port, 587);
+	ck_assert_int_eq(r->grant, OAUTH2_GRANT_SECRET);
+	ck_assert_str_eq(r->token_endpoint, "https://login.microsoftonline.com"
+	    "/contoso.onmicrosoft.com/oauth2/v2.0/token");
+	ck_assert_str_eq(r->client_secret, "s3cr3t-value");
+	ck_assert_ptr_null(r->scope);
+	relay_conf_free(c);
+
+	snprintf(route, sizeof(route), "route:\n    name: ropc\n"
+	    "    grant: password\n    client-id: a\n"
+	    "    token-endpoint: https://127.65.0.1:8443/t/token\n"
+	    "    smarthost: smtp.test:2587\n"
+	    "route:\n    name: cert\n    grant: certificate\n"
+	    "    client-id: b\n    tenant: t\n    smarthost: [::1]@25\n"
+	    "    certificate-file: %s\n    private-key-file: %s\n",
+	    cert_path, key_path);
+	ck_assert_int_eq(load(route, &c), 0);
+	ck_assert_uint_eq(c->n_routes, 2);
+	ck_assert_ptr_nonnull(r = relay_conf_route(c, "ropc"));
+	ck_assert_int_eq(r->grant, OAUTH2_GRANT_PASSWORD);
+	ck_assert_str_eq(r->smarthost, "smtp.test");
+	ck_assert_uint_eq(r->port, 2587);
+	ck_assert_str_eq(r->token_endpoint, "https://127.65.0.1:8443/t/token");
+	ck_assert_ptr_null(r->client_secret);
+	ck_assert_ptr_nonnull(r = relay_conf_route(c, "cert"));
+	ck_assert_int_eq(r->grant, OAUTH2_GRANT_CERT);
+	ck_assert_str_eq(r->smarthost, "::1");
+	ck_assert_uint_eq(r->port, 25);
+	ck_assert_ptr_nonnull(r->private_key);
+	ck_assert_uint_gt(r->private_key_len, 0);
+	relay_conf_free(c);
+}
+END_TEST
+
+static void
+count_reply(void *arg, const struct outbound_reply *r)
+{
+	(void)r;
+	(*(int *)arg)++;
+}
+
+START_TEST(test_outbound_route_refused)
+{
+	struct danegate_resolver_options ro = { 0 };
+	struct outbound_env_options eo = { 0 };
+	struct outbound_callbacks cb = { 0 };
+	struct outbound_envelope from = { 0 };
+	struct danegate_resolver *res;
+	struct outbound_env *env;
+	struct outbound *o;
+	struct event_base *base;
+	int err = 0, dummy = 0;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	ro.forwarder = "127.65.0.1@1";	/* nobody: the control fails fast */
+	ro.timeout_ms = 300;
+	ck_assert_ptr_nonnull(res = danegate_resolver_new(&ro, base, &err));
+	eo.base = base;
+	eo.resolver = res;
+	ck_assert_int_eq(outbound_env_new(&eo, &env), 0);
+	cb.on_reply = count_reply;
+	from.sender = "a@relay.test";
+	from.size = -1;
+	from.route = "exo";
+	from.auth_mailbox = "a@contoso.test";
+	ck_assert_ptr_null(outbound_open(env, "example.test", &from, &cb,
+	    &dummy, &err));
+	ck_assert_int_eq(err, DANEGATE_E_INVALID);
+	ck_assert_int_eq(dummy, 0);
+	/* the same envelope without a route is taken (MX delivery) */
+	from.route = NULL;
+	from.auth_mailbox = NULL;
+	ck_assert_ptr_nonnull(o = outbound_open(env, "example.test", &from,
+	    &cb, &dummy, &err));
+	while (dummy == 0)	/* its DNS failure is a reply: not refused */
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_ONCE), 0);
+	outbound_free(o);
+	outbound_env_free(env);
+	danegate_resolver_free(res);
+	event_base_free(base);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("relay_conf");
+	TCase *tc = tcase_create("route");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_route_refusals);
+	tcase_add_test(tc, test_route_good);
+	tcase_add_test(tc, test_outbound_route_refused);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
