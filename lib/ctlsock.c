@@ -161,7 +161,14 @@ client_on_read(struct bufferevent *bev, void *arg)
 	out.cap = CTLSOCK_REPLY_MAX;
 	out.len = 0;
 	out.buf[0] = '\0';
+	/* A command may block the loop for seconds (danegate-policy's
+	 * explain): stop the timeouts first, so that they cannot fire for
+	 * the time it ran, and refresh the loop's clock after it, so that
+	 * the reply gets its full CLIENT_TIMEOUT_S. */
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
 	(void)ctlsock_dispatch(cc->cs->tab, cc->cs->arg, line, &out);
+	(void)event_base_update_cache_time(cc->cs->base);
+	bufferevent_enable(bev, EV_WRITE);
 	free(line);
 	client_reply(cc, out.buf);
 	free(out.buf);

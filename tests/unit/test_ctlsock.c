@@ -46,9 +46,25 @@ cmd_echo(void *arg, const char *cmdarg, struct ctlsock_out *out)
 	ctlsock_printf(out, "%s %s\n", (const char *)arg, cmdarg);
 }
 
+/* A command that blocks the loop longer than a client's 5 s timeout, as
+ * danegate-policy's explain may. */
+static void
+cmd_slow(void *arg, const char *cmdarg, struct ctlsock_out *out)
+{
+	(void)arg;
+	(void)cmdarg;
+	sleep(6);
+	ctlsock_printf(out, "done\n");
+}
+
 static const struct ctlsock_cmd tab[] = {
 	{ "ping", NULL, cmd_ping },
 	{ "echo", "WORD", cmd_echo },
+	{ NULL, NULL, NULL },
+};
+
+static const struct ctlsock_cmd slow_tab[] = {
+	{ "slow", NULL, cmd_slow },
 	{ NULL, NULL, NULL },
 };
 
@@ -181,6 +197,11 @@ START_TEST(test_socket)
 	longreq[sizeof(longreq) - 1] = '\0';
 	ck_assert_str_eq(ask(base, path, longreq), "error: line too long\n");
 	ctlsock_free(cs);
+	/* a command slower than the client timeout still gets its reply */
+	cs = ctlsock_new(base, "test", path, 0600, 0, 0, slow_tab, NULL);
+	ck_assert_ptr_nonnull(cs);
+	ck_assert_str_eq(ask(base, path, "slow\n"), "done\n");
+	ctlsock_free(cs);
 	event_base_free(base);
 	unlink(path);
 	rmdir(dir);
@@ -204,6 +225,7 @@ ctlsock_suite(void)
 	tcase_add_test(tc, test_refused);
 	tcase_add_test(tc, test_dispatch);
 	tcase_add_test(tc, test_out_bounded);
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_socket);
 	suite_add_tcase(s, tc);
 	return s;
