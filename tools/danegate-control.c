@@ -1,8 +1,9 @@
 /*
  * danegate-control - talks to the control socket of danegated, or of
- * danegate-policy with --policy (lib/ctlsock.h is the server side).
+ * danegate-relay with --relay, or of danegate-policy with --policy
+ * (lib/ctlsock.h is the server side).
  *
- *     danegate-control [-s socket | --policy] command [argument...]
+ *     danegate-control [-s socket | --relay | --policy] command [argument...]
  *
  * Sends one command line, prints the reply. Exit codes: 0 ok, 1 the daemon
  * answered with an error, 2 usage, 3 cannot connect.
@@ -27,13 +28,14 @@
 #endif
 #define DEFAULT_SOCKET RUNSTATEDIR "/danegate/danegated.ctl"
 #define POLICY_SOCKET RUNSTATEDIR "/danegate-policy/control"
+#define RELAY_SOCKET RUNSTATEDIR "/danegate-relay/control"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: danegate-control [-s socket | --policy] command "
-	    "[argument...]\n"
+	    "usage: danegate-control [-s socket | --relay | --policy] "
+	    "command [argument...]\n"
 	    "\n"
 	    "danegated's commands:\n"
 	    "  status          version, uptime, queries in flight\n"
@@ -41,6 +43,9 @@ usage(FILE *f)
 	    "  reload          re-read the configuration (like SIGHUP)\n"
 	    "  flush           empty the front answer cache\n"
 	    "  verbosity N     set the log verbosity (0-5)\n"
+	    "danegate-relay's commands (--relay):\n"
+	    "  status, stats, reload   as above (status: sessions,\n"
+	    "                  draining)\n"
 	    "danegate-policy's commands (--policy):\n"
 	    "  status, stats, reload   as above\n"
 	    "  explain [--json] DOMAIN the decision path, as\n"
@@ -48,10 +53,13 @@ usage(FILE *f)
 	    "\n"
 	    "  -s socket       control socket (default %s;\n"
 	    "                  danegated.conf: remote-control: control-interface:)\n"
+	    "  --relay         danegate-relay's socket, %s\n"
+	    "                  (danegate-relay.conf: control-interface:)\n"
 	    "  --policy        danegate-policy's socket, %s\n"
 	    "                  (policy.conf: control-interface:)\n"
 	    "  -h, --help      this help\n"
-	    "  -V, --version   version\n", DEFAULT_SOCKET, POLICY_SOCKET);
+	    "  -V, --version   version\n", DEFAULT_SOCKET, RELAY_SOCKET,
+	    POLICY_SOCKET);
 }
 
 int
@@ -69,6 +77,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "policy", no_argument, NULL, 'P' },
+		{ "relay", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 
@@ -76,6 +85,11 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 's':
 			path = optarg;
+			break;
+		case 'R':
+			path = RELAY_SOCKET;
+			hint = "danegate-relay running with "
+			    "control-interface: there";
 			break;
 		case 'P':
 			path = POLICY_SOCKET;

@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #endif
 
 #include "acl.h"
+#include "control.h"
 #include "front.h"
 #include "http_metrics.h"
 #include "log.h"
@@ -50,6 +52,7 @@ struct relay {
 	struct relay_conf_overrides ov;
 	struct event *ev_hup, *ev_term, *ev_int;
 	struct http_metrics *metrics;	/* prometheus-interface:, or NULL */
+	struct relay_control *ctl;	/* control-interface:, or NULL */
 	bool stopping;
 };
 
@@ -336,6 +339,43 @@ relay_metrics_open(struct relay *r)
 	return 0;
 }
 
+static int
+relay_reload_cb(void *arg)
+{
+	return relay_reload(arg);
+}
+
+static bool
+relay_draining_cb(void *arg)
+{
+	const struct relay *r = arg;
+
+	return r->stopping;
+}
+
+/* Opens control-interface: (before the privilege drop), owned by
+ * username: so that its group may use danegate-control. */
+static int
+relay_control_open(struct relay *r)
+{
+	const struct relay_control_ops ops = {
+		relay_reload_cb, relay_draining_cb, r,
+	};
+	const struct passwd *pw = NULL;
+
+	if (r->conf->control_interface == NULL)
+		return 0;
+	if (r->conf->username != NULL && r->conf->username[0] != '\0' &&
+	    (pw = getpwnam(r->conf->username)) == NULL) {
+		log_err("username: %s: no such user", r->conf->username);
+		return -1;
+	}
+	r->ctl = relay_control_new(r->base, r->front, r->oenv,
+	    r->conf->control_interface, &ops, pw ? pw->pw_uid : 0,
+	    pw ? pw->pw_gid : 0);
+	return r->ctl != NULL ? 0 : -1;
+}
+
 static void
 relay_drained(void *arg)
 {
@@ -562,7 +602,8 @@ main(int argc, char **argv)
 		fatalx("outbound: %s", danegate_strerror(err));
 	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)
 		return 1;
-	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0)
+	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0 ||
+	    relay_control_open(&r) != 0)
 		return 1;
 	if (!foreground)
 		relay_detach();
@@ -581,6 +622,7 @@ main(int argc, char **argv)
 	event_base_dispatch(r.base);
 
 	http_metrics_free(r.metrics);
+	relay_control_free(r.ctl);
 	front_free(r.front);
 	outbound_env_free(r.oenv);
 	danegate_resolver_free(resolver);
