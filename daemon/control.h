@@ -2,6 +2,7 @@
  * control.h - danegated's operator interfaces: the control socket that
  * danegate-control talks to, and the optional Prometheus HTTP listener.
  *
+ * The control socket is lib/ctlsock.h with danegated's command table.
  * Control protocol (unix stream socket, one command per connection):
  * the client writes one line, "COMMAND [ARG]\n"; danegated answers with
  * text and closes. Commands: status, stats, reload, flush, verbosity N.

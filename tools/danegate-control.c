@@ -1,7 +1,9 @@
 /*
- * danegate-control - talks to danegated's control socket.
+ * danegate-control - talks to the control socket of danegated, or of
+ * danegate-relay with --relay, or of danegate-policy with --policy
+ * (lib/ctlsock.h is the server side).
  *
- *     danegate-control [-s socket] status|stats|reload|flush|verbosity N
+ *     danegate-control [-s socket | --relay | --policy] command [argument...]
  *
  * Sends one command line, prints the reply. Exit codes: 0 ok, 1 the daemon
  * answered with an error, 2 usage, 3 cannot connect.
@@ -25,24 +27,39 @@
 #define RUNSTATEDIR "/run"
 #endif
 #define DEFAULT_SOCKET RUNSTATEDIR "/danegate/danegated.ctl"
+#define POLICY_SOCKET RUNSTATEDIR "/danegate-policy/control"
+#define RELAY_SOCKET RUNSTATEDIR "/danegate-relay/control"
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: danegate-control [-s socket] command [argument]\n"
+	    "usage: danegate-control [-s socket | --relay | --policy] "
+	    "command [argument...]\n"
 	    "\n"
-	    "Commands:\n"
+	    "danegated's commands:\n"
 	    "  status          version, uptime, queries in flight\n"
 	    "  stats           all counters, one name=value per line\n"
 	    "  reload          re-read the configuration (like SIGHUP)\n"
 	    "  flush           empty the front answer cache\n"
 	    "  verbosity N     set the log verbosity (0-5)\n"
+	    "danegate-relay's commands (--relay):\n"
+	    "  status, stats, reload   as above (status: sessions,\n"
+	    "                  draining)\n"
+	    "danegate-policy's commands (--policy):\n"
+	    "  status, stats, reload   as above\n"
+	    "  explain [--json] DOMAIN the decision path, as\n"
+	    "                  danegate-policy --explain prints it\n"
 	    "\n"
 	    "  -s socket       control socket (default %s;\n"
 	    "                  danegated.conf: remote-control: control-interface:)\n"
+	    "  --relay         danegate-relay's socket, %s\n"
+	    "                  (danegate-relay.conf: control-interface:)\n"
+	    "  --policy        danegate-policy's socket, %s\n"
+	    "                  (policy.conf: control-interface:)\n"
 	    "  -h, --help      this help\n"
-	    "  -V, --version   version\n", DEFAULT_SOCKET);
+	    "  -V, --version   version\n", DEFAULT_SOCKET, RELAY_SOCKET,
+	    POLICY_SOCKET);
 }
 
 int
@@ -50,6 +67,7 @@ main(int argc, char **argv)
 {
 	const char *path = DEFAULT_SOCKET;
 	struct sockaddr_un sun;
+	const char *hint = "danegated running with control-enable: yes";
 	char line[256], buf[4096];
 	ssize_t n;
 	int fd, ch, rc = 0;
@@ -58,13 +76,25 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "policy", no_argument, NULL, 'P' },
+		{ "relay", no_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((ch = getopt_long(argc, argv, "s:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+s:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			path = optarg;
+			break;
+		case 'R':
+			path = RELAY_SOCKET;
+			hint = "danegate-relay running with "
+			    "control-interface: there";
+			break;
+		case 'P':
+			path = POLICY_SOCKET;
+			hint = "danegate-policy running with "
+			    "control-interface: there";
 			break;
 		case 'h':
 			usage(stdout);
@@ -77,17 +107,31 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind >= argc || argc - optind > 2) {
+	/* "explain --json DOMAIN": the words after the command are its
+	 * argument, joined by one space */
+	if (optind >= argc || argc - optind > 3) {
 		usage(stderr);
 		return 2;
 	}
-	len = (size_t)snprintf(line, sizeof(line), "%s%s%s\n", argv[optind],
-	    argc - optind == 2 ? " " : "", argc - optind == 2 ?
-	    argv[optind + 1] : "");
-	if (len >= sizeof(line)) {
-		fprintf(stderr, "danegate-control: command too long\n");
-		return 2;
+	for (int i = optind; i < argc; i++) {
+		size_t wl = strlen(argv[i]);
+
+		if (wl == 0 || strpbrk(argv[i], " \r\n") != NULL) {
+			fprintf(stderr, "danegate-control: '%s': a word "
+			    "without spaces or newlines expected\n", argv[i]);
+			return 2;
+		}
+		if (len + wl + 2 > sizeof(line)) {
+			fprintf(stderr, "danegate-control: command too "
+			    "long\n");
+			return 2;
+		}
+		if (i > optind)
+			line[len++] = ' ';
+		memcpy(line + len, argv[i], wl);
+		len += wl;
 	}
+	line[len++] = '\n';
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -100,8 +144,7 @@ main(int argc, char **argv)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		fprintf(stderr, "danegate-control: cannot connect to %s: %s "
-		    "(is danegated running with control-enable: yes?)\n",
-		    path, strerror(errno));
+		    "(is %s?)\n", path, strerror(errno), hint);
 		return 3;
 	}
 	if (write(fd, line, len) != (ssize_t)len) {

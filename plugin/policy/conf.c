@@ -64,6 +64,7 @@ conf_defaults(void)
 	c->username = xstrdup("");
 	c->chroot = xstrdup("");
 	c->pidfile = xstrdup("");
+	c->control_interface = xstrdup("");
 	c->policy_map = xstrdup("policy");
 	c->tlsrpt_map = xstrdup("tlsrpt");
 	c->cache_ttl = 60;
@@ -123,6 +124,8 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 		set_str(&c->chroot, v);
 	} else if (strcmp(e->key, "pidfile") == 0) {
 		set_str(&c->pidfile, v);
+	} else if (strcmp(e->key, "control-interface") == 0) {
+		set_str(&c->control_interface, v);
 	} else if (strcmp(e->key, "policy-map") == 0 ||
 	    strcmp(e->key, "tlsrpt-map") == 0) {
 		for (const char *p = v; *p != '\0'; p++)
@@ -255,6 +258,7 @@ policy_conf_free(struct policy_conf *c)
 	free(c->username);
 	free(c->chroot);
 	free(c->pidfile);
+	free(c->control_interface);
 	free(c->policy_map);
 	free(c->tlsrpt_map);
 	free(c);

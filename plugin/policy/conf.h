@@ -15,6 +15,7 @@
  *         username: danegate-policy
  *         cache-ttl: 60
  *         sts-fetch-failure: deliver                # or temp
+ *         control-interface: /run/danegate-policy/control  # danegate-control
  *
  * SECURITY: read as root at start-up and on SIGHUP, before and after the
  * privilege drop; the text is parsed by the fuzzed lib/cfgfile.c.
@@ -56,6 +57,7 @@ struct policy_conf {
 	char *username;			/* "" = keep the starting user */
 	char *chroot;			/* "" = none */
 	char *pidfile;
+	char *control_interface;	/* danegate-control's socket, "" = none */
 	char *policy_map;		/* map name for smtp_tls_policy_maps */
 	char *tlsrpt_map;		/* the same with TLSRPT attributes */
 	unsigned cache_ttl;		/* seconds an answer is reused */

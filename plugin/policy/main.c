@@ -18,6 +18,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +35,14 @@
 #include "log.h"
 #include "sandbox.h"
 #include "conf.h"
+#include "control.h"
 #include "explain.h"
 #include "server.h"
 
 struct policy_daemon {
 	struct event_base *base;
 	struct policy_server *srv;
+	struct policy_control *ctl;	/* control-interface:, or NULL */
 	const char *conf_path;		/* NULL: no file */
 	struct policy_overrides ov;
 	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1;
@@ -90,7 +93,8 @@ usage(FILE *f)
 	    POLICY_CONF_DEFAULT);
 }
 
-static void
+/* Returns 0, or -1 when the old configuration stays in force. */
+static int
 daemon_reload(struct policy_daemon *d)
 {
 	struct policy_conf *conf;
@@ -101,11 +105,38 @@ daemon_reload(struct policy_daemon *d)
 	    policy_server_reload(d->srv, conf) != 0) {
 		log_err("reload failed: keeping the old configuration");
 		notify("READY=1\nSTATUS=serving (last reload failed)");
-		return;
+		return -1;
 	}
 	log_set_verbosity(conf->verbosity);
 	log_notice("reloaded");
 	notify("READY=1\nSTATUS=serving, configuration reloaded");
+	return 0;
+}
+
+static int
+daemon_reload_cb(void *arg)
+{
+	return daemon_reload(arg);
+}
+
+/* Opens control-interface: (before the privilege drop), owned by
+ * username: so that its group may use danegate-control. */
+static int
+daemon_control_open(struct policy_daemon *d, const struct policy_conf *conf)
+{
+	const struct policy_control_ops ops = { daemon_reload_cb, d };
+	const struct passwd *pw = NULL;
+
+	if (conf->control_interface[0] == '\0')
+		return 0;
+	if (conf->username[0] != '\0' &&
+	    (pw = getpwnam(conf->username)) == NULL) {
+		log_err("username: %s: no such user", conf->username);
+		return -1;
+	}
+	d->ctl = policy_control_new(d->base, d->srv, conf->control_interface,
+	    &ops, pw ? pw->pw_uid : 0, pw ? pw->pw_gid : 0);
+	return d->ctl != NULL ? 0 : -1;
 }
 
 static void
@@ -115,7 +146,7 @@ daemon_on_signal(evutil_socket_t sig, short what, void *arg)
 
 	(void)what;
 	if (sig == SIGHUP) {
-		daemon_reload(d);
+		(void)daemon_reload(d);
 		return;
 	}
 	if (sig == SIGUSR1) {
@@ -280,7 +311,8 @@ main(int argc, char **argv)
 		fatalx("cannot create the event loop");
 	if ((d.srv = policy_server_new(d.base, conf)) == NULL)
 		return 1;
-	if (policy_server_listen(d.srv) != 0)
+	if (policy_server_listen(d.srv) != 0 ||
+	    daemon_control_open(&d, conf) != 0)
 		return 1;
 	if (!foreground) {
 		if (daemon(0, 0) != 0)
@@ -303,6 +335,7 @@ main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
+	policy_control_free(d.ctl);
 	policy_server_free(d.srv);
 	event_free(d.ev_hup);
 	event_free(d.ev_term);

@@ -1136,6 +1136,12 @@ policy_server_stats(const struct policy_server *s)
 	return &s->stats;
 }
 
+const struct policy_conf *
+policy_server_conf(const struct policy_server *s)
+{
+	return s->conf;
+}
+
 size_t
 policy_server_metrics(const struct policy_server *s, char *buf, size_t cap)
 {

@@ -68,6 +68,9 @@ const struct policy_stats *policy_server_stats(const struct policy_server *s);
 size_t policy_server_metrics(const struct policy_server *s, char *buf,
     size_t cap);
 
+/* The configuration in force (borrowed until the next reload). */
+const struct policy_conf *policy_server_conf(const struct policy_server *s);
+
 void policy_server_free(struct policy_server *s);
 
 #endif

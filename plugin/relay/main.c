@@ -35,6 +35,7 @@
 
 #include "acl.h"
 #include "clients.h"
+#include "control.h"
 #include "front.h"
 #include "http_metrics.h"
 #include "log.h"
@@ -63,6 +64,7 @@ struct relay {
 	struct tlsrpt_send *tlsrpt_send;
 	struct event *tlsrpt_save;	/* writes the counts every minute */
 	struct http_metrics *metrics;	/* prometheus-interface:, or NULL */
+	struct relay_control *ctl;	/* control-interface:, or NULL */
 	bool stopping;
 };
 
@@ -527,6 +529,43 @@ relay_metrics_open(struct relay *r)
 	return 0;
 }
 
+static int
+relay_reload_cb(void *arg)
+{
+	return relay_reload(arg);
+}
+
+static bool
+relay_draining_cb(void *arg)
+{
+	const struct relay *r = arg;
+
+	return r->stopping;
+}
+
+/* Opens control-interface: (before the privilege drop), owned by
+ * username: so that its group may use danegate-control. */
+static int
+relay_control_open(struct relay *r)
+{
+	const struct relay_control_ops ops = {
+		relay_reload_cb, relay_draining_cb, r,
+	};
+	const struct passwd *pw = NULL;
+
+	if (r->conf->control_interface == NULL)
+		return 0;
+	if (r->conf->username != NULL && r->conf->username[0] != '\0' &&
+	    (pw = getpwnam(r->conf->username)) == NULL) {
+		log_err("username: %s: no such user", r->conf->username);
+		return -1;
+	}
+	r->ctl = relay_control_new(r->base, r->front, r->oenv,
+	    r->conf->control_interface, &ops, pw ? pw->pw_uid : 0,
+	    pw ? pw->pw_gid : 0);
+	return r->ctl != NULL ? 0 : -1;
+}
+
 static void
 relay_drained(void *arg)
 {
@@ -845,7 +884,8 @@ main(int argc, char **argv)
 		sts_dir_own(eo.sts_cache_dir, r.conf->username);
 	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)
 		return 1;
-	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0)
+	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0 ||
+	    relay_control_open(&r) != 0)
 		return 1;
 	if (!foreground)
 		relay_detach();
@@ -872,6 +912,7 @@ main(int argc, char **argv)
 		log_warnx("tlsrpt-state-file: cannot write");
 	if (r.tlsrpt_save != NULL)
 		event_free(r.tlsrpt_save);
+	relay_control_free(r.ctl);
 	front_free(r.front);
 	outbound_env_free(r.oenv);
 	danegate_resolver_free(resolver);

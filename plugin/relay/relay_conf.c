@@ -298,6 +298,7 @@ static const struct key relay_keys[] = {
 	{ "client-file", K_STR, F(client_file), 0, 0, NULL },
 	{ "dane-exemptions-file", K_STR, F(exemptions_file), 0, 0, NULL },
 	{ "prometheus-interface", K_STR, F(prometheus_interface), 0, 0, NULL },
+	{ "control-interface", K_STR, F(control_interface), 0, 0, NULL },
 	{ "username", K_STR, F(username), 0, 0, NULL },
 	{ "chroot", K_STR, F(chroot), 0, 0, NULL },
 	{ "directory", K_STR, F(directory), 0, 0, NULL },
@@ -901,6 +902,7 @@ relay_conf_free(struct relay_conf *c)
 	clients_free(c->clients);
 	free(c->exemptions_file);
 	free(c->prometheus_interface);
+	free(c->control_interface);
 	free(c->username);
 	free(c->chroot);
 	free(c->directory);

@@ -123,6 +123,7 @@ struct relay_conf {
 	struct clients *clients;	/* its table, NULL: no AUTH */
 	char *exemptions_file;		/* dane-exemptions-file: */
 	char *prometheus_interface;	/* "ADDR[@PORT]" (9167) or NULL */
+	char *control_interface;	/* danegate-control's socket, or NULL */
 	char *username, *chroot, *directory, *pidfile;
 	int verbosity;
 	uint64_t message_size_limit;	/* bytes, advertised with SIZE */

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Replays the ctlsock fuzz corpus (run by make check). The files are named
+# one by one: given a directory, a libFuzzer build would start fuzzing into it.
+exec ./tests/fuzz/fuzz_ctlsock "${srcdir:-.}"/tests/fuzz/corpus/ctlsock/*
