@@ -77,7 +77,10 @@ dmarc_record_parse(const char *text, size_t len, struct dmarc_record *out)
 		size_t nlen, vlen, start;
 		unsigned bit = 0;
 
-		skip_wsp(&w);
+		/* RFC 7489 §6.4: the record starts with "v" itself; blanks
+		 * are allowed only around the separators after it */
+		if (!first)
+			skip_wsp(&w);
 		if (!first && wire_left(&w) == 0)
 			break;		/* a trailing ';' */
 		start = w.pos;

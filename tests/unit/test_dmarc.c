@@ -27,6 +27,8 @@ START_TEST(refuse)
 	ck_assert_int_eq(parse("v=DMARC2; p=reject"), DMARC_E_VERSION);
 	ck_assert_int_eq(parse("v=dmarc1; p=reject"), DMARC_E_VERSION);
 	ck_assert_int_eq(parse("v=spf1 -all"), DMARC_E_VERSION);
+	/* nothing before "v" (found by fuzz_dmarc) */
+	ck_assert_int_eq(parse(" v=DMARC1; p=reject"), DMARC_E_VERSION);
 	ck_assert_int_eq(parse("v=DMARC1"), DMARC_E_POLICY);
 	ck_assert_int_eq(parse("v=DMARC1; p=block"), DMARC_E_POLICY);
 	ck_assert_int_eq(parse("v=DMARC1; sp=reject"), DMARC_E_POLICY);
