@@ -80,7 +80,7 @@ KEYS=(dane-ee.example dane-ta.example two-mx.example no-tlsa.example
     pkix-only.example cname-mx.example nsec3-mail.internal)
 
 wait_log() { # FILE TEXT
-    for _ in $(seq 200); do grep -q "$2" "$1" && return 0; sleep 0.05; done
+    for _ in $(seq 1200); do grep -q "$2" "$1" && return 0; sleep 0.05; done
     die "no '$2' in $1: $(tail -5 "$1")"
 }
 
@@ -99,7 +99,7 @@ wait_log "$TMP/danegated.log" started
 flush() { "$CONTROL" -s "$TMP/dg.ctl" flush >/dev/null || die "danegated flush failed"; }
 
 start_policy() { # NAME CACHE_TTL
-    printf 'policy:\n    cache-ttl: %s\n    verbosity: 0\n' "$2" >"$TMP/policy.conf"
+    printf 'policy:\n    cache-ttl: %s\n' "$2" >"$TMP/policy.conf"
     taskset -c 0 "$POLICY" -d -c "$TMP/policy.conf" --listen "$PADDR@$PORT" \
         --resolver "$DG@53" --trust-anchor "$WORLD/root.key" \
         >"$TMP/policy-$1.log" 2>&1 &
