@@ -17,12 +17,12 @@ import time
 import dgsys
 import policysys
 
-LISTEN = dgsys.addr("1.70") + "@10028"
-METRICS_ADDR = dgsys.addr("1.70")
+LISTEN = dgsys.addr("1.80") + "@10028"
+METRICS_ADDR = dgsys.addr("1.80")
 METRICS_PORT = 9168
-ALLOWED = dgsys.addr("2.71")       # allowed by an access-control: line
-REFUSED = dgsys.addr("2.70")       # refused by one (loopback, else allowed)
-DENIED = dgsys.addr("2.72")
+ALLOWED = dgsys.addr("2.81")       # allowed by an access-control: line
+REFUSED = dgsys.addr("2.80")       # refused by one (loopback, else allowed)
+DENIED = dgsys.addr("2.82")
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SAMPLE = re.compile(r"^(%s)(\{([^}]*)\})? (\S+)$" % _NAME)
@@ -202,17 +202,17 @@ def test_lookups_move_counters_exactly(world, tmp_path):
 
 
 def test_access_rule_and_reload(world, tmp_path):
-    p = policysys.Policy(world, tmp_path, [dgsys.addr("1.71") + "@10028"],
-                         extra=[ln.replace(METRICS_ADDR, dgsys.addr("1.71"))
+    p = policysys.Policy(world, tmp_path, [dgsys.addr("1.81") + "@10028"],
+                         extra=[ln.replace(METRICS_ADDR, dgsys.addr("1.81"))
                                 if "prometheus" in ln else ln
                                 for ln in metrics_conf()])
-    a = dgsys.addr("1.71")
+    a = dgsys.addr("1.81")
     p.start()
     try:
         wait_log(p, "Prometheus metrics on")
         assert get(addr=a)[0] == 200
         # loopback outside every access-control: line: allowed by default
-        assert get(addr=a, source=dgsys.addr("2.73"))[0] == 200
+        assert get(addr=a, source=dgsys.addr("2.83"))[0] == 200
         for src in (REFUSED, DENIED):
             status, _, body = get(addr=a, source=src)
             assert status == 403 and "danegate_policy" not in body, src
@@ -253,7 +253,7 @@ def test_config_check_names_file_and_line(tmp_path):
 
 
 def test_under_privilege_drop_and_seccomp(world, tmp_path):
-    a = dgsys.addr("1.72")
+    a = dgsys.addr("1.82")
     p = policysys.Policy(world, tmp_path, [a + "@10028"], extra=[
         "username: nobody",
         "prometheus-interface: %s@%d" % (a, METRICS_PORT)])
@@ -275,7 +275,7 @@ def test_under_privilege_drop_and_seccomp(world, tmp_path):
 def test_with_systemd_socket(world, tmp_path):
     """The socketmap socket from systemd (socket activation), /metrics
     bound by the service itself."""
-    a = dgsys.addr("1.73")
+    a = dgsys.addr("1.83")
     conf = tmp_path / "policy.conf"
     conf.write_text("policy:\n    prometheus-interface: %s@%d\n" % (
         a, METRICS_PORT))
