@@ -225,6 +225,12 @@ def test_access_rule_and_reload(world, tmp_path):
         wait_log(p, "reloaded")
         assert get(addr=a)[0] == 403
         assert get(addr=a, source=REFUSED)[0] == 200
+        # the socket was bound as root: another address waits for a restart
+        p.write_config("policy:\n    prometheus-interface: %s@%d\n" % (
+            a, METRICS_PORT + 1))
+        p.proc.send_signal(signal.SIGHUP)
+        wait_log(p, "takes effect at the next start")
+        assert get(addr=a)[0] == 200
     finally:
         assert p.stop() == 0, p.log()[-3000:]
 
