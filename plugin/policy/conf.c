@@ -6,12 +6,14 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "cfgfile.h"
 #include "log.h"
 #include "conf.h"
@@ -65,6 +67,13 @@ conf_defaults(void)
 	c->chroot = xstrdup("");
 	c->pidfile = xstrdup("");
 	c->control_interface = xstrdup("");
+	c->prometheus_interface = xstrdup("");
+	/* /metrics: loopback may read it, everyone else gets 403 (as the
+	 * relay); access-control: lines add to or override this */
+	if ((c->acl = acl_new(ACL_REFUSE)) == NULL)
+		fatal("acl_new");
+	(void)acl_add(c->acl, "127.0.0.0/8", ACL_ALLOW, NULL, 0);
+	(void)acl_add(c->acl, "::1", ACL_ALLOW, NULL, 0);
 	c->policy_map = xstrdup("policy");
 	c->tlsrpt_map = xstrdup("tlsrpt");
 	c->cache_ttl = 60;
@@ -82,6 +91,22 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 	const char *v = e->argv[0];
 	unsigned u;
 
+	if (strcmp(e->key, "access-control") == 0) {
+		enum acl_action action;
+		char err[200];
+
+		if (e->argc != 2 || acl_action_parse(e->argv[1], &action) != 0) {
+			log_err("%s:%u: access-control: NET/LEN and allow, "
+			    "refuse or deny expected", e->file, e->line);
+			return -1;
+		}
+		if (acl_add(c->acl, v, action, err, sizeof(err)) != 0) {
+			log_err("%s:%u: access-control: %s", e->file, e->line,
+			    err);
+			return -1;
+		}
+		return 0;
+	}
 	if (e->argc != 1) {
 		log_err("%s:%u: %s: one value expected", e->file, e->line,
 		    e->key);
@@ -126,6 +151,18 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 		set_str(&c->pidfile, v);
 	} else if (strcmp(e->key, "control-interface") == 0) {
 		set_str(&c->control_interface, v);
+	} else if (strcmp(e->key, "prometheus-interface") == 0) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		/* "" turns it off */
+		if (v[0] != '\0' && policy_conf_parse_tcp(v,
+		    POLICY_PROMETHEUS_PORT, &ss, &len) != 0) {
+			log_err("%s:%u: prometheus-interface: '%s' is not ADDR "
+			    "or ADDR@PORT", e->file, e->line, v);
+			return -1;
+		}
+		set_str(&c->prometheus_interface, v);
 	} else if (strcmp(e->key, "policy-map") == 0 ||
 	    strcmp(e->key, "tlsrpt-map") == 0) {
 		for (const char *p = v; *p != '\0'; p++)
@@ -259,7 +296,49 @@ policy_conf_free(struct policy_conf *c)
 	free(c->chroot);
 	free(c->pidfile);
 	free(c->control_interface);
+	free(c->prometheus_interface);
+	acl_free(c->acl);
 	free(c->policy_map);
 	free(c->tlsrpt_map);
 	free(c);
+}
+
+int
+policy_conf_parse_tcp(const char *spec, unsigned dflt_port,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	const char *at = strrchr(spec, '@');
+	size_t hlen = at != NULL ? (size_t)(at - spec) : strlen(spec);
+	char host[64];
+	unsigned port = dflt_port;
+
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, spec, hlen);
+	host[hlen] = '\0';
+	if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	if (at != NULL && (!parse_uint(at + 1, 10, 65535, &port) ||
+	    at[1] == '+'))
+		return -1;
+	if (port == 0)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		*len = (socklen_t)sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = (socklen_t)sizeof(*s6);
+		return 0;
+	}
+	return -1;
 }

@@ -16,6 +16,8 @@
  *         cache-ttl: 60
  *         sts-fetch-failure: deliver                # or temp
  *         control-interface: /run/danegate-policy/control  # danegate-control
+ *         prometheus-interface: 127.0.0.1@9167      # GET /metrics
+ *         access-control: 10.0.0.0/8 allow          # /metrics; loopback allowed
  *
  * SECURITY: read as root at start-up and on SIGHUP, before and after the
  * privilege drop; the text is parsed by the fuzzed lib/cfgfile.c.
@@ -28,10 +30,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+
+struct acl;
 
 #define POLICY_CONF_DEFAULT	SYSCONFDIR "/danegate/policy.conf"
 #define POLICY_LISTEN_MAX	8
+#define POLICY_PROMETHEUS_PORT	9167	/* prometheus-interface: without @ */
 
 /* What the command line sets; NULL/0: not given. */
 struct policy_overrides {
@@ -58,6 +64,8 @@ struct policy_conf {
 	char *chroot;			/* "" = none */
 	char *pidfile;
 	char *control_interface;	/* danegate-control's socket, "" = none */
+	char *prometheus_interface;	/* "ADDR[@PORT]" of /metrics, "" = none */
+	struct acl *acl;		/* who may GET /metrics (access-control:) */
 	char *policy_map;		/* map name for smtp_tls_policy_maps */
 	char *tlsrpt_map;		/* the same with TLSRPT attributes */
 	unsigned cache_ttl;		/* seconds an answer is reused */
@@ -77,5 +85,13 @@ int policy_conf_load(const char *path, const struct policy_overrides *ov,
     struct policy_conf **out);
 
 void policy_conf_free(struct policy_conf *c);
+
+/*
+ * Parses "ADDR@PORT" (an IPv6 ADDR bare or in brackets) into ss/len; a
+ * spec without "@PORT" takes dflt_port, or is refused when dflt_port is 0.
+ * Returns 0 or -1 (nothing logged).
+ */
+int policy_conf_parse_tcp(const char *spec, unsigned dflt_port,
+    struct sockaddr_storage *ss, socklen_t *len);
 
 #endif

@@ -44,23 +44,35 @@ pc_stats(void *arg, const char *cmdarg, struct ctlsock_out *out)
 	const struct policy_stats *st = policy_server_stats(pc->srv);
 	static const char *const reply[4] = { "OK", "NOTFOUND", "TEMP",
 	    "PERM" };
-	static const char *const le[6] = { "0.1ms", "1ms", "10ms", "100ms",
-	    "1000ms", "more" };
+	uint64_t cum = 0;
 
 	(void)cmdarg;
 	for (size_t i = 0; i < 4; i++)
 		ctlsock_printf(out, "replies.%s=%" PRIu64 "\n", reply[i],
 		    st->replies[i]);
+	for (size_t i = 0; i < POLICY_LEVELS; i++)
+		if (st->ok_level[i] != 0)
+			ctlsock_printf(out, "replies.OK.%s=%" PRIu64 "\n",
+			    policy_level_names[i], st->ok_level[i]);
 	ctlsock_printf(out, "cache.hits=%" PRIu64 "\ncache.misses=%" PRIu64
 	    "\ncoalesced=%" PRIu64 "\nsts.fetches=%" PRIu64 "\n"
+	    "sts.fetched=%" PRIu64 "\nsts.failed=%" PRIu64 "\n"
 	    "refused=%" PRIu64 "\n", st->cache_hits, st->cache_misses,
-	    st->coalesced, st->sts_fetches, st->refused);
-	for (size_t i = 0; i < 6; i++)
-		ctlsock_printf(out, "latency.%s=%" PRIu64 "\n", le[i],
-		    st->latency_le[i]);
-	ctlsock_printf(out, "latency.sum_us=%" PRIu64 "\nclients=%" PRIu64
-	    "\nclients.max=%" PRIu64 "\n", st->latency_us_sum, st->clients,
-	    st->clients_max);
+	    st->coalesced, st->sts_fetches, st->sts_fetched,
+	    st->sts_fetch_failed, st->refused);
+	/* cumulative, as danegated's stats */
+	for (size_t i = 0; i < POLICY_LATENCY_BUCKETS; i++) {
+		cum += st->latency[i];
+		if (i + 1 < POLICY_LATENCY_BUCKETS)
+			ctlsock_printf(out, "latency.le_%" PRIu64 "us=%" PRIu64
+			    "\n", policy_latency_bounds_us[i], cum);
+		else
+			ctlsock_printf(out, "latency.le_inf=%" PRIu64 "\n",
+			    cum);
+	}
+	ctlsock_printf(out, "latency.sum_us=%" PRIu64 "\nlatency.count=%"
+	    PRIu64 "\nclients=%" PRIu64 "\nclients.max=%" PRIu64 "\n",
+	    st->latency_us_sum, cum, st->clients, st->clients_max);
 }
 
 static void

@@ -12,7 +12,8 @@
  * setgroups/setresgid/setresuid to `username`, optional chroot,
  * PR_SET_NO_NEW_PRIVS and danegated's seccomp allow-list. Talks to local
  * socketmap clients, to DNS (libunbound, validating), to MTA-STS web
- * servers (HTTPS) and to systemd (sd_notify).
+ * servers (HTTPS), to systemd (sd_notify) and, with prometheus-interface:,
+ * to the HTTP clients access-control: allows (lib/http_metrics.c).
  */
 #include "config.h"
 
@@ -32,6 +33,8 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "acl.h"
+#include "http_metrics.h"
 #include "log.h"
 #include "sandbox.h"
 #include "conf.h"
@@ -43,6 +46,8 @@ struct policy_daemon {
 	struct event_base *base;
 	struct policy_server *srv;
 	struct policy_control *ctl;	/* control-interface:, or NULL */
+	struct http_metrics *metrics;	/* prometheus-interface:, or NULL */
+	char metrics_spec[128];		/* its address, "" = none */
 	const char *conf_path;		/* NULL: no file */
 	struct policy_overrides ov;
 	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1;
@@ -108,6 +113,10 @@ daemon_reload(struct policy_daemon *d)
 		return -1;
 	}
 	log_set_verbosity(conf->verbosity);
+	if (strcmp(conf->prometheus_interface, d->metrics_spec) != 0)
+		log_warnx("prometheus-interface: '%s' takes effect at the next "
+		    "start (the socket is bound before the privilege drop); "
+		    "still '%s'", conf->prometheus_interface, d->metrics_spec);
 	log_notice("reloaded");
 	notify("READY=1\nSTATUS=serving, configuration reloaded");
 	return 0;
@@ -139,6 +148,57 @@ daemon_control_open(struct policy_daemon *d, const struct policy_conf *conf)
 	return d->ctl != NULL ? 0 : -1;
 }
 
+/* /metrics (lib/http_metrics.h): only clients access-control: allows, as
+ * the configuration in force says (a reload takes effect at once). */
+static bool
+daemon_metrics_allow(void *arg, const struct sockaddr *peer)
+{
+	const struct policy_daemon *d = arg;
+
+	return acl_lookup(policy_server_conf(d->srv)->acl, peer) == ACL_ALLOW;
+}
+
+static size_t
+daemon_metrics_render(void *arg, char *buf, size_t cap)
+{
+	const struct policy_daemon *d = arg;
+
+	return policy_server_metrics(d->srv, buf, cap);
+}
+
+/* Binds prometheus-interface: (before the privilege drop, as the socketmap
+ * listeners; with systemd's sockets too). */
+static int
+daemon_metrics_open(struct policy_daemon *d, const struct policy_conf *conf)
+{
+	static const struct http_metrics_ops ops = {
+		daemon_metrics_allow, daemon_metrics_render,
+	};
+	const char *spec = conf->prometheus_interface;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	if (spec[0] == '\0')
+		return 0;
+	if (policy_conf_parse_tcp(spec, POLICY_PROMETHEUS_PORT, &ss,
+	    &len) != 0) {
+		log_err("prometheus-interface: cannot parse '%s'", spec);
+		return -1;
+	}
+	if ((fd = http_metrics_listen(&ss, len)) < 0) {
+		log_warn("prometheus-interface: cannot listen on %s", spec);
+		return -1;
+	}
+	if ((d->metrics = http_metrics_new(d->base, fd, &ops, d)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	snprintf(d->metrics_spec, sizeof(d->metrics_spec), "%s", spec);
+	log_notice("Prometheus metrics on http://%s/metrics", spec);
+	return 0;
+}
+
 static void
 daemon_on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -150,7 +210,7 @@ daemon_on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (sig == SIGUSR1) {
-		char buf[4096];
+		static char buf[16384];
 
 		(void)policy_server_metrics(d->srv, buf, sizeof(buf));
 		log_notice("counters:\n%s", buf);
@@ -312,7 +372,8 @@ main(int argc, char **argv)
 	if ((d.srv = policy_server_new(d.base, conf)) == NULL)
 		return 1;
 	if (policy_server_listen(d.srv) != 0 ||
-	    daemon_control_open(&d, conf) != 0)
+	    daemon_control_open(&d, conf) != 0 ||
+	    daemon_metrics_open(&d, conf) != 0)
 		return 1;
 	if (!foreground) {
 		if (daemon(0, 0) != 0)
@@ -335,6 +396,7 @@ main(int argc, char **argv)
 
 	event_base_dispatch(d.base);
 
+	http_metrics_free(d.metrics);
 	policy_control_free(d.ctl);
 	policy_server_free(d.srv);
 	event_free(d.ev_hup);

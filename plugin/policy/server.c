@@ -287,21 +287,39 @@ sts_cache_free(struct policy_server *s)
 static void conn_free(struct conn *c);
 static void conn_process(struct conn *c);
 
+const uint64_t policy_latency_bounds_us[POLICY_LATENCY_BUCKETS - 1] = {
+	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	250000, 1000000, 5000000,
+};
+
+const char *const policy_level_names[POLICY_LEVELS] = {
+	"none", "may", "encrypt", "dane", "dane-only", "fingerprint",
+	"verify", "secure", "other",
+};
+
 static void
-stats_latency(struct policy_server *s, const struct timespec *start)
+stats_reply(struct policy_server *s, int idx, const char *text,
+    const struct timespec *start)
 {
-	static const uint64_t bounds_us[5] = { 100, 1000, 10000, 100000,
-		1000000 };
 	struct timespec now;
 	uint64_t us;
-	size_t i;
+	size_t i, wlen = strcspn(text, " ");
 
+	s->stats.replies[idx]++;
+	if (idx == 0) {
+		for (i = 0; i + 1 < POLICY_LEVELS; i++)
+			if (strlen(policy_level_names[i]) == wlen &&
+			    strncmp(text, policy_level_names[i], wlen) == 0)
+				break;
+		s->stats.ok_level[i]++;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	us = (uint64_t)(now.tv_sec - start->tv_sec) * 1000000u +
 	    (uint64_t)((now.tv_nsec - start->tv_nsec) / 1000);
-	for (i = 0; i < 5 && us > bounds_us[i]; i++)
+	for (i = 0; i + 1 < POLICY_LATENCY_BUCKETS &&
+	    us > policy_latency_bounds_us[i]; i++)
 		;
-	s->stats.latency_le[i]++;
+	s->stats.latency[i]++;
 	s->stats.latency_us_sum += us;
 }
 
@@ -320,8 +338,7 @@ conn_reply(struct conn *c, const char *status, const char *text)
 		    "reply too long");
 		idx = 2;
 	}
-	c->s->stats.replies[idx]++;
-	stats_latency(c->s, &c->start);
+	stats_reply(c->s, idx, text, &c->start);
 	bufferevent_write(c->bev, out, (size_t)n);
 	c->busy = false;
 }
@@ -570,11 +587,15 @@ worker_on_result(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while (read(fd, &l, sizeof(struct lookup *)) ==
 	    (ssize_t)sizeof(struct lookup *)) {
-		if (l->sts.fetched)
+		if (l->sts.fetched) {
+			s->stats.sts_fetched++;
 			sts_cache_put(s, l->domain, &l->sts, time(NULL));
-		if (l->sts.published && !l->sts.fetched)
+		}
+		if (l->sts.published && !l->sts.fetched) {
+			s->stats.sts_fetch_failed++;
 			log_info("%s: MTA-STS policy not fetched: %s",
 			    l->domain, l->sts.error);
+		}
 		lookup_decide(l);
 	}
 }
@@ -866,28 +887,17 @@ static int
 listen_tcp(struct policy_server *s, const char *spec)
 {
 	struct sockaddr_storage ss;
-	int sl = (int)sizeof(ss), fd, one = 1;
-	char buf[128];
-	char *at;
+	socklen_t sl;
+	int fd, one = 1;
 
 	/* ADDR@PORT (danegated's syntax) */
-	snprintf(buf, sizeof(buf), "%s", spec);
-	if ((at = strrchr(buf, '@')) == NULL) {
+	if (strchr(spec, '@') == NULL) {
 		log_err("listen: '%s' is neither a path nor ADDR@PORT", spec);
 		return -1;
 	}
-	*at = '\0';
-	{
-		char host[128];
-
-		snprintf(host, sizeof(host), strchr(buf, ':') ? "[%s]:%s" :
-		    "%s:%s", buf, at + 1);
-		memset(&ss, 0, sizeof(ss));
-		if (evutil_parse_sockaddr_port(host, (struct sockaddr *)&ss,
-		    &sl) != 0) {
-			log_err("listen: '%s' is not ADDR@PORT", spec);
-			return -1;
-		}
+	if (policy_conf_parse_tcp(spec, 0, &ss, &sl) != 0) {
+		log_err("listen: '%s' is not ADDR@PORT", spec);
+		return -1;
 	}
 	/* the policy of every domain, and lookups on demand, for anyone
 	 * who can connect: only on loopback */
@@ -902,7 +912,7 @@ listen_tcp(struct policy_server *s, const char *spec)
 		return -1;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sl) != 0 ||
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0 ||
 	    listen(fd, 512) != 0) {
 		log_warn("listen: %s", spec);
 		close(fd);
@@ -1146,8 +1156,6 @@ size_t
 policy_server_metrics(const struct policy_server *s, char *buf, size_t cap)
 {
 	static const char *const st[4] = { "OK", "NOTFOUND", "TEMP", "PERM" };
-	static const char *const le[6] = { "0.0001", "0.001", "0.01", "0.1",
-		"1", "+Inf" };
 	const struct policy_stats *x = &s->stats;
 	uint64_t cum = 0;
 	size_t n = 0;
@@ -1157,25 +1165,74 @@ policy_server_metrics(const struct policy_server *s, char *buf, size_t cap)
 	if (k_ > 0)							\
 		n += (size_t)k_;					\
 } while (0)
-	OUT("# TYPE danegate_policy_lookups_total counter\n");
-	for (int i = 0; i < 4; i++)
+#define HEAD(name, type, help)						\
+	OUT("# HELP danegate_policy_" name " " help "\n"		\
+	    "# TYPE danegate_policy_" name " " type "\n")
+	if (cap > 0)
+		buf[0] = '\0';
+	HEAD("lookups_total", "counter", "Socketmap replies by status, OK "
+	    "ones by their TLS security level.");
+	for (int i = 0; i < POLICY_LEVELS; i++)
+		/* the levels the service answers, and any other seen */
+		if (i == 3 || i == 4 || i == 7 || x->ok_level[i] != 0)
+			OUT("danegate_policy_lookups_total{reply=\"OK\","
+			    "level=\"%s\"} %llu\n", policy_level_names[i],
+			    (unsigned long long)x->ok_level[i]);
+	for (int i = 1; i < 4; i++)
 		OUT("danegate_policy_lookups_total{reply=\"%s\"} %llu\n",
 		    st[i], (unsigned long long)x->replies[i]);
-	OUT("# TYPE danegate_policy_cache_hits_total counter\n"
-	    "danegate_policy_cache_hits_total %llu\n"
-	    "# TYPE danegate_policy_cache_misses_total counter\n"
-	    "danegate_policy_cache_misses_total %llu\n",
-	    (unsigned long long)x->cache_hits,
-	    (unsigned long long)x->cache_misses);
-	OUT("# TYPE danegate_policy_lookup_seconds histogram\n");
-	for (int i = 0; i < 6; i++) {
-		cum += x->latency_le[i];
-		OUT("danegate_policy_lookup_seconds_bucket{le=\"%s\"} %llu\n",
-		    le[i], (unsigned long long)cum);
+	HEAD("lookup_seconds", "histogram", "From a complete request to its "
+	    "reply.");
+	for (int i = 0; i < POLICY_LATENCY_BUCKETS; i++) {
+		cum += x->latency[i];
+		if (i + 1 < POLICY_LATENCY_BUCKETS)
+			OUT("danegate_policy_lookup_seconds_bucket{le=\"%g\"} "
+			    "%llu\n", (double)policy_latency_bounds_us[i] / 1e6,
+			    (unsigned long long)cum);
+		else
+			OUT("danegate_policy_lookup_seconds_bucket{le="
+			    "\"+Inf\"} %llu\n", (unsigned long long)cum);
 	}
 	OUT("danegate_policy_lookup_seconds_sum %.6f\n"
 	    "danegate_policy_lookup_seconds_count %llu\n",
 	    (double)x->latency_us_sum / 1e6, (unsigned long long)cum);
+	HEAD("cache_hits_total", "counter", "Domain lookups answered from "
+	    "the answer cache.");
+	OUT("danegate_policy_cache_hits_total %llu\n",
+	    (unsigned long long)x->cache_hits);
+	HEAD("cache_misses_total", "counter", "Domain lookups not in the "
+	    "answer cache.");
+	OUT("danegate_policy_cache_misses_total %llu\n",
+	    (unsigned long long)x->cache_misses);
+	HEAD("cache_entries", "gauge", "Answers in the answer cache.");
+	OUT("danegate_policy_cache_entries %llu\n",
+	    (unsigned long long)s->n_answers);
+	HEAD("coalesced_total", "counter", "Cache misses that joined a "
+	    "lookup of the same domain in flight.");
+	OUT("danegate_policy_coalesced_total %llu\n",
+	    (unsigned long long)x->coalesced);
+	HEAD("sts_checks_total", "counter", "MTA-STS checks started "
+	    "(_mta-sts TXT lookup, then the policy fetch if published).");
+	OUT("danegate_policy_sts_checks_total %llu\n",
+	    (unsigned long long)x->sts_fetches);
+	HEAD("sts_fetches_total", "counter", "MTA-STS policies of domains "
+	    "that publish one, by result.");
+	OUT("danegate_policy_sts_fetches_total{result=\"fetched\"} %llu\n"
+	    "danegate_policy_sts_fetches_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)x->sts_fetched,
+	    (unsigned long long)x->sts_fetch_failed);
+	HEAD("refused_total", "counter", "Requests refused as malformed "
+	    "(answered PERM).");
+	OUT("danegate_policy_refused_total %llu\n",
+	    (unsigned long long)x->refused);
+	HEAD("clients", "gauge", "Socketmap connections open.");
+	OUT("danegate_policy_clients %llu\n",
+	    (unsigned long long)x->clients);
+	HEAD("clients_max", "gauge", "Most socketmap connections open at a "
+	    "time since start.");
+	OUT("danegate_policy_clients_max %llu\n",
+	    (unsigned long long)x->clients_max);
+#undef HEAD
 #undef OUT
 	return n < cap ? n : (cap > 0 ? cap - 1 : 0);
 }

@@ -30,13 +30,26 @@ struct policy_server;
 #define POLICY_IDLE_SECONDS	300	/* an idle connection is closed */
 #define POLICY_STS_WORKERS	4
 
+/* Reply latency buckets, upper bounds in microseconds; the last bucket
+ * (POLICY_LATENCY_BUCKETS - 1) counts the rest (+Inf). */
+#define POLICY_LATENCY_BUCKETS	15
+extern const uint64_t policy_latency_bounds_us[POLICY_LATENCY_BUCKETS - 1];
+
+/* Postfix's TLS security levels, the first word of an OK reply
+ * (smtp_tls_policy_maps); an unknown word counts as the last. */
+#define POLICY_LEVELS		9
+extern const char *const policy_level_names[POLICY_LEVELS];
+
 /* Counters for metrics and the log. */
 struct policy_stats {
 	uint64_t replies[4];		/* OK, NOTFOUND, TEMP, PERM */
+	uint64_t ok_level[POLICY_LEVELS];	/* OK replies by level */
 	uint64_t cache_hits, cache_misses, coalesced;
-	uint64_t sts_fetches;
+	uint64_t sts_fetches;		/* MTA-STS checks started */
+	uint64_t sts_fetched, sts_fetch_failed;	/* policies published:
+					 * fetched, or not */
 	uint64_t refused;		/* protocol errors */
-	uint64_t latency_le[6];		/* <=0.1 1 10 100 1000 ms, more */
+	uint64_t latency[POLICY_LATENCY_BUCKETS];	/* per bucket */
 	uint64_t latency_us_sum;
 	uint64_t clients, clients_max;
 };

@@ -3,7 +3,9 @@
  * connections to a socketmap server (ADDR PORT, TCP), each with one
  * request in flight at a time (as Postfix's smtp processes do), for
  * SECONDS; keys taken in turn from the command line. Prints lookups/s,
- * p50/p99/max latency and the replies by status.
+ * p50/p99/max latency and the replies by status. SECONDS 0: one
+ * connection asks each key once, in order (cold runs).
+ * POLICY_BENCH_RAW=FILE also appends each latency in ms, one a line.
  *
  *   socketmap_load ADDR PORT CONNECTIONS SECONDS MAP KEY...
  *
@@ -58,6 +60,8 @@ main(int argc, char **argv)
 	const unsigned long cap = sizeof(lat) / sizeof(lat[0]);
 	double t_end, t0;
 	int nc, secs, nkeys;
+	const char *raw = getenv("POLICY_BENCH_RAW");
+	FILE *rf = NULL;
 
 	if (argc < 7) {
 		fprintf(stderr, "usage: socketmap_load ADDR PORT CONNECTIONS "
@@ -69,8 +73,12 @@ main(int argc, char **argv)
 	nc = atoi(argv[3]);
 	secs = atoi(argv[4]);
 	nkeys = argc - 6;
-	if (nc < 1 || nc > MAXC)
+	if (nc < 1 || nc > MAXC || secs < 0 || (secs == 0 && nc != 1))
 		return 2;
+	if (raw != NULL && (rf = fopen(raw, "a")) == NULL) {
+		perror(raw);
+		return 1;
+	}
 	for (int i = 0; i < nc; i++) {
 		int one = 1;
 
@@ -98,7 +106,7 @@ main(int argc, char **argv)
 		if (write(cs[i].fd, req, (size_t)l) != l)
 			return 1;
 	}
-	while (now() < t_end) {
+	while (secs > 0 ? now() < t_end : n < (unsigned long)nkeys) {
 		if (poll(pfd, (nfds_t)nc, 1000) <= 0)
 			continue;
 		for (int i = 0; i < nc; i++) {
@@ -136,8 +144,13 @@ main(int argc, char **argv)
 					other++;
 				if (n < cap)
 					lat[n] = t - c->sent;
+				if (rf != NULL)
+					fprintf(rf, "%.6f\n",
+					    (t - c->sent) * 1e3);
 				n++;
 				c->len = 0;
+				if (secs == 0 && n == (unsigned long)nkeys)
+					break;
 				{
 					char req[600];
 					const char *k = argv[6 +
@@ -164,5 +177,7 @@ main(int argc, char **argv)
 		    m ? lat[m / 2] * 1e3 : 0, m ? lat[m * 99 / 100] * 1e3 : 0,
 		    m ? lat[m - 1] * 1e3 : 0, ok, nf, temp, other);
 	}
+	if (rf != NULL)
+		fclose(rf);
 	return 0;
 }

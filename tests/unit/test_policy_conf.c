@@ -1,0 +1,149 @@
+/*
+ * test_policy_conf.c - unit tests for plugin/policy/conf.c: the ADDR@PORT
+ * parser listen: and prometheus-interface: share (refusals first), and the
+ * access-control: list of /metrics (loopback allowed unless a line says
+ * otherwise, others refused, the longest prefix wins).
+ *
+ * SECURITY: test program; writes only its own temporary file.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acl.h"
+#include "conf.h"
+
+START_TEST(test_parse_refused)
+{
+	static const char *const bad[] = {
+		"", "@9167", "127.0.0.1@", "127.0.0.1@0", "127.0.0.1@65536",
+		"127.0.0.1@+80", "127.0.0.1@-1", "127.0.0.1@80x", "localhost@80",
+		"127.0.0.1:80", "[127.0.0.1", "[]@80", "1.2.3.4.5@80",
+		"::1@@80",
+	};
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(policy_conf_parse_tcp(bad[i], 9167, &ss,
+		    &len) != 0, "accepted '%s'", bad[i]);
+	/* without a default, the port is required */
+	ck_assert_int_ne(policy_conf_parse_tcp("127.0.0.1", 0, &ss, &len), 0);
+}
+END_TEST
+
+START_TEST(test_parse_accepted)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+	socklen_t len;
+
+	ck_assert_int_eq(policy_conf_parse_tcp("127.0.0.1@10028", 0, &ss,
+	    &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET);
+	ck_assert_int_eq(len, sizeof(struct sockaddr_in));
+	ck_assert_uint_eq(ntohs(s4->sin_port), 10028);
+	ck_assert_uint_eq(ntohl(s4->sin_addr.s_addr), 0x7f000001u);
+	/* the default port */
+	ck_assert_int_eq(policy_conf_parse_tcp("10.1.2.3", 9167, &ss, &len),
+	    0);
+	ck_assert_uint_eq(ntohs(s4->sin_port), 9167);
+	/* IPv6, bare or in brackets */
+	ck_assert_int_eq(policy_conf_parse_tcp("::1@65535", 0, &ss, &len), 0);
+	ck_assert_int_eq(ss.ss_family, AF_INET6);
+	ck_assert_int_eq(len, sizeof(struct sockaddr_in6));
+	ck_assert_uint_eq(ntohs(s6->sin6_port), 65535);
+	ck_assert(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
+	ck_assert_int_eq(policy_conf_parse_tcp("[::1]", 9167, &ss, &len), 0);
+	ck_assert_uint_eq(ntohs(s6->sin6_port), 9167);
+}
+END_TEST
+
+static struct policy_conf *
+load(const char *text)
+{
+	char path[] = "/tmp/test_policy_conf.XXXXXX";
+	int fd = mkstemp(path);
+	struct policy_conf *c = NULL;
+	int rc;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	rc = policy_conf_load(path, NULL, &c);
+	unlink(path);
+	return rc == 0 ? c : NULL;
+}
+
+static enum acl_action
+lookup4(const struct policy_conf *c, const char *ip)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &sin.sin_addr), 1);
+	return acl_lookup(c->acl, (const struct sockaddr *)&sin);
+}
+
+START_TEST(test_access_control)
+{
+	struct policy_conf *c = load("");
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->prometheus_interface, "");
+	ck_assert_int_eq(lookup4(c, "127.0.0.1"), ACL_ALLOW);
+	ck_assert_int_eq(lookup4(c, "127.9.9.9"), ACL_ALLOW);
+	ck_assert_int_eq(lookup4(c, "192.0.2.1"), ACL_REFUSE);
+	policy_conf_free(c);
+
+	c = load("policy:\n    prometheus-interface: 127.0.0.1@9168\n"
+	    "    access-control: 192.0.2.0/24 allow\n"
+	    "    access-control: 127.0.0.5 deny\n"
+	    "    access-control: 192.0.2.9/32 refuse\n");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(c->prometheus_interface, "127.0.0.1@9168");
+	ck_assert_int_eq(lookup4(c, "192.0.2.1"), ACL_ALLOW);
+	ck_assert_int_eq(lookup4(c, "192.0.2.9"), ACL_REFUSE);
+	ck_assert_int_eq(lookup4(c, "127.0.0.5"), ACL_DENY);
+	ck_assert_int_eq(lookup4(c, "127.0.0.6"), ACL_ALLOW);
+	ck_assert_int_eq(lookup4(c, "198.51.100.1"), ACL_REFUSE);
+	policy_conf_free(c);
+
+	ck_assert_ptr_null(load("policy:\n    access-control: 10.0.0.0/8\n"));
+	ck_assert_ptr_null(load("policy:\n    access-control: 10/8 allow\n"));
+	ck_assert_ptr_null(load("policy:\n    prometheus-interface: a@1\n"));
+}
+END_TEST
+
+static Suite *
+policy_conf_suite(void)
+{
+	Suite *s = suite_create("policy_conf");
+	TCase *p = tcase_create("parse");
+	TCase *a = tcase_create("access");
+
+	tcase_add_test(p, test_parse_refused);
+	tcase_add_test(p, test_parse_accepted);
+	tcase_add_test(a, test_access_control);
+	suite_add_tcase(s, p);
+	suite_add_tcase(s, a);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(policy_conf_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
