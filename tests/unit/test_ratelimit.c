@@ -60,7 +60,7 @@ START_TEST(ratelimit_off_allows_everything)
 
 	ck_assert_ptr_nonnull(rl);
 	ck_assert_uint_eq(ratelimit_limit(rl), 0);
-	for (int i = 0; i < 100000; i++)
+	for (int i = 0; i < 1000; i++)
 		ck_assert(!ratelimit_exceeded(rl, SA(a), 7));
 	ratelimit_free(rl);
 	ratelimit_free(NULL);
