@@ -415,6 +415,24 @@ postlog   unix-dgram n  -       n       -       1       postlogd
                                % (status, body))
         return body
 
+    def set_client(self, client_id, **fields):
+        """Register or change an app at the endpoint (its configuration is
+        read for each request): secret=, cert= (PEM path of the
+        certificate for the JWT assertion grant), ttl=, mailbox= (what its
+        client_credentials tokens act for); a None value removes the
+        field."""
+        cfg = json.loads(self.endpoint_cfg.read_text())
+        app = cfg["clients"].setdefault(client_id, {})
+        for k, v in fields.items():
+            if v is None:
+                app.pop(k, None)
+            else:
+                app[k] = v
+        tmp = self.endpoint_cfg.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cfg, indent=1))
+        tmp.chmod(0o600)
+        tmp.replace(self.endpoint_cfg)
+
     def token(self, mailbox=None, grant="password", client_id=CLIENT_ID):
         """An access token from the endpoint (see token_response)."""
         return self.token_response(mailbox, grant, client_id)["access_token"]

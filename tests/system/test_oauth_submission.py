@@ -9,8 +9,11 @@ introspection the endpoint counts.
 SECURITY: test program; talks to NET.3.27:587 and NET.4.101:443 only.
 """
 import base64
+import hashlib
+import json
 import secrets
 import smtplib
+import subprocess
 import time
 import urllib.error
 
@@ -52,6 +55,56 @@ def test_client_credentials_token_delivers(oauth_submission):
     code, text, final = sub.send(HEAD, tok)
     assert (code, final) == (235, 250), text
     assert delivered_after(sub, before, 1) == 1
+
+
+def _b64url(data):
+    if isinstance(data, dict):
+        data = json.dumps(data).encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_certificate_grant_token_delivers(oauth_submission, tmp_path):
+    """client_credentials with an RS256 JWT assertion (the certificate
+    credential): an app registered with set_client(cert=...) gets a token
+    that the submission server accepts for its mailbox."""
+    sub = oauth_submission
+    key, cert = tmp_path / "app.key", tmp_path / "app.pem"
+    subprocess.run(["certtool", "--generate-privkey", "--rsa", "--bits",
+                    "2048", "--outfile", str(key)], check=True,
+                   capture_output=True)
+    (tmp_path / "app.tmpl").write_text('cn = "cert app"\nsigning_key\n'
+                                       "expiration_days = 2\n")
+    subprocess.run(["certtool", "--generate-self-signed", "--load-privkey",
+                    str(key), "--template", str(tmp_path / "app.tmpl"),
+                    "--outfile", str(cert)], check=True,
+                   capture_output=True)
+    sub.set_client("cert-app", cert=str(cert), mailbox=CLERK)
+    der = subprocess.run(["openssl", "x509", "-in", str(cert), "-outform",
+                          "DER"], check=True, capture_output=True).stdout
+    now = int(time.time())
+    signing_input = "%s.%s" % (
+        _b64url({"alg": "RS256", "typ": "JWT",
+                 "x5t#S256": _b64url(hashlib.sha256(der).digest())}),
+        _b64url({"aud": sub.token_url, "iss": "cert-app",
+                 "sub": "cert-app", "jti": secrets.token_hex(16),
+                 "nbf": now, "exp": now + 600}))
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(key)],
+                         input=signing_input.encode(), check=True,
+                         capture_output=True).stdout
+    status, body = sub.https(
+        "/%s/oauth2/v2.0/token" % oauthsys.TENANT,
+        {"client_id": "cert-app", "grant_type": "client_credentials",
+         "scope": "https://outlook.office365.com/.default",
+         "client_assertion_type":
+         "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+         "client_assertion": signing_input + "." + _b64url(sig)})
+    assert status == 200, body
+    before = len(sub.delivered())
+    code, text, final = sub.send(CLERK, body["access_token"])
+    assert (code, final) == (235, 250), text
+    assert delivered_after(sub, before, 1) == 1
+    # the app acts for clerk@ only
+    assert sub.send(HEAD, body["access_token"])[0] == 535
 
 
 def test_oauthbearer_accepted(oauth_submission):

@@ -211,6 +211,10 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, KeyError):
                 self.error(700027, "invalid_client", "malformed assertion")
                 return None
+            if not c.get("cert"):
+                self.error(700027, "invalid_client",
+                           "No certificate is registered for the client.")
+                return None
             thumb = base64.urlsafe_b64encode(hashlib.sha256(
                 pem_der(c["cert"])).digest()).rstrip(b"=").decode()
             now = time.time()
