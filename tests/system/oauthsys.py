@@ -5,8 +5,9 @@ smtp.office365.com: a real Postfix submission server (STARTTLS required,
 a leaf of the world's CA) whose SASL is Dovecot's (`smtpd_sasl_type =
 dovecot`): `auth_mechanisms = xoauth2 oauthbearer` and a `passdb` of
 driver `oauth2` that introspects every token (RFC 7662, `introspection_mode
-= post`) at the world's token endpoint login.office.example (NET.4.101 port
-443, tests/world/oauth2_endpoint.py, HTTPS with the world's CA). A token is
+= post`) at the world's token endpoint login.office.example (NET.4.101;
+tests/world/oauth2_endpoint.py, HTTPS with the world's CA: tokens on port
+443, introspection on 8443, one state). A token is
 accepted only if the endpoint issued it, for the mailbox named in the
 XOAUTH2 `user=`, and it is neither expired nor revoked. AUTH PLAIN and AUTH
 LOGIN are not offered and refused (535 5.7.8). Accepted mail lands in one
@@ -20,11 +21,14 @@ Maildir, `queue/sink/maildir/new/` (count the files there).
 tests/system/conftest.py's `oauth_submission` fixture starts one per
 session. See tests/world/README.md "OAuth2 submission service".
 
-SECURITY: test program; listens on NET.3.27:587 and NET.4.101:443 only.
+SECURITY: test program; listens on NET.3.27:587 and NET.4.101:443/8443
+only.
 """
 import base64
+import grp
 import json
 import os
+import pwd
 import shutil
 import signal
 import smtplib
@@ -187,12 +191,12 @@ service auth {{
         conf.mkdir(parents=True, exist_ok=True)
         queue.mkdir(parents=True, exist_ok=True)
         # Dovecot puts its auth socket here before Postfix starts.
-        pw = __import__("pwd").getpwnam("postfix")
+        pw = pwd.getpwnam("postfix")
         (queue / "private").mkdir(exist_ok=True)
         os.chown(queue / "private", pw.pw_uid, pw.pw_gid)
         (queue / "private").chmod(0o700)
-        uid = __import__("pwd").getpwnam("nobody").pw_uid
-        gid = __import__("grp").getgrnam("nogroup").gr_gid
+        uid = pwd.getpwnam("nobody").pw_uid
+        gid = grp.getgrnam("nogroup").gr_gid
         (queue / "sink").mkdir(exist_ok=True)
         os.chown(queue / "sink", uid, gid)
         # A mailbox may send only as itself.
