@@ -61,10 +61,10 @@ CLIENT_SECRET = "world-secret~0123456789"
 MAILBOXES = {"head@office.example": "correct horse battery",
              "clerk@office.example": "staple paper clip"}
 # client_credentials: each app acts for one mailbox (an Exchange
-# application permission scoped to it); "short-app" gets 2-second tokens.
+# application permission scoped to it); "short-app" gets 5-second tokens.
 APPS = {CLIENT_ID: {"secret": CLIENT_SECRET,
                     "mailbox": "head@office.example"},
-        "short-app": {"secret": CLIENT_SECRET + "-short", "ttl": 2,
+        "short-app": {"secret": CLIENT_SECRET + "-short", "ttl": 5,
                       "mailbox": "clerk@office.example"}}
 # AUTH PLAIN / LOGIN: not offered, refused by Postfix (see README).
 BASIC_AUTH_REPLY = ("535 5.7.8 Error: authentication failed: Invalid "
