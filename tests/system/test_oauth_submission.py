@@ -1,12 +1,15 @@
 """test_oauth_submission.py - the world's OAuth2 submission server
 (oauthsys.py: smtp.office.example, Postfix with Dovecot SASL whose oauth2
 passdb introspects every token at the world's token endpoint) is honest:
-a token the endpoint issued for the mailbox is accepted and the message
-delivered; a forged, revoked or expired token, a token of another mailbox
-and AUTH PLAIN/LOGIN (not offered) are refused and deliver nothing; every check is an
-introspection the endpoint counts.
+a token the endpoint issued for the mailbox (password, secret and
+certificate grants) is accepted and the message delivered; a forged,
+revoked or expired token, a token of another mailbox and AUTH PLAIN/LOGIN
+(not offered) are refused and deliver nothing; a token endpoint outage
+does not invalidate issued tokens; every check is an introspection the
+endpoint counts.
 
-SECURITY: test program; talks to NET.3.27:587 and NET.4.101:443 only.
+SECURITY: test program; talks to NET.3.27:587 and NET.4.101:443/8443
+only.
 """
 import base64
 import hashlib
