@@ -92,7 +92,9 @@ class World:
 
     def start(self):
         env = dict(os.environ, WORLD_NET=NET)
-        r = run(["bash", str(WORLD_SH), "up", str(self.dir)], timeout=120,
+        # seconds on an idle machine, but up to 380 s were seen at load 30
+        r = run(["bash", str(WORLD_SH), "up", str(self.dir)],
+                timeout=int(os.environ.get("WORLD_UP_TIMEOUT", "600")),
                 env=env)
         self.up = True      # even a failed `up` may leave something to stop
         if r.returncode != 0:
