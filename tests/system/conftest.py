@@ -11,6 +11,10 @@
               end of its test, exit status 0 asserted.
 - netns:      a factory for network namespaces joined by a veth pair;
               removed at the end of the test.
+- oauth_submission: the world's OAuth2 submission service (oauthsys.py),
+              once per session: the token endpoint login.office.example
+              (NET.4.101:443) and smtp.office.example (NET.3.27:587,
+              Postfix + Dovecot XOAUTH2); stopped at the end.
 """
 import os
 import shutil
@@ -19,6 +23,7 @@ import signal
 import pytest
 
 import dgsys
+import oauthsys
 
 
 def _sigterm(signum, frame):
@@ -109,6 +114,19 @@ def danegated(world, tmp_path_factory):
     finally:
         failures = inst.stop_all()
     assert not failures, "\n".join(failures)
+
+
+@pytest.fixture(scope="session")
+def oauth_submission(world, tmp_path_factory):
+    """An oauthsys.Submission, started: .addr/.token_url/.cafile/.maildir,
+    .token(mailbox) / .token(grant="client_credentials"), .revoke(),
+    .stats(), .delivered(), .send(), .stop_endpoint()/.start_endpoint()."""
+    sub = oauthsys.Submission(world, tmp_path_factory.mktemp("oauth"))
+    try:
+        sub.start()
+        yield sub
+    finally:
+        sub.stop()
 
 
 @pytest.fixture

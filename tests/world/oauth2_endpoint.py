@@ -13,9 +13,16 @@ openssl command) standing in for login.microsoftonline.com:
   GET  /stats                        counters per grant, as JSON
 
 Configuration is one JSON file (--config): {"clients": {ID: {"secret": S,
-"cert": PEM path}}, "users": {MAILBOX: PASSWORD}, "ttl": SECONDS}.
-The file is read again for each request. Tokens are random, expire after ttl seconds, and are only valid while the
-server knows them (a restart forgets every token).
+"cert": PEM path, "ttl": SECONDS, "mailbox": MAILBOX}}, "users": {MAILBOX:
+PASSWORD}, "ttl": SECONDS, "app_user": MAILBOX}. A client's "ttl" overrides
+the global one (default 3600) for the tokens issued to it; its "mailbox"
+(else "app_user", else "app") is the mailbox its client_credentials tokens
+act for: the "username" /introspect reports, as an Exchange application
+permission scoped to one mailbox. The file is read again for each
+request. Tokens are random, expire after their ttl, and are only valid
+while the server knows them (a restart forgets every token). /stats counts
+the tokens issued per grant, the errors, the introspections and how many
+of them found the token active.
 
 SECURITY: test program; listens on the address it is given only.
 """
@@ -39,7 +46,7 @@ TOKENS = {}      # access token -> {"user", "client", "exp", "scope"}
 REFRESH = {}     # refresh token -> {"user", "client", "scope"}
 REVOKED = set()
 STATS = {"password": 0, "client_credentials": 0, "refresh_token": 0,
-         "errors": 0, "introspect": 0}
+         "errors": 0, "introspect": 0, "introspect_active": 0}
 JTIS = set()
 
 
@@ -128,6 +135,7 @@ class Handler(BaseHTTPRequestHandler):
             t = TOKENS.get(tok)
             ok = t is not None and tok not in REVOKED and \
                 t["exp"] > time.time()
+            STATS["introspect_active"] += ok
         if not ok:
             return self.reply(200, {"active": False})
         self.reply(200, {"active": True, "username": t["user"],
@@ -195,7 +203,8 @@ class Handler(BaseHTTPRequestHandler):
                                   "Error validating credentials due to "
                                   "invalid username or password.")
         elif grant == "client_credentials":
-            user = cfg.get("app_user", "app")
+            user = cfg["clients"][cid].get("mailbox",
+                                           cfg.get("app_user", "app"))
         elif grant == "refresh_token":
             with LOCK:
                 rt = REFRESH.pop(f.get("refresh_token", ""), None)
@@ -206,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             return self.error(70003, "unsupported_grant_type",
                               "unsupported grant type")
-        ttl = int(cfg.get("ttl", 3600))
+        ttl = int(cfg["clients"][cid].get("ttl", cfg.get("ttl", 3600)))
         tok = secrets.token_urlsafe(32)
         out = {"token_type": "Bearer", "scope": scope, "expires_in": ttl,
                "ext_expires_in": ttl, "access_token": tok}

@@ -37,6 +37,14 @@ HTTPS_NET=$NET.4        # MTA-STS policy hosts: $HTTPS_NET.N port 443 (nginx)
 # the tests that need it): reports.dane-ee.example, port 443, a leaf of the
 # world's CA in ca/reports.dane-ee.example.{pem,key,chain.pem}.
 TLSRPT_COLLECTOR_N=100
+# The OAuth2 submission service of office.example (issue 9; started by
+# tests/system/oauthsys.py, not by `up`): smtp.office.example on
+# $SMTP_NET.$SUBMISSION_N port 587 (Postfix + Dovecot SASL, XOAUTH2) and its
+# token endpoint login.office.example on $HTTPS_NET.$OAUTH2_N port 443
+# (tests/world/oauth2_endpoint.py); leaves of the world's CA in
+# ca/{smtp,login}.office.example.{pem,key,chain.pem}.
+SUBMISSION_N=27
+OAUTH2_N=101
 MAIL=${WORLD_MAIL:-1}   # 0: no Postfix, no nginx
 [[ $MAIL == [01] ]] || { echo "world.sh: WORLD_MAIL must be 0 or 1" >&2; exit 2; }
 
@@ -109,6 +117,8 @@ ZONES=(
     "sts-testing.example.         leaf  nsec   -"
     "sts-mismatch.example.        leaf  nsec   -"
     "bulk.example.                leaf  nsec   -"
+    # The OAuth2 submission service (issue 9): smtp. and login.office.example.
+    "office.example.              leaf  nsec   -"
     # Short TTLs for the answer cache (tests/system/test_cache.py).
     "ttl.example.                 leaf  nsec   -"
     # Many names for the resolver benchmark (WORLD_HOT_NAMES of them).
@@ -852,12 +862,28 @@ make_certificates() {
     done
     make_leaf reports.dane-ee.example "$from" "$until" reports.dane-ee.example &
     jobs+=($!)
+    make_leaf smtp.office.example "$from" "$until" smtp.office.example &
+    jobs+=($!)
+    # The token endpoint is reached by address (Dovecot's introspection_url
+    # names no host it would have to resolve): an IP SAN too.
+    make_cert login.office.example int ecdsa "$from" "$until" \
+        'cn = "login.office.example"' 'organization = "danegate test world"' \
+        'dns_name = "login.office.example"' \
+        "ip_address = \"$HTTPS_NET.$OAUTH2_N\"" tls_www_server signing_key &
+    jobs+=($!)
     for job in "${jobs[@]}"; do
         wait "$job" || die "a certificate could not be made (see above)"
     done
     cat "$dir/reports.dane-ee.example.pem" "$dir/int.pem" \
         >"$dir/reports.dane-ee.example.chain.pem"
     PLACEHOLDERS[TLSRPT_COLLECTOR]=$HTTPS_NET.$TLSRPT_COLLECTOR_N
+    for name in smtp.office.example login.office.example; do
+        cat "$dir/$name.pem" "$dir/int.pem" >"$dir/$name.chain.pem"
+    done
+    PLACEHOLDERS[SUBMISSION]=$SMTP_NET.$SUBMISSION_N
+    PLACEHOLDERS[OAUTH2_ENDPOINT]=$HTTPS_NET.$OAUTH2_N
+    read -r _ spki <"$dir/smtp.office.example.sha256"
+    PLACEHOLDERS[SPKI_SUBMISSION]=$spki
 
     read -r cert spki <"$dir/root.sha256"
     PLACEHOLDERS[CERT_ROOT_CA]=$cert
@@ -1414,6 +1440,9 @@ check_mail() {
     check_case _smtp._tls.dane-ta.example. TXT NOERROR ad \
         '"v=TLSRPTv1; rua=https://reports.dane-ee.example/tlsrpt/dane-ta,mailto:tlsrpt@dane-ta.example"'
     check_case reports.dane-ee.example. A NOERROR ad "$HTTPS_NET.$TLSRPT_COLLECTOR_N"
+    check_case _submission._tcp.office.example. SRV NOERROR ad "0 1 587 smtp.office.example."
+    check_case smtp.office.example. A NOERROR ad "$SMTP_NET.$SUBMISSION_N"
+    check_case login.office.example. A NOERROR ad "$HTTPS_NET.$OAUTH2_N"
     check_case pkix-only.example. MX NOERROR ad "10 mx.pkix-only.example."
     check_case cname-mx.example. MX NOERROR ad "10 mx.cname-mx.example."
     check_case mx.cname-mx.example. A NOERROR ad "$SMTP_NET.10"
@@ -1662,6 +1691,12 @@ EOF
         printf 'WORLD_TLSRPT_COLLECTOR=%q\n' "$HTTPS_NET.$TLSRPT_COLLECTOR_N"
         printf 'WORLD_TLSRPT_COLLECTOR_CHAIN=%q\n' "$(ca_dir)/reports.dane-ee.example.chain.pem"
         printf 'WORLD_TLSRPT_COLLECTOR_KEY=%q\n' "$(ca_dir)/reports.dane-ee.example.key"
+        printf 'WORLD_SUBMISSION=%q\n' "$SMTP_NET.$SUBMISSION_N"
+        printf 'WORLD_SUBMISSION_CHAIN=%q\n' "$(ca_dir)/smtp.office.example.chain.pem"
+        printf 'WORLD_SUBMISSION_KEY=%q\n' "$(ca_dir)/smtp.office.example.key"
+        printf 'WORLD_OAUTH2_ENDPOINT=%q\n' "$HTTPS_NET.$OAUTH2_N"
+        printf 'WORLD_OAUTH2_CHAIN=%q\n' "$(ca_dir)/login.office.example.chain.pem"
+        printf 'WORLD_OAUTH2_KEY=%q\n' "$(ca_dir)/login.office.example.key"
         local line key n
         for line in "${MAIL_HOSTS[@]}"; do
             read -r key n _ <<<"$line"
