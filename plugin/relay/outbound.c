@@ -2993,7 +2993,8 @@ outbound_open(struct outbound_env *env, const char *domain,
 		ob_policy(o);
 
 	ob_cache_key(o, key, sizeof(key));
-	if (!env->no_reuse && (c = cache_take(env, key)) != NULL) {
+	if (!env->no_reuse && !o->routed &&
+	    (c = cache_take(env, key)) != NULL) {
 		/* a verified session to this destination, same policy */
 		env->stats.reused++;
 		c->owner = o;
@@ -3160,9 +3161,11 @@ outbound_free(struct outbound *o)
 		o->c = NULL;
 		event_del(c->ev_read);
 		event_del(c->ev_write);
-		/* only a session at a clean end of a transaction is kept */
-		if (o->state == OB_DONE || (o->state == OB_IDLE &&
-		    c->out_len == c->out_pos))
+		/* only a session at a clean end of a transaction is kept;
+		 * never a route's: its AUTH was for a token that may have
+		 * expired or been revoked since */
+		if (!o->routed && (o->state == OB_DONE ||
+		    (o->state == OB_IDLE && c->out_len == c->out_pos)))
 			cache_put(o->env, c);
 		else
 			conn_free(c);

@@ -74,6 +74,7 @@ struct token_worker {
 	int pipe[2];
 	struct event *ev;
 	struct token_job *flight;	/* queued or running: shareable */
+	unsigned long jobs;		/* requests started */
 };
 
 static char *
@@ -308,6 +309,12 @@ token_worker_free(struct token_worker *w)
 	free(w);
 }
 
+unsigned long
+token_worker_jobs(const struct token_worker *w)
+{
+	return w->jobs;
+}
+
 struct oauth2_cache *
 token_worker_cache(struct token_worker *w)
 {
@@ -373,6 +380,7 @@ token_worker_get(struct token_worker *w, const struct relay_route *r,
 		j->r.resolve = j->resolve;
 		j->next = w->flight;
 		w->flight = j;
+		w->jobs++;
 		pthread_mutex_lock(&w->lock);
 		{
 			struct token_job **pp = &w->queue;

@@ -57,6 +57,10 @@ int token_worker_new(struct event_base *base, const char *ca_file,
 /* Stops the thread (after the job it runs), frees. Accepts NULL. */
 void token_worker_free(struct token_worker *w);
 
+/* How many jobs (token requests) were started: waits that shared one
+ * count once. */
+unsigned long token_worker_jobs(const struct token_worker *w);
+
 /* The token cache (memory only), for lookups on the loop. */
 struct oauth2_cache *token_worker_cache(struct token_worker *w);
 
