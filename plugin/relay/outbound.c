@@ -2377,14 +2377,12 @@ ob_token_ask(struct outbound *o, const char *resolve)
 
 static void ob_aq_done(struct outbound *o, struct addr_query *q);
 
+/* Takes an answer's addresses into q (the answer stays the caller's). */
 static void
-ob_aq_answer(void *arg, struct lookup_answer *ans)
+ob_aq_take(struct addr_query *q, const struct lookup_answer *ans)
 {
-	struct addr_query *q = arg;
 	bool v6 = ans->type == DNS_TYPE_AAAA;
-	struct outbound *o;
 
-	q->pending--;
 	if (q->o != NULL && (ans->state == DANEGATE_SECURE ||
 	    ans->state == DANEGATE_INSECURE)) {
 		for (size_t i = 0; i < ans->n_rrs && q->n < 16; i++) {
@@ -2419,14 +2417,31 @@ ob_aq_answer(void *arg, struct lookup_answer *ans)
 		    v6 ? "AAAA" : "A", ans->why);
 	else if (q->o != NULL && ans->why[0] != '\0' && q->why[0] == '\0')
 		snprintf(q->why, sizeof(q->why), "%s", ans->why);
-	lookup_answer_clear(ans);
-	if (q->pending > 0)
+}
+
+/* One answer less to wait for; the last one ends the query. */
+static void
+ob_aq_count(struct addr_query *q)
+{
+	struct outbound *o;
+
+	if (--q->pending > 0)
 		return;
 	if ((o = q->o) != NULL) {
 		o->aq[q->endpoint ? 1 : 0] = NULL;
 		ob_aq_done(o, q);
 	}
 	free(q);
+}
+
+static void
+ob_aq_answer(void *arg, struct lookup_answer *ans)
+{
+	struct addr_query *q = arg;
+
+	ob_aq_take(q, ans);
+	lookup_answer_clear(ans);
+	ob_aq_count(q);
 }
 
 /*
@@ -2467,7 +2482,8 @@ ob_aq_start(struct outbound *o, const char *name, uint16_t port,
 		a.n_rrs = 1;
 		q->pending = 1;
 		o->aq[endpoint ? 1 : 0] = q;
-		ob_aq_answer(q, &a);	/* clears nothing it does not own */
+		ob_aq_take(q, &a);	/* a is ours: nothing to clear */
+		ob_aq_count(q);
 		return 0;
 	}
 	q->pending = 2;

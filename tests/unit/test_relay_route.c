@@ -277,7 +277,8 @@ END_TEST
 /* a route made by hand (struct relay_route holds char *) */
 static char n_exo[] = "exo", n_smarthost[] = "smtp.office.test", n_a[] = "a",
     n_s[] = "s", n_https[] = "https://login.office.test/t/token",
-    n_http[] = "http://login.office.test/t/token";
+    n_http[] = "http://login.office.test/t/token",
+    n_literal[] = "http://127.0.0.1/t/token";
 
 static void
 keep_reply(void *arg, const struct outbound_reply *r)
@@ -342,6 +343,20 @@ START_TEST(test_route_no_address)
 	ck_assert(!got[0].remote);
 	ck_assert_ptr_nonnull(strstr(got[0].text, "route exo"));
 	ck_assert_ptr_nonnull(strstr(got[0].text, "no address"));
+	outbound_free(o);
+	/* a token endpoint given by address (no lookup): its refusal (http:
+	 * is not https) or the smarthost's lookup, one 451 */
+	route.token_endpoint = n_literal;
+	memset(got, 0, sizeof(got));
+	ck_assert_ptr_nonnull(o = outbound_open(env, "example.test", &from,
+	    &cb, got, &err));
+	while (got[0].code == 0)
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_ONCE), 0);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	ck_assert_int_eq(got[1].code, 0);
+	ck_assert_int_eq(got[0].code, 451);
+	ck_assert_ptr_nonnull(strstr(got[0].text, "route exo"));
 	outbound_free(o);
 	/* a password grant needs the client's password */
 	route.grant = OAUTH2_GRANT_PASSWORD;
