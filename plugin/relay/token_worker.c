@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,7 @@ worker_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		struct token_job *j;
+		uintptr_t v;
 		ssize_t n;
 
 		while (w->queue == NULL && !w->stop)
@@ -203,9 +205,11 @@ worker_main(void *arg)
 		j->qnext = NULL;
 		pthread_mutex_unlock(&w->lock);
 		job_run(w, j);
-		/* a pointer is less than PIPE_BUF: the write is atomic */
+		/* the job's address, fewer bytes than PIPE_BUF: the write
+		 * is atomic */
+		v = (uintptr_t)j;
 		do
-			n = write(w->pipe[1], &j, sizeof(j));
+			n = write(w->pipe[1], &v, sizeof(v));
 		while (n < 0 && errno == EINTR);
 		pthread_mutex_lock(&w->lock);
 	}
@@ -218,18 +222,23 @@ static void
 worker_done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct token_worker *w = arg;
-	struct token_job *j, **pp;
+	struct token_job *j = NULL, **pp;
 	struct token_wait *wt;
 	struct token_result res;
+	uintptr_t v;
 
 	(void)what;
-	if (read(fd, &j, sizeof(j)) != (ssize_t)sizeof(j))
+	if (read(fd, &v, sizeof(v)) != (ssize_t)sizeof(v))
 		return;
+	/* only a job of ours: the address is looked up, not trusted */
 	for (pp = &w->flight; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == j) {
+		if ((uintptr_t)*pp == v) {
+			j = *pp;
 			*pp = j->next;
 			break;
 		}
+	if (j == NULL)
+		return;
 	res.rc = j->rc;
 	res.token = j->rc == 0 ? j->token : NULL;
 	res.fetched = j->fetched;
