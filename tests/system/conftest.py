@@ -121,6 +121,10 @@ def oauth_submission(world, tmp_path_factory):
     """An oauthsys.Submission, started: .addr/.token_url/.cafile/.maildir,
     .token(mailbox) / .token(grant="client_credentials"), .revoke(),
     .stats(), .delivered(), .send(), .stop_endpoint()/.start_endpoint()."""
+    if shutil.which("dovecot") is None and not os.path.exists(
+            "/usr/sbin/dovecot"):
+        pytest.fail("dovecot is not installed (dovecot-core, see "
+                    "tests/install-deps)")
     sub = oauthsys.Submission(world, tmp_path_factory.mktemp("oauth"))
     try:
         sub.start()

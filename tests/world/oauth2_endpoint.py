@@ -20,7 +20,8 @@ the global one (default 3600) for the tokens issued to it; its "mailbox"
 act for: the "username" /introspect reports, as an Exchange application
 permission scoped to one mailbox. The file is read again for each
 request. Tokens are random, expire after their ttl, and are only valid
-while the server knows them (a restart forgets every token). /stats counts
+while the server knows them (a restart forgets every token, unless
+--state FILE keeps them). /stats counts
 the tokens issued per grant, the errors, the introspections and how many
 of them found the token active.
 
@@ -48,6 +49,45 @@ REVOKED = set()
 STATS = {"password": 0, "client_credentials": 0, "refresh_token": 0,
          "errors": 0, "introspect": 0, "introspect_active": 0}
 JTIS = set()
+STATE = None     # --state: the tokens, kept across a restart
+
+
+def save_state():
+    """Write the issued, refresh and revoked tokens and the used jtis to
+    --state (atomically; LOCK held): issued tokens outlive a restart of
+    the endpoint, as Entra ID's do an outage."""
+    if STATE is None:
+        return
+    tmp = "%s.tmp.%d" % (STATE, os.getpid())
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+              "w") as f:
+        json.dump({"tokens": TOKENS, "refresh": REFRESH,
+                   "revoked": sorted(REVOKED), "jtis": sorted(JTIS)}, f)
+    os.replace(tmp, STATE)
+
+
+STATE_SEEN = [None]
+
+
+def load_state():
+    """Read --state again if it changed since (LOCK held): a second
+    process on the same file (e.g. one serving only /introspect) sees
+    the tokens this one issues and revokes."""
+    try:
+        st = os.stat(STATE)
+    except (TypeError, FileNotFoundError):
+        return
+    if STATE_SEEN[0] == (st.st_mtime_ns, st.st_size, st.st_ino):
+        return
+    STATE_SEEN[0] = (st.st_mtime_ns, st.st_size, st.st_ino)
+    with open(STATE) as f:
+        st = json.load(f)
+    for mem, key in ((TOKENS, "tokens"), (REFRESH, "refresh")):
+        mem.clear()
+        mem.update(st[key])
+    for mem, key in ((REVOKED, "revoked"), (JTIS, "jtis")):
+        mem.clear()
+        mem.update(st[key])
 
 
 def b64url_decode(s):
@@ -104,6 +144,8 @@ class Handler(BaseHTTPRequestHandler):
                             "AADSTS%d: %s" % (code, text)})
 
     def do_GET(self):
+        with LOCK:
+            load_state()
         if self.path == "/stats":
             with LOCK:
                 self.reply(200, dict(STATS, live=len(TOKENS)))
@@ -117,11 +159,14 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         f = self.form()
+        with LOCK:
+            load_state()
         if self.path == "/introspect":
             return self.introspect(f)
         if self.path == "/revoke":
             with LOCK:
                 REVOKED.add(f.get("token", ""))
+                save_state()
             return self.reply(200, {})
         parts = self.path.split("/")
         if len(parts) != 5 or parts[2:] != ["oauth2", "v2.0", "token"]:
@@ -166,6 +211,10 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, KeyError):
                 self.error(700027, "invalid_client", "malformed assertion")
                 return None
+            if not c.get("cert"):
+                self.error(700027, "invalid_client",
+                           "No certificate is registered for the client.")
+                return None
             thumb = base64.urlsafe_b64encode(hashlib.sha256(
                 pem_der(c["cert"])).digest()).rstrip(b"=").decode()
             now = time.time()
@@ -181,7 +230,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.error(700027, "invalid_client",
                            "Client assertion failed signature validation.")
                 return None
-            JTIS.add(cl["jti"])
+            with LOCK:
+                JTIS.add(cl["jti"])
+                save_state()
             return cid
         if f.get("client_secret") != c.get("secret"):
             self.error(7000215, "invalid_client",
@@ -208,6 +259,7 @@ class Handler(BaseHTTPRequestHandler):
         elif grant == "refresh_token":
             with LOCK:
                 rt = REFRESH.pop(f.get("refresh_token", ""), None)
+                save_state()
             if rt is None or rt["client"] != cid:
                 return self.error(70008, "invalid_grant",
                                   "The refresh token has expired.")
@@ -227,6 +279,7 @@ class Handler(BaseHTTPRequestHandler):
                 r = secrets.token_urlsafe(32)
                 REFRESH[r] = {"user": user, "client": cid, "scope": scope}
                 out["refresh_token"] = r
+            save_state()
         self.reply(200, out)
 
 
@@ -236,7 +289,12 @@ def main():
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--config", required=True)
+    ap.add_argument("--state", help="keep the tokens in this file across "
+                    "a restart (default: forget them)")
     a = ap.parse_args()
+    global STATE    # pylint: disable=global-statement
+    STATE = a.state
+    load_state()
     host, port = a.listen.rsplit(":", 1)
     srv = ThreadingHTTPServer((host, int(port)), Handler)
     srv.cfg_path = a.config
