@@ -7,8 +7,9 @@ oauthsys.py), which delivers into its Maildir.
 Cases: per grant (password = ROPC pass-through, secret, certificate) a
 message is delivered and its Received chain shows client -> relay ->
 smtp.office.example (ESMTPSA); a token that expired between two messages
-is renewed and the client sees nothing; every token forgotten by the
-endpoint (revocation) while it is down is a 4xx, then delivery recovers;
+is renewed and the client sees nothing, and a password-grant token with
+the refresh token; a revoked cached token is replaced unseen, and while
+the endpoint is down it is a 4xx, then delivery recovers;
 the endpoint down is a 4xx (never 5xx); a wrong mailbox password is 535
 and caches nothing (a later wrong password is refused again, endpoint
 /stats); a client sending as a mailbox it is not mapped to gets 5xx; no
@@ -257,16 +258,66 @@ def test_expired_token_renewed(relay, sub):
     assert "refused the cached token" not in r.log()
 
 
-def test_endpoint_down_then_revoked_4xx_then_recovery(relay, sub):
+def test_ropc_token_refreshed(relay, sub):
+    """A password-grant token near its end is renewed with the refresh
+    token, not with the password again."""
+    cfg_path = sub.endpoint_cfg
+    saved = cfg_path.read_text()
+    cfg = json.loads(saved)
+    cfg["ttl"] = 2          # CLIENT_ID's tokens: 2 s (no ttl of its own)
+    cfg_path.write_text(json.dumps(cfg, indent=1))
+    try:
+        r = relay("password")
+        pw = oauthsys.MAILBOXES[HEAD]
+        before = sub.stats()
+        t1, t2 = tag("refresh-1"), tag("refresh-2")
+        assert send(HEAD, pw, HEAD, t1) is None
+        assert find(sub, t1) is not None
+        time.sleep(3)
+        assert send(HEAD, pw, HEAD, t2) is None
+        assert find(sub, t2) is not None
+        after = sub.stats()
+        assert after.get("password", 0) == before.get("password", 0) + 1
+        assert after.get("refresh_token", 0) == \
+            before.get("refresh_token", 0) + 1, (before, after)
+        r.wait_log("token for %s refreshed" % re.escape(HEAD))
+    finally:
+        cfg_path.write_text(saved)
+
+
+def revoke_all(sub, mailbox):
+    """Revokes every token the endpoint issued for mailbox (read from
+    its --state file); returns how many."""
+    state = json.loads((sub.endpoint_cfg.parent / "state.json").read_text())
+    toks = [t for t, v in state["tokens"].items() if v["user"] == mailbox]
+    for t in toks:
+        sub.revoke(t)
+    return len(toks)
+
+
+def test_revoked_token_replaced(relay, sub):
+    """A revoked cached token: the smarthost's 535 drops it, a new one is
+    fetched and the client sees nothing."""
     r = relay("secret")
-    t1 = tag("rev-1")
+    t1, t2 = tag("rev-1"), tag("rev-2")
     assert send("scanner", CLIENT_PW, HEAD, t1) is None
     assert find(sub, t1) is not None
-    # the endpoint goes down and forgets every token: the cached one is
-    # refused by the submission server, no new one can be had: 4xx
+    assert revoke_all(sub, HEAD) >= 1
+    assert send("scanner", CLIENT_PW, HEAD, t2) is None
+    assert find(sub, t2) is not None
+    r.wait_log("refused the cached token")
+
+
+def test_revoked_with_endpoint_down_4xx_then_recovery(relay, sub):
+    r = relay("secret")
+    t1 = tag("revdown-1")
+    assert send("scanner", CLIENT_PW, HEAD, t1) is None
+    assert find(sub, t1) is not None
+    # the cached token is revoked and no new one can be had: 4xx
+    assert revoke_all(sub, HEAD) >= 1
     sub.stop_endpoint()
     try:
-        t2 = tag("rev-2")
+        t2 = tag("revdown-2")
         res = send("scanner", CLIENT_PW, HEAD, t2)
         assert res is not None and 400 <= res[0] < 500, res
         assert find(sub, t2, timeout=2) is None
@@ -275,7 +326,7 @@ def test_endpoint_down_then_revoked_4xx_then_recovery(relay, sub):
     r.wait_log("refused the cached token")
     r.wait_log("token endpoint unreachable")
     # recovery: the next message gets a new token
-    t3 = tag("rev-3")
+    t3 = tag("revdown-3")
     assert send("scanner", CLIENT_PW, HEAD, t3) is None
     assert find(sub, t3) is not None
 
