@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -56,6 +57,7 @@
 #include "front.h"
 #include "header_scan.h"
 #include "log.h"
+#include "oauth2.h"
 #include "outbound.h"
 #include "relay_conf.h"
 #include "clients.h"
@@ -153,6 +155,14 @@ struct session {
 	bool auth_ok;
 	char auth_user[SASL_FIELD_MAX + 1];
 	unsigned auth_fails;
+	/* a password-grant route's mailbox (issue 9): its own password is
+	 * traded for the token, the token endpoint checks it; wiped when
+	 * the session ends */
+	bool auth_ropc;
+	char auth_pass[SASL_FIELD_MAX + 1];
+	/* the transaction's route, copied: a reload may free the conf */
+	char route_name[64];
+	char route_mailbox[SMTP_CMD_PATH_MAX];
 
 	/* the transaction */
 	bool in_mail;
@@ -572,7 +582,25 @@ data_forward(struct session *s, const void *buf, size_t len)
 static bool
 auth_offered(const struct session *s)
 {
-	return s->f->conf->clients != NULL && !s->lmtp;
+	const struct relay_conf *conf = s->f->conf;
+	bool ropc = false;
+
+	for (size_t i = 0; i < conf->n_routes; i++)
+		ropc = ropc || conf->routes[i].grant == OAUTH2_GRANT_PASSWORD;
+	return (conf->clients != NULL || ropc) && !s->lmtp;
+}
+
+/* A password-grant route's own mailbox (not a client of the file): the
+ * route whose domain it is, or NULL. */
+static const struct relay_route *
+auth_ropc_route(const struct session *s, const char *user)
+{
+	const struct relay_route *r = relay_conf_route_for(s->f->conf, user);
+
+	if (r == NULL || r->grant != OAUTH2_GRANT_PASSWORD ||
+	    clients_mailbox(s->f->conf->clients, user) != NULL)
+		return NULL;
+	return r;
 }
 
 /* ---- SMTP AUTH (RFC 4954) ------------------------------------------------ */
@@ -586,9 +614,21 @@ static void
 auth_finish(struct session *s, struct sasl_creds *cr, const char *mech)
 {
 	const struct clients *cl = s->f->conf->clients;
+	const struct relay_route *r;
 
 	s->sasl_step = A_NONE;
-	if (clients_check(cl, cr->user, cr->pass)) {
+	if ((r = auth_ropc_route(s, cr->user)) != NULL) {
+		/* ROPC (issue 9): the mailbox's own password, which only
+		 * the token endpoint can check; it is kept for the token
+		 * request (a wrong one then gets 535 and caches nothing) */
+		s->auth_ok = s->auth_ropc = true;
+		snprintf(s->auth_user, sizeof(s->auth_user), "%s", cr->user);
+		memcpy(s->auth_pass, cr->pass, sizeof(s->auth_pass));
+		log_info("%s: %s: AUTH %s: mailbox %s of route %s: its "
+		    "password goes to the token endpoint", s->id, s->peer,
+		    mech, s->auth_user, r->name);
+		reply(s, "235 2.7.0 Authentication successful");
+	} else if (clients_check(cl, cr->user, cr->pass)) {
 		s->auth_ok = true;
 		snprintf(s->auth_user, sizeof(s->auth_user), "%s", cr->user);
 		log_info("%s: %s: AUTH %s: client %s authenticated", s->id,
@@ -777,6 +817,8 @@ cmd_ehlo(struct session *s, const struct smtp_cmd *c)
 	reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
+static void front_bind_route(struct session *s, const char *sender);
+
 static void
 cmd_mail(struct session *s, const struct smtp_cmd *c)
 {
@@ -808,8 +850,9 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 		reply(s, "530 5.7.0 Authentication required");
 		return;
 	}
-	if (auth_offered(s) && !clients_may_send_as(s->f->conf->clients,
-	    s->auth_user, c->addr)) {
+	if (auth_offered(s) && (s->auth_ropc ? strcasecmp(s->auth_user,
+	    c->addr) != 0 : !clients_may_send_as(s->f->conf->clients,
+	    s->auth_user, c->addr))) {
 		log_notice("%s: %s: client %s is not allowed to send as <%s>",
 		    s->id, s->peer, s->auth_user, c->addr);
 		reply(s, "550 5.7.1 <%s>: client %s is not allowed to send as "
@@ -837,8 +880,39 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 	s->env.ret = c->ret == SMTP_RET_FULL ? "FULL" :
 	    c->ret == SMTP_RET_HDRS ? "HDRS" : NULL;
 	s->env.envid = s->envid[0] ? s->envid : NULL;
+	front_bind_route(s, c->addr);
 	s->in_mail = true;
 	reply(s, "250 2.1.0 Ok");
+}
+
+/*
+ * Binds the transaction to the route of the sender's domain (issue 9):
+ * only an authenticated client's, whose mailbox (the client's first, or
+ * the ROPC mailbox itself) is the SASL user at the smarthost.
+ */
+static void
+front_bind_route(struct session *s, const char *sender)
+{
+	const struct relay_route *r = relay_conf_route_for(s->f->conf, sender);
+	const char *mb;
+
+	s->env.route = NULL;
+	s->env.auth_mailbox = NULL;
+	s->env.auth_password = NULL;
+	if (r == NULL || !s->auth_ok)
+		return;
+	mb = s->auth_ropc ? s->auth_user : clients_mailbox(s->f->conf->clients,
+	    s->auth_user);
+	if (mb == NULL)
+		return;
+	snprintf(s->route_name, sizeof(s->route_name), "%s", r->name);
+	snprintf(s->route_mailbox, sizeof(s->route_mailbox), "%s", mb);
+	s->env.route = s->route_name;
+	s->env.auth_mailbox = s->route_mailbox;
+	if (r->grant == OAUTH2_GRANT_PASSWORD)
+		s->env.auth_password = s->auth_ropc ? s->auth_pass : NULL;
+	log_info("%s: %s: from=<%s> goes through route %s as %s", s->id,
+	    s->peer, sender, r->name, mb);
 }
 
 static bool
@@ -1817,6 +1891,7 @@ session_close(struct session *s)
 	evbuffer_free(s->in);
 	evbuffer_free(s->out);
 	close(s->fd);
+	explicit_bzero(s->auth_pass, sizeof(s->auth_pass));
 	free(s);
 	if (f->draining && f->sessions == NULL && f->drain_done != NULL) {
 		void (*done)(void *) = f->drain_done;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <crypt.h>
+#include <curl/curl.h>
 #include <event2/event.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -274,6 +275,7 @@ relay_reload(struct relay *r)
 	/* open transactions copied their policy entry; the env looks the
 	 * exemptions up again when it uses one, in the new list */
 	outbound_env_set_policies(r->oenv, pt, ex);
+	outbound_env_set_routes(r->oenv, conf->routes, conf->n_routes);
 	policy_table_free(r->policies);
 	exemptions_free(r->exemptions);
 	r->policies = pt;
@@ -457,6 +459,29 @@ relay_metrics_render(void *arg, char *buf, size_t cap)
 	    "danegate_relay_exemptions_total{what=\"used\"} %lu\n"
 	    "danegate_relay_exemptions_total{what=\"refused\"} %lu\n",
 	    os.exemptions_used, os.exemptions_refused);
+	{
+		static const char *const names[OB_OAUTH2_COUNT] = {
+			"token_cached", "token_refreshed", "token_requested",
+			"token_refused", "token_unavailable", "auth_ok",
+			"auth_retried", "auth_disabled", "auth_refused",
+		};
+
+		out_printf(&o, "# HELP danegate_relay_oauth2_total Submission "
+		    "routes: tokens (cache, refresh, request, refusals, "
+		    "outages) and the smarthost's AUTH XOAUTH2 outcomes.\n"
+		    "# TYPE danegate_relay_oauth2_total counter\n");
+		for (int i = 0; i < OB_OAUTH2_COUNT; i++)
+			out_printf(&o, "danegate_relay_oauth2_total{outcome="
+			    "\"%s\"} %lu\n", names[i], os.oauth2[i]);
+		out_printf(&o, "# HELP danegate_relay_oauth2_aadsts_total "
+		    "Token requests refused, by AADSTS code (0: none).\n"
+		    "# TYPE danegate_relay_oauth2_aadsts_total counter\n");
+		for (int i = 0; i < OB_AADSTS_MAX; i++)
+			if (os.aadsts[i].n != 0)
+				out_printf(&o, "danegate_relay_oauth2_aadsts_"
+				    "total{code=\"%u\"} %lu\n",
+				    os.aadsts[i].code, os.aadsts[i].n);
+	}
 	if (r->tlsrpt_send != NULL) {
 		unsigned long sent, failed;
 
@@ -869,6 +894,9 @@ main(int argc, char **argv)
 	 * 10-minute timeout (RFC 5321 §4.5.3.2.6) */
 	eo.timeouts.data_end_ms = r.conf->final_timeout * 1000;
 	eo.sts_cache_dir = r.conf->sts_cache_dir;
+	/* before any thread: the env starts the token worker (oauth2.h) */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		fatalx("cannot initialise libcurl");
 	if ((err = outbound_env_new(&eo, &r.oenv)) != 0 &&
 	    eo.sts_cache_dir != NULL && !r.conf->sts_cache_dir_set) {
 		/* the default place is missing (not installed): memory
@@ -880,6 +908,7 @@ main(int argc, char **argv)
 	}
 	if (err != 0)
 		fatalx("outbound: %s", danegate_strerror(err));
+	outbound_env_set_routes(r.oenv, r.conf->routes, r.conf->n_routes);
 	if (eo.sts_cache_dir != NULL)
 		sts_dir_own(eo.sts_cache_dir, r.conf->username);
 	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)

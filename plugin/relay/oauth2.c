@@ -609,6 +609,7 @@ oauth2_token_request(const struct oauth2_route *r, const char *user,
     struct oauth2_token *out, unsigned *smtp, char *err, size_t errlen)
 {
 	struct body b = { NULL, 0 };
+	struct curl_slist *resolve = NULL;
 	char *form = NULL, *jwt = NULL;
 	const char *scope = r->scope;
 	long status = 0;
@@ -670,6 +671,11 @@ oauth2_token_request(const struct oauth2_route *r, const char *user,
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
 	if (r->cafile != NULL)
 		curl_easy_setopt(h, CURLOPT_CAINFO, r->cafile);
+	if (r->resolve != NULL) {
+		if ((resolve = curl_slist_append(NULL, r->resolve)) == NULL)
+			goto out;
+		curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+	}
 	if ((cc = curl_easy_perform(h)) != CURLE_OK) {
 		/* An outage is temporary: 4xx, never 5xx. */
 		snprintf(err, errlen, "token endpoint unreachable (%s); "
@@ -694,6 +700,7 @@ out:
 	oauth2_secret_free(form);
 	oauth2_secret_free(jwt);
 	curl_easy_cleanup(h);
+	curl_slist_free_all(resolve);
 	return rc;
 }
 

@@ -138,6 +138,9 @@ struct oauth2_route {
 	gnutls_privkey_t key;		/* CERT grant */
 	const gnutls_datum_t *cert_der;	/* CERT grant */
 	const char *cafile;		/* NULL: the system store */
+	const char *resolve;		/* "HOST:PORT:ADDR" for the endpoint
+					 * (CURLOPT_RESOLVE: the relay's own
+					 * validated lookup), or NULL */
 	long timeout_s;			/* 0: 30 */
 };
 

@@ -91,9 +91,14 @@
 #include "plugin/internal.h"
 #include "plugin/smtp_reply.h"
 #include "plugin/sts.h"
+#include "plugin/lookup.h"
+#include "plugin/resolver.h"
+#include "plugin/relay/oauth2.h"
 #include "plugin/relay/outbound.h"
 #include "plugin/relay/policy_table.h"
+#include "plugin/relay/relay_conf.h"
 #include "plugin/relay/tlsrpt.h"
+#include "plugin/relay/token_worker.h"
 
 #define OB_DATA_BUFFER_DEFAULT	(64u * 1024)
 #define OB_REUSE_MAX_DEFAULT	8
@@ -111,6 +116,8 @@ enum need_auth {
 	AUTH_DANE,		/* the host's usable TLSA records */
 	AUTH_PKIX,		/* CA file chain + match= names */
 	AUTH_STS,		/* MTA-STS enforce: CA file chain + MX name */
+	AUTH_ROUTE,		/* a route's smarthost: CA file chain + its
+				 * name, never plaintext */
 };
 
 struct need {
@@ -130,6 +137,8 @@ enum ob_state {
 	OB_EHLO_TLS,		/* EHLO again, inside TLS (RFC 3207 §4.2) */
 	OB_HELO,		/* EHLO refused, TLS not required */
 	OB_RSET,		/* a cached session, made ready again */
+	OB_AUTH,		/* route: AUTH XOAUTH2 sent */
+	OB_TOKEN,		/* route: a new token awaited after a 535 */
 	OB_MAIL,
 	OB_IDLE,		/* in a transaction, no request outstanding */
 	OB_RCPT,
@@ -200,6 +209,23 @@ struct outbound_env {
 	struct outbound_stats stats;
 	struct sts *sts;		/* MTA-STS policies and their cache */
 	struct tlsrpt *tlsrpt;
+	/* submission routes (issue 9) */
+	const struct relay_route *routes;	/* borrowed */
+	size_t n_routes;
+	struct token_worker *tokens;
+};
+
+/* A route's A and AAAA lookups (the smarthost's, or the token
+ * endpoint's): the outbound, or NULL once it was freed. */
+struct addr_query {
+	struct outbound *o;
+	bool endpoint;
+	int pending;
+	char name[DANEGATE_NAME_MAX];
+	uint16_t port;
+	struct danegate_address addrs[16];
+	size_t n;
+	char why[256];
 };
 
 /* What the destination lookup (and the MTA-STS lookup) calls back with: the outbound, or NULL
@@ -260,6 +286,21 @@ struct outbound {
 	char *cur_rcpt;			/* RCPT being asked */
 	struct timeval start;
 
+	/* a submission route (issue 9): the smarthost instead of the MX */
+	bool routed;
+	uint16_t port;			/* where to connect */
+	char route[64];			/* looked up again at each use: a
+					 * reload may replace the conf */
+	char mailbox[OB_SENDER_MAX + 1];	/* the SASL user */
+	char *password;			/* ROPC only; wiped at free */
+	char smarthost[DANEGATE_NAME_MAX];
+	struct addr_query *aq[2];	/* smarthost, token endpoint */
+	bool addrs_ready;
+	struct token_wait *twait;
+	char *token;			/* wiped at free */
+	bool token_cached;		/* from the cache: a 535 may retry */
+	bool auth_retried;
+
 	bool data_full;
 	bool data_failed;
 	char tail[2];			/* last two bytes written */
@@ -271,6 +312,12 @@ static void ob_restart(struct outbound *o);
 static void ob_next(struct outbound *o);
 static void conn_free(struct conn *c);
 static void cache_io_cb(evutil_socket_t fd, short what, void *arg);
+static bool ob_auth(struct outbound *o);
+static void ob_auth_reply(struct outbound *o, const struct smtp_reply *r);
+static int ob_route_start(struct outbound *o);
+static int ob_token_start(struct outbound *o);
+
+static void ob_cache_key(const struct outbound *o, char *key, size_t cap);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -400,7 +447,8 @@ ob_tlsrpt(struct outbound *o, bool success, enum danegate_reason reason)
 	socklen_t sl = sizeof(ss);
 	size_t i;
 
-	if (o->env->tlsrpt == NULL || o->host == NULL)
+	/* a route's smarthost is no recipient domain's MX */
+	if (o->env->tlsrpt == NULL || o->host == NULL || o->routed)
 		return;
 	s.mx_host = o->host->name;
 	s.receiving_ip = o->address != NULL ? o->address->text : NULL;
@@ -1099,6 +1147,13 @@ need_for_host(struct outbound *o, const struct danegate_mx_host *h,
     struct need *n)
 {
 	memset(n, 0, sizeof(*n));
+	if (o->routed) {
+		/* the token must never cross the network in the clear:
+		 * STARTTLS and a PKIX chain for the smarthost's name */
+		n->try_tls = n->tls_required = true;
+		n->auth = AUTH_ROUTE;
+		return true;
+	}
 	switch (o->level) {
 	case POLICY_LEVEL_NONE:
 		return true;
@@ -1293,8 +1348,9 @@ ob_pkix(struct outbound *o, bool sts, enum danegate_reason *reason,
 	gnutls_x509_crt_deinit(crt);
 	if (!ok) {
 		*reason = DANEGATE_R_CERT_HOST_MISMATCH;
-		snprintf(why, cap, sts ? "certificate is not for the MX name "
-		    "(MTA-STS)" : "certificate names match none of the "
+		snprintf(why, cap, o->routed ? "certificate is not for the "
+		    "smarthost's name" : sts ? "certificate is not for the MX "
+		    "name (MTA-STS)" : "certificate names match none of the "
 		    "policy's match= patterns");
 	}
 	return ok;
@@ -1357,7 +1413,9 @@ ob_judge(struct outbound *o)
 		break;
 	case AUTH_PKIX:
 	case AUTH_STS:
-		if (ob_pkix(o, o->need.auth == AUTH_STS, &reason, why,
+	case AUTH_ROUTE:
+		/* STS and a route: the chain and the host's own name */
+		if (ob_pkix(o, o->need.auth != AUTH_PKIX, &reason, why,
 		    sizeof(why))) {
 			c->verified = true;
 			ob_tls_summary(o, "Verified");
@@ -1500,9 +1558,8 @@ ob_connect(struct outbound *o)
 	copy_str(c->host, sizeof(c->host), o->host->name);
 	copy_str(c->addr, sizeof(c->addr), o->address->text);
 	snprintf(c->relay, sizeof(c->relay), "%s[%s]:%u", c->host, c->addr,
-	    (unsigned)o->env->port);
-	snprintf(c->key, sizeof(c->key), "%s|%s|%d", o->domain,
-	    policy_level_name(o->level), o->soft ? 1 : 0);
+	    (unsigned)o->port);
+	ob_cache_key(o, c->key, sizeof(c->key));
 	c->fd = socket(o->address->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
@@ -1524,10 +1581,10 @@ ob_connect(struct outbound *o)
 	memcpy(&ss, &o->address->ss, sizeof(ss));
 	if (ss.ss_family == AF_INET6)
 		((struct sockaddr_in6 *)(void *)&ss)->sin6_port =
-		    htons(o->env->port);
+		    htons(o->port);
 	else
 		((struct sockaddr_in *)(void *)&ss)->sin_port =
-		    htons(o->env->port);
+		    htons(o->port);
 	if (connect(c->fd, (const struct sockaddr *)&ss, o->address->len) !=
 	    0 && errno != EINPROGRESS && errno != EINTR) {
 		ob_set_fail(o, 451, "4.4.1", DANEGATE_R_NONE, "connect: %s",
@@ -1736,6 +1793,13 @@ ob_run(struct outbound *o)
 				continue;
 			}
 			c->ext = r->ext;
+			if (o->state == OB_EHLO_TLS && o->routed) {
+				if (!ob_auth(o)) {
+					ob_die(o);
+					return;
+				}
+				continue;
+			}
 			if (o->state == OB_EHLO_TLS || !o->need.try_tls ||
 			    o->plain_retry) {
 				if (!ob_mail(o)) {
@@ -1905,6 +1969,24 @@ ob_run(struct outbound *o)
 			o->state = OB_LOOKUP;
 			ob_restart(o);
 			return;
+		case OB_TOKEN:
+			/* the worker's answer goes on (ob_token_cb) */
+			return;
+		case OB_AUTH:
+			switch (conn_exchange(c, err, sizeof(err))) {
+			case IO_WAIT:
+				return;
+			case IO_FAIL:
+				ob_set_remote_fail(o, "AUTH", err);
+				ob_die(o);
+				return;
+			case IO_OK:
+				break;
+			}
+			ob_auth_reply(o, r);
+			if (o->state == OB_FAILED || o->state == OB_TOKEN)
+				return;
+			continue;
 		case OB_MAIL:
 			switch (conn_exchange(c, err, sizeof(err))) {
 			case IO_WAIT:
@@ -2136,10 +2218,12 @@ ob_lookup_cb(void *arg, int err, struct danegate_destination *dest)
 static int
 ob_start_lookup(struct outbound *o)
 {
-	struct lookup_ticket *t = calloc(1, sizeof(*t));
+	struct lookup_ticket *t;
 	int rc;
 
-	if (t == NULL)
+	if (o->routed)
+		return ob_route_start(o);
+	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return DANEGATE_E_NOMEM;
 	t->o = o;
 	o->lookup = t;
@@ -2158,10 +2242,487 @@ static void
 ob_restart(struct outbound *o)
 {
 	if (o->state == OB_LOOKUP && o->lookup == NULL && o->c == NULL &&
-	    ob_start_lookup(o) != 0) {
+	    o->aq[0] == NULL && ob_start_lookup(o) != 0) {
 		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
 		ob_die(o);
 	}
+}
+
+/* ---- submission routes (issue 9) ----------------------------------------- */
+
+/* The key of a reusable session: the domain and its policy, or the
+ * route and the mailbox the session authenticated as. */
+static void
+ob_cache_key(const struct outbound *o, char *key, size_t cap)
+{
+	if (o->routed)
+		textf(key, cap, "route:%s|%s", o->route, o->mailbox);
+	else
+		textf(key, cap, "%s|%s|%d", o->domain,
+		    policy_level_name(o->level), o->soft ? 1 : 0);
+}
+
+/*
+ * A transaction bound to a route goes to the route's smarthost instead
+ * of the recipients' MX hosts: its A and AAAA records through the relay's
+ * validating resolver (no DANE or MTA-STS: the route names its host),
+ * and the token (the cache, else the worker thread) in parallel; then
+ * the same session machine as for an MX host, with STARTTLS and a PKIX
+ * chain for the smarthost's name required (AUTH_ROUTE), and AUTH XOAUTH2
+ * between the EHLO inside TLS and MAIL FROM.
+ */
+
+static const struct relay_route *
+ob_route_find(const struct outbound *o)
+{
+	for (size_t i = 0; i < o->env->n_routes; i++)
+		if (o->env->routes[i].name != NULL &&
+		    strcmp(o->env->routes[i].name, o->route) == 0)
+			return &o->env->routes[i];
+	return NULL;
+}
+
+/* Counts a token endpoint's refusal by its AADSTS code. */
+static void
+ob_count_aadsts(struct outbound *o, const char *err)
+{
+	struct outbound_stats *st = &o->env->stats;
+	unsigned code;
+	size_t i;
+
+	if (err == NULL || sscanf(err, "AADSTS%u:", &code) != 1)
+		code = 0;
+	for (i = 0; i < OB_AADSTS_MAX && st->aadsts[i].n > 0; i++)
+		if (st->aadsts[i].code == code)
+			break;
+	if (i == OB_AADSTS_MAX)
+		i = OB_AADSTS_MAX - 1;	/* full: the last slot takes all */
+	st->aadsts[i].code = code;
+	st->aadsts[i].n++;
+}
+
+/* All is there (addresses and token): the session machine starts. */
+static void
+ob_route_go(struct outbound *o)
+{
+	if (o->state == OB_LOOKUP && o->addrs_ready && o->token != NULL)
+		ob_go(o);
+}
+
+static void
+ob_token_cb(void *arg, const struct token_result *res)
+{
+	struct outbound *o = arg;
+	struct outbound_stats *st = &o->env->stats;
+
+	o->twait = NULL;
+	if (res->rc != 0) {
+		bool refused = res->smtp == 535;
+
+		st->oauth2[refused ? OB_OAUTH2_REFUSED :
+		    OB_OAUTH2_UNAVAILABLE]++;
+		ob_count_aadsts(o, res->err);
+		/* the cause and the fix, never a secret (oauth2.c) */
+		log_warnx("%s: route %s: no token for %s: %s", o->domain,
+		    o->route, o->mailbox, res->err);
+		/* wrong credentials: 535 (RFC 4954 §6); the rest, an
+		 * outage above all, is temporary: never 5xx */
+		ob_set_fail(o, refused ? 535 : 451, refused ? "5.7.8" :
+		    "4.7.0", DANEGATE_R_NONE, "route %s: no token for %s: %s",
+		    o->route, o->mailbox, res->err);
+		ob_die(o);
+		return;
+	}
+	st->oauth2[res->fetched == 2 ? OB_OAUTH2_REQUESTED :
+	    res->fetched == 1 ? OB_OAUTH2_REFRESHED : OB_OAUTH2_CACHED]++;
+	if (res->fetched != 0)
+		log_info("%s: route %s: token for %s %s", o->domain,
+		    o->route, o->mailbox, res->fetched == 1 ? "refreshed" :
+		    "obtained");
+	if ((o->token = strdup(res->token)) == NULL) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
+		ob_die(o);
+		return;
+	}
+	o->token_cached = false;
+	if (o->state == OB_TOKEN) {
+		if (!ob_auth(o)) {
+			ob_die(o);
+			return;
+		}
+		event_active(o->c->ev_write, EV_WRITE, 0);
+		return;
+	}
+	ob_route_go(o);
+}
+
+/* Asks the worker (the endpoint's address, if any, is in resolve). */
+static void
+ob_token_ask(struct outbound *o, const char *resolve)
+{
+	const struct relay_route *r = ob_route_find(o);
+
+	if (r == NULL) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "route %s is "
+		    "no longer configured", o->route);
+		ob_die(o);
+		return;
+	}
+	if (token_worker_get(o->env->tokens, r, o->mailbox, o->password,
+	    resolve, ob_token_cb, o, &o->twait) != 0) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
+		ob_die(o);
+	}
+}
+
+static void ob_aq_done(struct outbound *o, struct addr_query *q);
+
+/* Takes an answer's addresses into q (the answer stays the caller's). */
+static void
+ob_aq_take(struct addr_query *q, const struct lookup_answer *ans)
+{
+	bool v6 = ans->type == DNS_TYPE_AAAA;
+
+	if (q->o != NULL && (ans->state == DANEGATE_SECURE ||
+	    ans->state == DANEGATE_INSECURE)) {
+		for (size_t i = 0; i < ans->n_rrs && q->n < 16; i++) {
+			struct danegate_address *a = &q->addrs[q->n];
+
+			if (ans->rrs[i].len != (v6 ? 16 : 4))
+				continue;
+			memset(a, 0, sizeof(*a));
+			if (v6) {
+				struct sockaddr_in6 *s6 =
+				    (struct sockaddr_in6 *)(void *)&a->ss;
+
+				s6->sin6_family = AF_INET6;
+				s6->sin6_port = htons(q->port);
+				memcpy(&s6->sin6_addr, ans->rrs[i].data, 16);
+				a->len = sizeof(*s6);
+			} else {
+				struct sockaddr_in *s4 =
+				    (struct sockaddr_in *)(void *)&a->ss;
+
+				s4->sin_family = AF_INET;
+				s4->sin_port = htons(q->port);
+				memcpy(&s4->sin_addr, ans->rrs[i].data, 4);
+				a->len = sizeof(*s4);
+			}
+			if (inet_ntop(v6 ? AF_INET6 : AF_INET,
+			    ans->rrs[i].data, a->text, sizeof(a->text)) != NULL)
+				q->n++;
+		}
+	} else if (q->o != NULL && ans->state == DANEGATE_BOGUS)
+		textf(q->why, sizeof(q->why), "%s: DNSSEC bogus: %s",
+		    v6 ? "AAAA" : "A", ans->why);
+	else if (q->o != NULL && ans->why[0] != '\0' && q->why[0] == '\0')
+		snprintf(q->why, sizeof(q->why), "%s", ans->why);
+}
+
+/* One answer less to wait for; the last one ends the query. */
+static void
+ob_aq_count(struct addr_query *q)
+{
+	struct outbound *o;
+
+	if (--q->pending > 0)
+		return;
+	if ((o = q->o) != NULL) {
+		o->aq[q->endpoint ? 1 : 0] = NULL;
+		ob_aq_done(o, q);
+	}
+	free(q);
+}
+
+static void
+ob_aq_answer(void *arg, struct lookup_answer *ans)
+{
+	struct addr_query *q = arg;
+
+	ob_aq_take(q, ans);
+	lookup_answer_clear(ans);
+	ob_aq_count(q);
+}
+
+/*
+ * Starts the A and AAAA lookups of name (an address literal is taken as
+ * it is). ob_aq_done() follows, possibly before this returns. Returns 0
+ * or DANEGATE_E_NOMEM.
+ */
+static int
+ob_aq_start(struct outbound *o, const char *name, uint16_t port,
+    bool endpoint)
+{
+	struct addr_query *q = calloc(1, sizeof(*q));
+	unsigned char bin[16];
+	char lit[DANEGATE_NAME_MAX];
+	size_t len = strlen(name);
+
+	if (q == NULL)
+		return DANEGATE_E_NOMEM;
+	q->o = o;
+	q->endpoint = endpoint;
+	q->port = port;
+	copy_str(q->name, sizeof(q->name), name);
+	/* "[2001:db8::1]" as a URL writes it */
+	if (len > 2 && name[0] == '[' && name[len - 1] == ']')
+		snprintf(lit, sizeof(lit), "%.*s", (int)(len - 2), name + 1);
+	else
+		copy_str(lit, sizeof(lit), name);
+	if (inet_pton(AF_INET, lit, bin) == 1 ||
+	    inet_pton(AF_INET6, lit, bin) == 1) {
+		struct lookup_answer a;
+		bool v6 = strchr(lit, ':') != NULL;
+		struct lookup_rr rr = { bin, (uint16_t)(v6 ? 16 : 4) };
+
+		memset(&a, 0, sizeof(a));
+		a.type = v6 ? DNS_TYPE_AAAA : DNS_TYPE_A;
+		a.state = DANEGATE_INSECURE;
+		a.rrs = &rr;
+		a.n_rrs = 1;
+		q->pending = 1;
+		o->aq[endpoint ? 1 : 0] = q;
+		ob_aq_take(q, &a);	/* a is ours: nothing to clear */
+		ob_aq_count(q);
+		return 0;
+	}
+	q->pending = 2;
+	o->aq[endpoint ? 1 : 0] = q;
+	if (resolver_lookup_async(o->env->resolver, name, DNS_TYPE_A,
+	    ob_aq_answer, q) != 0) {
+		o->aq[endpoint ? 1 : 0] = NULL;
+		free(q);
+		return DANEGATE_E_NOMEM;
+	}
+	if (resolver_lookup_async(o->env->resolver, name, DNS_TYPE_AAAA,
+	    ob_aq_answer, q) != 0) {
+		struct lookup_answer none;
+
+		memset(&none, 0, sizeof(none));
+		none.type = DNS_TYPE_AAAA;
+		none.state = DANEGATE_INDETERMINATE;
+		ob_aq_answer(q, &none);
+	}
+	return 0;
+}
+
+static void
+ob_aq_done(struct outbound *o, struct addr_query *q)
+{
+	struct danegate_destination *d;
+	struct danegate_mx_host *h;
+
+	if (o->state == OB_FAILED)
+		return;
+	if (q->n == 0) {
+		ob_set_fail(o, 451, "4.4.3", DANEGATE_R_NONE, "route %s: %s "
+		    "%s: no address%s%s", o->route, q->endpoint ?
+		    "token endpoint" : "smarthost", q->name,
+		    q->why[0] != '\0' ? ": " : "", q->why);
+		ob_die(o);
+		return;
+	}
+	if (q->endpoint) {
+		char resolve[DANEGATE_NAME_MAX + 96];
+
+		/* libcurl connects to the address the relay validated */
+		snprintf(resolve, sizeof(resolve), q->addrs[0].ss.ss_family ==
+		    AF_INET6 ? "%s:%u:[%s]" : "%s:%u:%s", q->name,
+		    (unsigned)q->port, q->addrs[0].text);
+		ob_token_ask(o, resolve);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	h = calloc(1, sizeof(*h));
+	if (d == NULL || h == NULL || (h->addresses = calloc(q->n,
+	    sizeof(*h->addresses))) == NULL) {
+		free(d);
+		free(h);
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
+		ob_die(o);
+		return;
+	}
+	copy_str(d->domain, sizeof(d->domain), o->domain);
+	d->port = o->port;
+	d->hosts = h;
+	d->n_hosts = 1;
+	d->policy = DANEGATE_POLICY_ENCRYPT;
+	copy_str(h->name, sizeof(h->name), o->smarthost);
+	memcpy(h->addresses, q->addrs, q->n * sizeof(*h->addresses));
+	h->n_addresses = q->n;
+	h->policy = DANEGATE_POLICY_ENCRYPT;
+	danegate_destination_free(o->dest);
+	o->dest = d;
+	o->addrs_ready = true;
+	ob_route_go(o);
+}
+
+/* The token from the cache, else from the worker (after the endpoint's
+ * address lookup). Returns 0 or DANEGATE_E_NOMEM. */
+static int
+ob_token_start(struct outbound *o)
+{
+	const struct relay_route *r = ob_route_find(o);
+	char host[DANEGATE_NAME_MAX];
+	unsigned port = 443;
+
+	if (r == NULL) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "route %s is "
+		    "no longer configured", o->route);
+		ob_die(o);
+		return 0;
+	}
+	o->token = oauth2_cache_get(token_worker_cache(o->env->tokens),
+	    o->mailbox, r->grant == OAUTH2_GRANT_PASSWORD ? o->password :
+	    NULL, time(NULL), NULL);
+	if (o->token != NULL) {
+		o->token_cached = true;
+		o->env->stats.oauth2[OB_OAUTH2_CACHED]++;
+		return 0;
+	}
+	if (token_endpoint_host(r->token_endpoint, host, sizeof(host),
+	    &port) != 0 || port == 0 || port > 65535) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "route %s: "
+		    "token endpoint URL without a usable host", o->route);
+		ob_die(o);
+		return 0;
+	}
+	return ob_aq_start(o, host, (uint16_t)port, true);
+}
+
+/* Starts a routed transaction (or restarts it after a stale cached
+ * session). Returns 0 or DANEGATE_E_NOMEM. */
+static int
+ob_route_start(struct outbound *o)
+{
+	int rc;
+
+	o->state = OB_LOOKUP;
+	if (o->token == NULL && o->twait == NULL && o->aq[1] == NULL &&
+	    (rc = ob_token_start(o)) != 0)
+		return rc;
+	if (o->state == OB_FAILED || o->addrs_ready)
+		return 0;
+	if ((rc = ob_aq_start(o, o->smarthost, o->port, false)) != 0)
+		return rc;
+	if (o->addrs_ready)
+		ob_route_go(o);
+	return 0;
+}
+
+/* AUTH XOAUTH2 with the initial response (RFC 4954 §4; Microsoft's
+ * "Authenticate an IMAP, POP or SMTP connection using OAuth"). */
+static bool
+ob_auth(struct outbound *o)
+{
+	struct conn *c = o->c;
+	char *ir = NULL;
+	int rc;
+
+	if ((rc = oauth2_xoauth2_encode(o->mailbox, o->token, &ir)) != 0) {
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "route %s: "
+		    "cannot encode XOAUTH2 for %s: %s", o->route, o->mailbox,
+		    danegate_strerror(rc));
+		return false;
+	}
+	/* RFC 4954 §4: the line may be up to 12288 octets; a token
+	 * does not fit conn_command()'s bound */
+	if (conn_append(c, "AUTH XOAUTH2 ", 13) != 0 ||
+	    conn_append(c, ir, strlen(ir)) != 0 ||
+	    conn_append(c, "\r\n", 2) != 0) {
+		oauth2_secret_free(ir);
+		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
+		return false;
+	}
+	oauth2_secret_free(ir);
+	smtp_reply_init(&c->reply);
+	conn_timer(c, o->env->t.ehlo_ms);
+	o->state = OB_AUTH;
+	return true;
+}
+
+/* The smarthost's answer to AUTH XOAUTH2. */
+static void
+ob_auth_reply(struct outbound *o, const struct smtp_reply *r)
+{
+	struct conn *c = o->c;
+	struct outbound_stats *st = &o->env->stats;
+	struct oauth2_cache *cache = token_worker_cache(o->env->tokens);
+
+	if (r->code == 235) {
+		st->oauth2[OB_OAUTH2_AUTH_OK]++;
+		log_info("%s: route %s: %s accepted AUTH XOAUTH2 as %s",
+		    o->domain, o->route, c->relay, o->mailbox);
+		if (!ob_mail(o))
+			ob_die(o);
+		return;
+	}
+	if (r->code == 334) {
+		/* an error challenge (base64 JSON): the empty answer asks
+		 * for the final reply */
+		if (conn_append(c, "\r\n", 2) != 0) {
+			ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE,
+			    "out of memory");
+			ob_die(o);
+			return;
+		}
+		smtp_reply_init(&c->reply);
+		return;
+	}
+	if (strstr(r->text, "5.7.139") != NULL) {
+		st->oauth2[OB_OAUTH2_AUTH_DISABLED]++;
+		log_warnx("%s: route %s: %s refuses SMTP AUTH for %s (%d %s): "
+		    "SMTP AUTH is disabled for the mailbox or the tenant; "
+		    "fix: Set-CASMailbox -Identity %s "
+		    "-SmtpClientAuthenticationDisabled $false (and "
+		    "Set-TransportConfig -SmtpClientAuthenticationDisabled "
+		    "$false tenant-wide)", o->domain, o->route, c->relay,
+		    o->mailbox, r->code, r->text, o->mailbox);
+		ob_set_fail(o, 451, "4.7.0", DANEGATE_R_NONE, "route %s: SMTP "
+		    "AUTH is disabled for %s at the smarthost (5.7.139); "
+		    "the administrator must enable it", o->route,
+		    o->mailbox);
+		ob_die(o);
+		return;
+	}
+	/* a refused token: it is dropped, whatever happens next */
+	oauth2_cache_drop(cache, o->mailbox);
+	if (r->code == 535 && o->token_cached && !o->auth_retried) {
+		/* revoked or expired early: one new token, once */
+		st->oauth2[OB_OAUTH2_AUTH_RETRY]++;
+		log_notice("%s: route %s: %s refused the cached token for %s "
+		    "(%d %s): getting a new one", o->domain, o->route,
+		    c->relay, o->mailbox, r->code, r->text);
+		o->auth_retried = true;
+		oauth2_secret_free(o->token);
+		o->token = NULL;
+		event_del(c->ev_timer);
+		o->state = OB_TOKEN;
+		if (ob_token_start(o) != 0) {
+			ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE,
+			    "out of memory");
+			ob_die(o);
+			return;
+		}
+		if (o->state == OB_TOKEN && o->token != NULL && !ob_auth(o))
+			ob_die(o);
+		return;
+	}
+	st->oauth2[OB_OAUTH2_AUTH_REFUSED]++;
+	log_warnx("%s: route %s: %s refused AUTH XOAUTH2 for %s: %d %s",
+	    o->domain, o->route, c->relay, o->mailbox, r->code, r->text);
+	ob_set_fail(o, 451, "4.7.0", DANEGATE_R_NONE, "route %s: the "
+	    "smarthost refused the token for %s: %d %s", o->route, o->mailbox,
+	    r->code, r->text);
+	ob_die(o);
+}
+
+void
+outbound_env_set_routes(struct outbound_env *env,
+    const struct relay_route *routes, size_t n)
+{
+	env->routes = routes;
+	env->n_routes = n;
 }
 
 /* ---- the API --------------------------------------------------------------- */
@@ -2239,6 +2800,12 @@ outbound_env_new(const struct outbound_env_options *opts,
 		outbound_env_free(env);
 		return DANEGATE_E_INVALID;
 	}
+	/* the token worker's thread starts now, before the sandbox */
+	if ((rc = token_worker_new(env->base, opts->ca_file,
+	    &env->tokens)) != 0) {
+		outbound_env_free(env);
+		return rc;
+	}
 	{
 		struct sts_options so = { .ca_file = opts->ca_file,
 		    .ipv4 = true, .ipv6 = true };
@@ -2306,6 +2873,7 @@ outbound_env_free(struct outbound_env *env)
 	if (env->cred != NULL)
 		gnutls_certificate_free_credentials(env->cred);
 	sts_free(env->sts);
+	token_worker_free(env->tokens);
 	free(env);
 }
 
@@ -2377,12 +2945,25 @@ outbound_open(struct outbound_env *env, const char *domain,
 	    (from->envid != NULL && !arg_ok(from->envid, 127, false)))
 		goto fail;
 	/*
-	 * A transaction bound to a submission route must never fall back to
-	 * MX delivery: until the route's XOAUTH2 leg exists it is refused
-	 * (the front answers 4xx and the client retries).
+	 * A transaction bound to a submission route never falls back to MX
+	 * delivery: an unknown route or a missing mailbox is refused.
 	 */
-	if (from->route != NULL)
-		goto fail;
+	if (from->route != NULL) {
+		const struct relay_route *r = NULL;
+
+		for (size_t i = 0; i < env->n_routes; i++)
+			if (env->routes[i].name != NULL &&
+			    strcmp(env->routes[i].name, from->route) == 0)
+				r = &env->routes[i];
+		if (r == NULL || r->smarthost == NULL ||
+		    strlen(from->route) >= sizeof(o->route) ||
+		    from->auth_mailbox == NULL ||
+		    !arg_ok(from->auth_mailbox, OB_SENDER_MAX, false) ||
+		    strchr(from->auth_mailbox, '@') == NULL ||
+		    (r->grant == OAUTH2_GRANT_PASSWORD &&
+		    from->auth_password == NULL))
+			goto fail;
+	}
 	rc = DANEGATE_E_NOMEM;
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		goto fail;
@@ -2395,6 +2976,24 @@ outbound_open(struct outbound_env *env, const char *domain,
 	copy_str(o->ret, sizeof(o->ret), from->ret);
 	copy_str(o->envid, sizeof(o->envid), from->envid);
 	o->tls_required_no = from->tls_required_no;
+	o->port = env->port;
+	if (from->route != NULL) {
+		const struct relay_route *r;
+
+		o->routed = true;
+		/* never plaintext, whatever the header says */
+		o->tls_required_no = false;
+		copy_str(o->route, sizeof(o->route), from->route);
+		copy_str(o->mailbox, sizeof(o->mailbox), from->auth_mailbox);
+		r = ob_route_find(o);
+		copy_str(o->smarthost, sizeof(o->smarthost), r->smarthost);
+		o->port = r->port;
+		if (r->grant == OAUTH2_GRANT_PASSWORD &&
+		    (o->password = strdup(from->auth_password)) == NULL) {
+			free(o);
+			goto fail;
+		}
+	}
 	o->cb = *cb;
 	o->arg = arg;
 	o->busy = true;
@@ -2406,11 +3005,12 @@ outbound_open(struct outbound_env *env, const char *domain,
 		outbound_free(o);
 		goto fail;
 	}
-	ob_policy(o);
+	if (!o->routed)
+		ob_policy(o);
 
-	snprintf(key, sizeof(key), "%s|%s|%d", o->domain,
-	    policy_level_name(o->level), o->soft ? 1 : 0);
-	if (!env->no_reuse && (c = cache_take(env, key)) != NULL) {
+	ob_cache_key(o, key, sizeof(key));
+	if (!env->no_reuse && !o->routed &&
+	    (c = cache_take(env, key)) != NULL) {
 		/* a verified session to this destination, same policy */
 		env->stats.reused++;
 		c->owner = o;
@@ -2565,15 +3165,23 @@ outbound_free(struct outbound *o)
 		return;
 	if (o->lookup != NULL)
 		o->lookup->o = NULL;	/* the callback frees the ticket */
+	for (size_t i = 0; i < 2; i++)
+		if (o->aq[i] != NULL)
+			o->aq[i]->o = NULL;	/* freed by its last answer */
+	token_wait_cancel(o->twait);
+	oauth2_secret_free(o->token);
+	oauth2_secret_free(o->password);
 	if (o->c != NULL) {
 		struct conn *c = o->c;
 
 		o->c = NULL;
 		event_del(c->ev_read);
 		event_del(c->ev_write);
-		/* only a session at a clean end of a transaction is kept */
-		if (o->state == OB_DONE || (o->state == OB_IDLE &&
-		    c->out_len == c->out_pos))
+		/* only a session at a clean end of a transaction is kept;
+		 * never a route's: its AUTH was for a token that may have
+		 * expired or been revoked since */
+		if (!o->routed && (o->state == OB_DONE ||
+		    (o->state == OB_IDLE && c->out_len == c->out_pos)))
 			cache_put(o->env, c);
 		else
 			conn_free(c);

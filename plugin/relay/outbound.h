@@ -127,6 +127,16 @@ void outbound_env_set_policies(struct outbound_env *env,
 /* Starts (or stops, NULL) counting sessions for TLS reporting; borrowed:
  * main.c opens the counts only after the privilege drop. */
 void outbound_env_set_tlsrpt(struct outbound_env *env, struct tlsrpt *t);
+
+/*
+ * The submission routes (relay_conf.h) transactions may be bound to;
+ * borrowed until the next call (main.c: at start and after a reload).
+ * An outbound looks its route up by name at each use, so a reload that
+ * drops a route fails the transactions still waiting for it (4xx).
+ */
+struct relay_route;
+void outbound_env_set_routes(struct outbound_env *env,
+    const struct relay_route *routes, size_t n);
 /*
  * The policy a delivery attempt ran under, for metrics: a policy table
  * entry (by its level) wins, then an exemption or RFC 8689's
@@ -144,6 +154,21 @@ enum outbound_policy {
 	OB_POLICY_TABLE,		/* + enum policy_level */
 	OB_POLICY_COUNT = OB_POLICY_TABLE + 7,
 };
+
+/* Submission routes (issue 9): tokens and the smarthost's AUTH. */
+enum outbound_oauth2 {
+	OB_OAUTH2_CACHED,		/* token from the cache */
+	OB_OAUTH2_REFRESHED,		/* renewed with the refresh token */
+	OB_OAUTH2_REQUESTED,		/* a new token */
+	OB_OAUTH2_REFUSED,		/* the endpoint refused: 535 */
+	OB_OAUTH2_UNAVAILABLE,		/* outage, throttling...: 4xx */
+	OB_OAUTH2_AUTH_OK,		/* smarthost: 235 */
+	OB_OAUTH2_AUTH_RETRY,		/* 535 to a cached token: new one */
+	OB_OAUTH2_AUTH_DISABLED,	/* 5.7.139: SMTP AUTH disabled */
+	OB_OAUTH2_AUTH_REFUSED,		/* any other refusal */
+	OB_OAUTH2_COUNT,
+};
+#define OB_AADSTS_MAX 16
 
 /* Outcomes of a recipient's attempt: sent, deferred, bounced. */
 #define OB_OUTCOMES 3
@@ -164,6 +189,11 @@ struct outbound_stats {
 	 * bounced), RFC 8460 result type (the reply's reason) */
 	unsigned long attempts[OB_POLICY_COUNT][OB_OUTCOMES]
 	    [DANEGATE_R_COUNT];
+	unsigned long oauth2[OB_OAUTH2_COUNT];
+	struct {
+		unsigned code;		/* AADSTS code, 0: none or unknown */
+		unsigned long n;
+	} aadsts[OB_AADSTS_MAX];	/* token refusals by code */
 };
 
 void outbound_env_stats(const struct outbound_env *env,
@@ -231,9 +261,19 @@ struct outbound;
  * FROM. cb->on_reply follows once with the remote's reply to MAIL FROM or
  * the relay's 4xx/5xx. Returns NULL (nothing will call back) only when
  * memory runs out or an argument is invalid; *err says which if err is not
- * NULL. The outbound is the caller's until outbound_free(). A from->route
- * is refused (DANEGATE_E_INVALID) until the XOAUTH2 route is delivered:
- * such a transaction never falls back to MX delivery.
+ * NULL. The outbound is the caller's until outbound_free().
+ *
+ * With from->route (a route of outbound_env_set_routes()), the
+ * transaction goes to the route's smarthost instead (issue 9): its
+ * address through the resolver, the token from the cache or the token
+ * worker (token_worker.h), STARTTLS with a PKIX chain for the smarthost's
+ * name (never plaintext), AUTH XOAUTH2 as from->auth_mailbox, then MAIL
+ * FROM as above. A smarthost's 535 to a cached token drops it and
+ * retries once with a new one. Token refusals answer 535 5.7.8, an
+ * endpoint outage and the smarthost's refusals (5.7.139 included) 451
+ * 4.7.0, each with the cause; an unknown route or a missing mailbox (or
+ * password, for the password grant) is DANEGATE_E_INVALID: such a
+ * transaction never falls back to MX delivery.
  */
 struct outbound *outbound_open(struct outbound_env *env, const char *domain,
     const struct outbound_envelope *from, const struct outbound_callbacks *cb,

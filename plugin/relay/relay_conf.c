@@ -14,10 +14,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -417,6 +419,23 @@ set_key(struct ctx *ctx, const struct key *k, const struct cfg_entry *e)
 
 /* ---- route: clauses (issue 9) ------------------------------------------ */
 
+/* A route's domain: letters, digits, '-', '.', '_' (A-labels), no
+ * empty label, at most 253 bytes. */
+static bool
+domain_name_ok(const char *v)
+{
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 253 || v[0] == '.' || v[len - 1] == '.' ||
+	    strstr(v, "..") != NULL)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '-' &&
+		    v[i] != '.' && v[i] != '_')
+			return false;
+	return true;
+}
+
 /* "HOST[@PORT]" or "HOST:PORT" (HOST without a colon of its own). */
 static bool
 parse_smarthost(struct ctx *ctx, struct relay_route *r, const char *v)
@@ -512,6 +531,23 @@ route_key(struct ctx *ctx, const struct cfg_file *cf,
 	if (strcmp(e->key, "smarthost") == 0) {
 		if (!parse_smarthost(ctx, r, v))
 			bad(ctx, e, "cannot parse '%s' (HOST or HOST@PORT)", v);
+		return;
+	}
+	if (strcmp(e->key, "domain") == 0) {
+		char **nd;
+
+		if (!domain_name_ok(v)) {
+			bad(ctx, e, "'%s' is not a mail domain", v);
+			return;
+		}
+		if ((nd = realloc(r->domains, (r->n_domains + 1) *
+		    sizeof(*nd))) == NULL) {
+			bad(ctx, e, "out of memory");
+			return;
+		}
+		r->domains = nd;
+		if ((nd[r->n_domains] = dup_or_count(ctx, v)) != NULL)
+			r->n_domains++;
 		return;
 	}
 	if (strcmp(e->key, "grant") == 0) {
@@ -667,6 +703,20 @@ route_finish(struct ctx *ctx, struct relay_route *r)
 	default:
 		break;
 	}
+}
+
+const struct relay_route *
+relay_conf_route_for(const struct relay_conf *conf, const char *address)
+{
+	const char *at = address != NULL ? strrchr(address, '@') : NULL;
+
+	if (conf == NULL || at == NULL)
+		return NULL;
+	for (size_t i = 0; i < conf->n_routes; i++)
+		for (size_t j = 0; j < conf->routes[i].n_domains; j++)
+			if (strcasecmp(conf->routes[i].domains[j], at + 1) == 0)
+				return &conf->routes[i];
+	return NULL;
 }
 
 const struct relay_route *
@@ -929,6 +979,9 @@ relay_conf_free(struct relay_conf *c)
 		free(r->private_key_file);
 		oauth2_secret_free(r->client_secret);
 		oauth2_secret_free(r->private_key);
+		for (size_t j = 0; j < r->n_domains; j++)
+			free(r->domains[j]);
+		free(r->domains);
 	}
 	free(c->routes);
 	free(c);

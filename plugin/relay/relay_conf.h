@@ -24,6 +24,7 @@
  *     route:
  *         name: exo                        # bound by the front
  *         smarthost: smtp.office365.com@587    # HOST[@PORT] (the default)
+ *         domain: school.example           # senders bound to the route
  *         grant: secret                    # password, secret, certificate
  *         client-id: 00000000-0000-0000-0000-000000000000
  *         tenant: contoso.onmicrosoft.com  # or token-endpoint: https://...
@@ -86,6 +87,9 @@ struct relay_route {
 	char *client_secret;		/* file contents; oauth2_secret_free */
 	char *private_key;		/* PEM; oauth2_secret_free */
 	size_t private_key_len;
+	char **domains;			/* domain: the mail domains whose
+					 * mailboxes send through the route */
+	size_t n_domains;
 	unsigned seq;			/* private: the clause's cfg seq */
 	char *file;			/* private: the clause header, for */
 	unsigned line;			/* messages during the load */
@@ -164,6 +168,14 @@ int relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
     struct relay_conf **out);
 
 void relay_conf_free(struct relay_conf *conf);
+
+/*
+ * The route serving address's domain (a route's domain: list, compared
+ * without regard to case), or NULL: the front binds an authenticated
+ * client's transaction from such an address to that route.
+ */
+const struct relay_route *relay_conf_route_for(const struct relay_conf *conf,
+    const char *address);
 
 /* The route called name, or NULL. */
 const struct relay_route *relay_conf_route(const struct relay_conf *conf,

@@ -345,3 +345,12 @@ outbound_env_set_tlsrpt(struct outbound_env *env, struct tlsrpt *t)
 	(void)env;
 	(void)t;
 }
+
+void
+outbound_env_set_routes(struct outbound_env *env,
+    const struct relay_route *routes, size_t n)
+{
+	(void)env;
+	(void)routes;
+	(void)n;
+}

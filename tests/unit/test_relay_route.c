@@ -2,9 +2,12 @@
  * test_relay_route.c - unit tests for the XOAUTH2 submission route (issue
  * 9): relay_conf.c's route: clauses (the keys, the defaults, the
  * whole-clause checks, the secret files read at load: a file readable by
- * others is refused), and outbound_open() refusing a transaction bound to
- * a route rather than delivering it by MX. Refusals first, then the good
- * cases.
+ * others is refused), domain: and relay_conf_route_for(), outbound_open()
+ * refusing a transaction bound to an unknown route rather than delivering
+ * it by MX and failing a route's transaction with 4xx when the smarthost
+ * has no address, and the token worker (token_worker.h): waits for the
+ * same mailbox share one request, an unusable endpoint is a 4xx cause.
+ * Refusals first, then the good cases.
  *
  * SECURITY: test program; writes and reads only temporary files.
  */
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -24,6 +28,7 @@
 #include "plugin/relay/outbound.h"
 #include "plugin/relay/oauth2.h"
 #include "plugin/relay/relay_conf.h"
+#include "plugin/relay/token_worker.h"
 
 static char dir[] = "/tmp/test_relay_route.XXXXXX";
 static char conf_path[256], secret_path[256], key_path[256], cert_path[256];
@@ -144,6 +149,33 @@ START_TEST(test_route_refusals)
 	    cert_path, key_path);
 	ck_assert_int_gt(load(route, &c), 0);
 	ck_assert_ptr_null(c);
+	/* domain: a mail domain, nothing else */
+	ck_assert_int_gt(load_secret(("    domain: a..b\n"), &c), 0);
+	ck_assert_int_gt(load_secret(("    domain: a b\n"), &c), 0);
+	ck_assert_int_gt(load_secret(("    domain: .example\n"), &c), 0);
+	ck_assert_int_gt(load_secret(("    domain: x@example\n"), &c), 0);
+}
+END_TEST
+
+START_TEST(test_route_domains)
+{
+	struct relay_conf *c = NULL;
+
+	ck_assert_int_eq(load_secret(("    domain: school.example\n"
+	    "    domain: Office.Example\n"), &c), 0);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->routes[0].n_domains, 2);
+	ck_assert_ptr_eq(relay_conf_route_for(c, "head@school.example"),
+	    &c->routes[0]);
+	ck_assert_ptr_eq(relay_conf_route_for(c, "a@OFFICE.example"),
+	    &c->routes[0]);
+	/* another domain, a subdomain, no domain at all */
+	ck_assert_ptr_null(relay_conf_route_for(c, "a@other.example"));
+	ck_assert_ptr_null(relay_conf_route_for(c, "a@x.school.example"));
+	ck_assert_ptr_null(relay_conf_route_for(c, "school.example"));
+	ck_assert_ptr_null(relay_conf_route_for(c, ""));
+	ck_assert_ptr_null(relay_conf_route_for(c, NULL));
+	relay_conf_free(c);
 }
 END_TEST
 
@@ -242,6 +274,167 @@ START_TEST(test_outbound_route_refused)
 }
 END_TEST
 
+/* a route made by hand (struct relay_route holds char *) */
+static char n_exo[] = "exo", n_smarthost[] = "smtp.office.test", n_a[] = "a",
+    n_s[] = "s", n_https[] = "https://login.office.test/t/token",
+    n_http[] = "http://login.office.test/t/token",
+    n_literal[] = "http://127.0.0.1/t/token";
+
+static void
+keep_reply(void *arg, const struct outbound_reply *r)
+{
+	struct outbound_reply *out = arg;
+
+	out[out[0].code != 0 ? 1 : 0] = *r;
+}
+
+/* A route's transaction whose smarthost has no address: 4xx from the
+ * route (never MX delivery), one reply; a password-grant route without
+ * the password is refused. */
+START_TEST(test_route_no_address)
+{
+	struct danegate_resolver_options ro = { 0 };
+	struct outbound_env_options eo = { 0 };
+	struct outbound_callbacks cb = { 0 };
+	struct outbound_envelope from = { 0 };
+	struct outbound_reply got[2];
+	struct relay_route route = { 0 };
+	struct danegate_resolver *res;
+	struct outbound_env *env;
+	struct outbound *o;
+	struct event_base *base;
+	struct timeval tv = { 1, 0 };
+	int err = 0;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	ro.forwarder = "127.65.0.1@1";	/* nobody: lookups fail fast */
+	ro.timeout_ms = 300;
+	ck_assert_ptr_nonnull(res = danegate_resolver_new(&ro, base, &err));
+	eo.base = base;
+	eo.resolver = res;
+	ck_assert_int_eq(outbound_env_new(&eo, &env), 0);
+	route.name = n_exo;
+	route.smarthost = n_smarthost;
+	route.port = 587;
+	route.grant = OAUTH2_GRANT_SECRET;
+	route.client_id = n_a;
+	route.client_secret = n_s;
+	route.token_endpoint = n_https;
+	outbound_env_set_routes(env, &route, 1);
+	cb.on_reply = keep_reply;
+	from.sender = "a@office.test";
+	from.size = -1;
+	from.route = "exo";
+	/* no mailbox: refused */
+	ck_assert_ptr_null(outbound_open(env, "example.test", &from, &cb,
+	    got, &err));
+	ck_assert_int_eq(err, DANEGATE_E_INVALID);
+	from.auth_mailbox = "a@office.test";
+	memset(got, 0, sizeof(got));
+	ck_assert_ptr_nonnull(o = outbound_open(env, "example.test", &from,
+	    &cb, got, &err));
+	while (got[0].code == 0)
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_ONCE), 0);
+	/* the rest of the lookups end; no second reply comes */
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	ck_assert_int_eq(got[1].code, 0);
+	ck_assert_int_eq(got[0].code, 451);
+	ck_assert(!got[0].remote);
+	ck_assert_ptr_nonnull(strstr(got[0].text, "route exo"));
+	ck_assert_ptr_nonnull(strstr(got[0].text, "no address"));
+	outbound_free(o);
+	/* a token endpoint given by address (no lookup): its refusal (http:
+	 * is not https) or the smarthost's lookup, one 451 */
+	route.token_endpoint = n_literal;
+	memset(got, 0, sizeof(got));
+	ck_assert_ptr_nonnull(o = outbound_open(env, "example.test", &from,
+	    &cb, got, &err));
+	while (got[0].code == 0)
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_ONCE), 0);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	ck_assert_int_eq(got[1].code, 0);
+	ck_assert_int_eq(got[0].code, 451);
+	ck_assert_ptr_nonnull(strstr(got[0].text, "route exo"));
+	outbound_free(o);
+	/* a password grant needs the client's password */
+	route.grant = OAUTH2_GRANT_PASSWORD;
+	ck_assert_ptr_null(outbound_open(env, "example.test", &from, &cb,
+	    got, &err));
+	ck_assert_int_eq(err, DANEGATE_E_INVALID);
+	outbound_env_free(env);
+	danegate_resolver_free(res);
+	event_base_free(base);
+}
+END_TEST
+
+struct tw_got {
+	int calls, rc;
+	unsigned smtp;
+	char err[OAUTH2_ERR_MAX];
+};
+
+static void
+tw_cb(void *arg, const struct token_result *r)
+{
+	struct tw_got *g = arg;
+
+	g->calls++;
+	g->rc = r->rc;
+	g->smtp = r->smtp;
+	ck_assert_ptr_null(r->token);
+	snprintf(g->err, sizeof(g->err), "%s", r->err);
+}
+
+/* Two waits for one mailbox share a request; another mailbox gets its
+ * own; a cancelled wait is not called. The endpoint is http:, which
+ * libcurl refuses (https only) without touching the network. */
+START_TEST(test_token_worker_shared)
+{
+	struct relay_route route = { 0 };
+	struct token_worker *w;
+	struct token_wait *w1, *w2, *w3, *w4;
+	struct tw_got g1 = { 0 }, g2 = { 0 }, g3 = { 0 }, g4 = { 0 };
+	struct event_base *base;
+
+	ck_assert_ptr_nonnull(base = event_base_new());
+	ck_assert_int_eq(token_worker_new(base, NULL, &w), 0);
+	route.name = n_exo;
+	route.grant = OAUTH2_GRANT_SECRET;
+	route.client_id = n_a;
+	route.client_secret = n_s;
+	route.token_endpoint = n_http;
+	ck_assert_int_eq(token_worker_get(w, &route, "a@office.test", NULL,
+	    NULL, tw_cb, &g1, &w1), 0);
+	ck_assert_int_eq(token_worker_get(w, &route, "A@office.test", NULL,
+	    NULL, tw_cb, &g2, &w2), 0);
+	ck_assert_int_eq(token_worker_get(w, &route, "b@office.test", NULL,
+	    NULL, tw_cb, &g3, &w3), 0);
+	ck_assert_int_eq(token_worker_get(w, &route, "b@office.test", NULL,
+	    NULL, tw_cb, &g4, &w4), 0);
+	token_wait_cancel(w4);
+	ck_assert_uint_eq(token_worker_jobs(w), 2);
+	/* never before the loop runs */
+	ck_assert_int_eq(g1.calls + g2.calls + g3.calls, 0);
+	while (g1.calls == 0 || g3.calls == 0)
+		ck_assert_int_ge(event_base_loop(base, EVLOOP_ONCE), 0);
+	ck_assert_int_eq(g1.calls, 1);
+	ck_assert_int_eq(g2.calls, 1);
+	ck_assert_int_eq(g3.calls, 1);
+	ck_assert_int_eq(g4.calls, 0);
+	ck_assert_int_eq(g1.rc, DANEGATE_E_NETWORK);
+	ck_assert_uint_eq(g1.smtp / 100, 4);	/* an outage: never 5xx */
+	ck_assert_ptr_nonnull(strstr(g1.err, "token endpoint unreachable"));
+	ck_assert_ptr_null(strstr(g1.err, "s"  "ecret"));
+	/* nothing cached by a failure */
+	ck_assert_ptr_null(oauth2_cache_get(token_worker_cache(w),
+	    "a@office.test", NULL, time(NULL), NULL));
+	token_worker_free(w);
+	event_base_free(base);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -253,6 +446,9 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_route_refusals);
 	tcase_add_test(tc, test_route_good);
+	tcase_add_test(tc, test_route_domains);
+	tcase_add_test(tc, test_route_no_address);
+	tcase_add_test(tc, test_token_worker_shared);
 	tcase_add_test(tc, test_outbound_route_refused);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
