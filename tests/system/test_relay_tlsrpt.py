@@ -347,3 +347,61 @@ def test_check_refuses_bad_tlsrpt_settings(mailworld, tmp_path):
     assert p.returncode == 1, out
     assert "tlsrpt-state-file: %s: domains: not an object" % state in out, \
         out
+
+
+def test_sts_policies_reported(mailworld, tmp_path):
+    """RFC 8460 §4.3-4.4 for MTA-STS: a session under an MTA-STS policy
+    (enforce or testing) is counted with policy-type "sts", the policy's
+    lines as policy-string and its mx patterns as mx-host; sts-mismatch
+    (enforce, the MX matches no pattern) is a failure, validation-failure,
+    naming the MX the relay did not use. The three domains publish
+    rua=mailto:tlsrpt@dane-ee.example: the reports arrive there."""
+    state = tmp_path / "tlsrpt.state"
+    try:
+        r = start_relay(mailworld, tmp_path / "relay", state,
+                        ["sts-cache-dir: %s" % (tmp_path / "sts")])
+        assert send("test@sts-enforce.example")
+        assert send("test@sts-testing.example")
+        assert not send("test@sts-mismatch.example")
+        r.proc.send_signal(signal.SIGUSR1)
+        reports = {}
+        for dom in ("sts-enforce.example", "sts-testing.example",
+                    "sts-mismatch.example"):
+            r.wait_log(r"TLS-RPT %s: report \S+ sent to "
+                       r"mailto:tlsrpt@dane-ee\.example" % re.escape(dom),
+                       60)
+            rid = re.search(r"TLS-RPT %s: report (\S+) sent" %
+                            re.escape(dom), r.log()).group(1)
+            mails = mailbox_reports(mailworld, "dane-ee.example", rid)
+            assert len(mails) == 1, (dom, rid)
+            reports[dom] = check_mail(mails[0], dom, rid)
+        assert r.stop() == 0, r.log()[-3000:]
+    finally:
+        while STARTED:
+            STARTED.pop().kill()
+
+    def sts_policy(dom, mode, mx):
+        pols = policies(reports[dom])
+        assert set(pols) == {("sts", dom)}, pols
+        p = pols[("sts", dom)]
+        assert p["policy"]["policy-string"] == [
+            "version: STSv1", "mode: " + mode, "mx: " + mx,
+            "max_age: 86400"], p
+        assert p["policy"]["mx-host"] == [mx], p
+        return p
+
+    p = sts_policy("sts-enforce.example", "enforce", "mx.sts-enforce.example")
+    assert p["summary"] == {"total-successful-session-count": 1,
+                            "total-failure-session-count": 0}, p
+    assert p["failure-details"] == [], p
+    p = sts_policy("sts-testing.example", "testing", "mx.sts-testing.example")
+    assert p["summary"] == {"total-successful-session-count": 1,
+                            "total-failure-session-count": 0}, p
+    p = sts_policy("sts-mismatch.example", "enforce",
+                   "mail.sts-mismatch.example")
+    assert p["summary"]["total-successful-session-count"] == 0, p
+    assert p["summary"]["total-failure-session-count"] >= 1, p
+    assert {d["result-type"] for d in p["failure-details"]} == {
+        "validation-failure"}, p
+    assert {d["receiving-mx-hostname"] for d in p["failure-details"]} == {
+        "mx.sts-mismatch.example"}, p
