@@ -92,7 +92,9 @@ class World:
 
     def start(self):
         env = dict(os.environ, WORLD_NET=NET)
-        r = run(["bash", str(WORLD_SH), "up", str(self.dir)], timeout=120,
+        # WORLD_UP_TIMEOUT: more than 120 s on a loaded machine
+        r = run(["bash", str(WORLD_SH), "up", str(self.dir)],
+                timeout=int(os.environ.get("WORLD_UP_TIMEOUT", "120")),
                 env=env)
         self.up = True      # even a failed `up` may leave something to stop
         if r.returncode != 0:

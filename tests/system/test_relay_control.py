@@ -14,13 +14,20 @@ import dgsys
 
 RELAY = str(dgsys.REPO / "plugin" / "relay" / "danegate-relay")
 LISTEN = dgsys.addr("1.50") + "@2525"
+SECRET = "route-Secret~never-shown"
 
 
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory):
     d = tmp_path_factory.mktemp("relayctl")
     conf = d / "relay.conf"
-    conf.write_text("relay:\n    control-interface: %s\n" % (d / "control"))
+    secret = d / "exo.secret"
+    secret.write_text(SECRET + "\n")
+    secret.chmod(0o600)
+    conf.write_text("relay:\n    control-interface: %s\n"
+                    "route:\n    name: exo\n    grant: secret\n"
+                    "    client-id: app-id\n    tenant: contoso.example\n"
+                    "    client-secret-file: %s\n" % (d / "control", secret))
     log = open(d / "relay.log", "w")
     proc = subprocess.Popen(
         [RELAY, "-d", "-c", str(conf), "--listen", LISTEN,
@@ -57,6 +64,9 @@ def test_status_counts_a_session(relay):
     r = ctl(d, "status")
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("version: ") and "draining: no" in r.stdout
+    # nothing delivered here: no transaction, no session kept
+    assert "\ntransactions in flight: 0\n" in r.stdout, r.stdout
+    assert "\nsessions kept for reuse: 0\n" in r.stdout, r.stdout
     s0 = dict(ln.split("=", 1) for ln in ctl(d, "stats").stdout.split())
     host, port = LISTEN.rsplit("@", 1)
     with socket.create_connection((host, int(port)), timeout=10) as s:
@@ -71,14 +81,15 @@ def test_unknown_command(relay):
     r = ctl(relay[0], "flush")
     assert r.returncode == 1
     assert r.stderr == ("error: unknown command 'flush' (try: status, "
-                        "stats, reload)\n"), r.stderr
+                        "stats, reload, sts, tokens, tlsrpt)\n"), r.stderr
 
 
 def test_reload_keeps_old_config_on_error(relay):
     d, conf = relay
     good = conf.read_text()
     try:
-        conf.write_text(good + "    bogus-key: 1\n")
+        conf.write_text(good.replace("route:", "    bogus-key: 1\nroute:",
+                                     1))
         r = ctl(d, "reload")
         assert r.returncode == 1, (r.stdout, r.stderr)
         assert "old configuration stays in force" in r.stderr
@@ -88,3 +99,21 @@ def test_reload_keeps_old_config_on_error(relay):
         conf.write_text(good)
     r = ctl(d, "reload")
     assert r.returncode == 0 and r.stdout == "ok\n", (r.stdout, r.stderr)
+
+
+def test_off_features_say_so(relay):
+    """Without MTA-STS traffic, tlsrpt-state-file: or a token: what the
+    listings say; the route's secret is never shown."""
+    d, _ = relay
+    r = ctl(d, "tlsrpt")
+    assert (r.returncode, r.stdout) == (
+        0, "TLS-RPT: off (no tlsrpt-state-file:)\n"), r
+    r = ctl(d, "tokens")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (
+        "route exo grant=secret endpoint=https://login.microsoftonline.com/"
+        "contoso.example/oauth2/v2.0/token\n  no token\n"), r.stdout
+    assert SECRET not in r.stdout
+    r = ctl(d, "sts")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("MTA-STS")
