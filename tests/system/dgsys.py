@@ -92,7 +92,8 @@ class World:
 
     def start(self):
         env = dict(os.environ, WORLD_NET=NET)
-        # WORLD_UP_TIMEOUT: more than 120 s on a loaded machine
+        # WORLD_UP_TIMEOUT (WORLD_DOWN_TIMEOUT below): more than 120 s
+        # (60 s) on a loaded machine
         r = run(["bash", str(WORLD_SH), "up", str(self.dir)],
                 timeout=int(os.environ.get("WORLD_UP_TIMEOUT", "120")),
                 env=env)
@@ -111,8 +112,8 @@ class World:
         if not self.up:
             return
         env = dict(os.environ, WORLD_NET=NET)
-        run(["bash", str(WORLD_SH), "down", str(self.dir)], timeout=60,
-            env=env)
+        run(["bash", str(WORLD_SH), "down", str(self.dir)],
+            timeout=int(os.environ.get("WORLD_DOWN_TIMEOUT", "60")), env=env)
         self.up = False
 
     @property
