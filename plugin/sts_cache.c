@@ -601,3 +601,14 @@ sts_cache_bytes(const struct sts_cache *c)
 {
 	return c->bytes;
 }
+
+void
+sts_cache_foreach(const struct sts_cache *c, sts_cache_visit_fn *fn,
+    void *arg)
+{
+	const struct sts_cache_entry *e;
+
+	for (e = c->lru_head; e != NULL; e = e->lru_next)
+		if (fn(arg, e) != 0)
+			return;
+}

@@ -127,6 +127,15 @@ size_t sts_cache_count(const struct sts_cache *c);
 size_t sts_cache_bytes(const struct sts_cache *c);
 
 /*
+ * Calls fn(arg, entry) for every entry, the most recently used first
+ * (for danegate-control's listing), until fn returns non-zero. fn must
+ * not change the cache.
+ */
+typedef int sts_cache_visit_fn(void *arg, const struct sts_cache_entry *e);
+void sts_cache_foreach(const struct sts_cache *c, sts_cache_visit_fn *fn,
+    void *arg);
+
+/*
  * The on-disk format, one file per domain:
  *     danegate-sts-cache 1\n
  *     domain: <domain>\n

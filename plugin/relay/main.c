@@ -568,13 +568,34 @@ relay_draining_cb(void *arg)
 	return r->stopping;
 }
 
+static const struct relay_conf *
+relay_conf_cb(void *arg)
+{
+	const struct relay *r = arg;
+
+	return r->conf;
+}
+
+/* A route's token cache: none until the routes deliver (issue 9). */
+static struct oauth2_cache *
+relay_token_cache_cb(void *arg, const char *route)
+{
+	(void)arg;
+	(void)route;
+	return NULL;
+}
+
 /* Opens control-interface: (before the privilege drop), owned by
  * username: so that its group may use danegate-control. */
 static int
 relay_control_open(struct relay *r)
 {
 	const struct relay_control_ops ops = {
-		relay_reload_cb, relay_draining_cb, r,
+		.reload = relay_reload_cb,
+		.draining = relay_draining_cb,
+		.conf = relay_conf_cb,
+		.token_cache = relay_token_cache_cb,
+		.arg = r,
 	};
 	const struct passwd *pw = NULL;
 
@@ -772,6 +793,7 @@ relay_tlsrpt_start(struct relay *r, struct danegate_resolver *resolver)
 	so.timeout_s = c->tlsrpt_timeout;
 	if ((rc = tlsrpt_send_new(&so, &r->tlsrpt_send)) != 0)
 		fatalx("TLS-RPT: %s", danegate_strerror(rc));
+	relay_control_set_tlsrpt(r->ctl, r->tlsrpt, r->tlsrpt_send);
 	if ((r->tlsrpt_save = event_new(r->base, -1, EV_PERSIST,
 	    relay_tlsrpt_save, r)) == NULL ||
 	    event_add(r->tlsrpt_save, &minute) != 0)

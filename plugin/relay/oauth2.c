@@ -756,3 +756,43 @@ oauth2_token_get(struct oauth2_cache *c, const struct oauth2_route *r,
 	oauth2_token_clear(&t);
 	return 0;
 }
+
+/* ---- the cache's states, for danegate-control (never a token) ---------- */
+
+void
+oauth2_cache_foreach(struct oauth2_cache *c, time_t now,
+    oauth2_cache_visit_fn *fn, void *arg)
+{
+	const struct oauth2_entry *e;
+	struct oauth2_token_state st;
+
+	pthread_mutex_lock(&c->lock);
+	for (e = c->head; e != NULL; e = e->next) {
+		memset(&st, 0, sizeof(st));
+		snprintf(st.mailbox, sizeof(st.mailbox), "%s", e->mailbox);
+		st.password_keyed = e->has_key;
+		st.refreshable = e->refresh != NULL;
+		st.expires_in = (long long)e->expires_at - (long long)now;
+		if (now >= e->expires_at)
+			st.state = "expired";
+		else if (now + OAUTH2_RENEW_MARGIN >= e->expires_at)
+			st.state = "renew-due";
+		else
+			st.state = "valid";
+		if (fn(arg, &st) != 0)
+			break;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int
+oauth2_token_state_format(const struct oauth2_token_state *st, char *buf,
+    size_t len)
+{
+	int n = snprintf(buf, len, "%s state=%s expires-in=%llds "
+	    "refresh-token=%s key=%s", st->mailbox, st->state, st->expires_in,
+	    st->refreshable ? "yes" : "no", st->password_keyed ?
+	    "mailbox-password" : "route");
+
+	return n < 0 || (size_t)n >= len ? DANEGATE_E_INVALID : 0;
+}

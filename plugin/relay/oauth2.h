@@ -127,6 +127,34 @@ char *oauth2_cache_get(struct oauth2_cache *c, const char *mailbox,
 /* Drops mailbox's entry (revoked token: the next use fetches a new one). */
 void oauth2_cache_drop(struct oauth2_cache *c, const char *mailbox);
 
+/*
+ * What danegate-control shows of one cached entry: its state and never
+ * the token, the refresh token or the password key (copied out under
+ * the lock, so fn may take its time but must not call into the cache).
+ */
+struct oauth2_token_state {
+	char mailbox[320];
+	const char *state;		/* "valid", "renew-due" (within
+					 * OAUTH2_RENEW_MARGIN), "expired" */
+	long long expires_in;		/* seconds from now, negative: past */
+	bool refreshable;		/* a refresh token is held */
+	bool password_keyed;		/* keyed to a mailbox password (ROPC) */
+};
+
+typedef int oauth2_cache_visit_fn(void *arg,
+    const struct oauth2_token_state *st);
+
+/* Calls fn(arg, state) for every entry, newest first, until fn returns
+ * non-zero. */
+void oauth2_cache_foreach(struct oauth2_cache *c, time_t now,
+    oauth2_cache_visit_fn *fn, void *arg);
+
+/* The one-line form: "MAILBOX state=valid expires-in=3299s
+ * refresh-token=yes key=mailbox-password". 0 or DANEGATE_E_INVALID
+ * (buf too small). */
+int oauth2_token_state_format(const struct oauth2_token_state *st,
+    char *buf, size_t len);
+
 /* ---- the token request (blocking; run it in a worker) ------------------ */
 
 struct oauth2_route {

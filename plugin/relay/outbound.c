@@ -125,6 +125,9 @@ struct need {
 	bool tls_required;	/* no STARTTLS, no handshake: fail */
 	enum need_auth auth;
 	bool sts_testing;	/* MTA-STS testing: check PKIX, log only */
+	/* MTA-STS testing, the host matches no mx pattern: reported
+	 * (validation-failure), never blocking */
+	enum danegate_reason sts_testing_fail;
 };
 
 enum ob_state {
@@ -272,6 +275,8 @@ struct outbound {
 	struct sts_answer *sts;		/* the domain's MTA-STS, NULL: none
 					 * asked (DANE, or a policy table
 					 * level other than dane) */
+	enum danegate_reason sts_fail;	/* published, no policy fetched (and
+					 * none cached): reported as sts */
 
 	struct conn *c;
 	enum ob_state state;
@@ -434,18 +439,50 @@ static void ob_set_fail(struct outbound *o, int code, const char *enh,
  * Records our own failure for the front: "ENH [result-type: ]WHERE: WHAT",
  * WHERE the host and address being tried, or the domain.
  */
-/* One session attempt's outcome for TLS reporting (RFC 8460 §4.3): the
- * host's TLSA records are the policy when DANE applied. */
+/*
+ * The policy lines of an MTA-STS policy, as RFC 8460 §4.3 wants them in
+ * "policy-string" (the policy as served, one element per line: rebuilt
+ * from the parsed policy in §3.2's order), and its mx patterns,
+ * space-separated, for "mx-host". Returns the number of lines.
+ */
+static size_t
+ob_sts_lines(const struct mta_sts_policy *p, char lines[][DANEGATE_NAME_MAX +
+    8], size_t max, char *mx, size_t mxlen)
+{
+	size_t n = 0, i, off = 0;
+
+	snprintf(lines[n++], sizeof(lines[0]), "version: STSv1");
+	snprintf(lines[n++], sizeof(lines[0]), "mode: %s",
+	    mta_sts_mode_name(p->mode));
+	mx[0] = '\0';
+	for (i = 0; i < p->n_mx && n + 1 < max; i++) {
+		snprintf(lines[n++], sizeof(lines[0]), "mx: %s", p->mx[i]);
+		if (off < mxlen)
+			off += (size_t)snprintf(mx + off, mxlen - off, "%s%s",
+			    i > 0 ? " " : "", p->mx[i]);
+	}
+	snprintf(lines[n++], sizeof(lines[0]), "max_age: %ld", p->max_age);
+	return n;
+}
+
+/*
+ * One session attempt's outcome for TLS reporting (RFC 8460 §4.3): the
+ * host's TLSA records are the policy when DANE applied; else the
+ * MTA-STS policy's lines and mx patterns when one applied (enforce or
+ * testing); a policy published but not fetched counts as a failed sts
+ * session with the fetch's result type.
+ */
 static void
 ob_tlsrpt(struct outbound *o, bool success, enum danegate_reason reason)
 {
-	char buf[8][1024], local[64] = "";
-	const char *strs[8];
+	char buf[MTA_STS_MAX_MX + 3][DANEGATE_NAME_MAX + 8], local[64] = "";
+	char mx[MTA_STS_MAX_MX * DANEGATE_NAME_MAX];
+	const char *strs[MTA_STS_MAX_MX + 3];
 	struct tlsrpt_session s = { .domain = o->domain, .success = success,
 	    .reason = reason, .type = TLSRPT_POLICY_NONE };
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	size_t i;
+	size_t i, n;
 
 	/* a route's smarthost is no recipient domain's MX */
 	if (o->env->tlsrpt == NULL || o->host == NULL || o->routed)
@@ -464,6 +501,20 @@ ob_tlsrpt(struct outbound *o, bool success, enum danegate_reason reason)
 			    sizeof(buf[i])) == 0)
 				strs[s.n_policy_strings++] = buf[i];
 		s.policy_strings = strs;
+	} else if (o->sts != NULL) {
+		s.type = TLSRPT_POLICY_STS;
+		n = ob_sts_lines(&o->sts->policy, buf, MTA_STS_MAX_MX + 3, mx,
+		    sizeof(mx));
+		for (i = 0; i < n; i++)
+			strs[i] = buf[i];
+		s.policy_strings = strs;
+		s.n_policy_strings = n;
+		s.policy_mx = mx;
+	} else if (o->sts_fail != DANEGATE_R_NONE) {
+		/* RFC 8460 §4.3.2.2: the policy could not be had */
+		s.type = TLSRPT_POLICY_STS;
+		s.success = false;
+		s.reason = o->sts_fail;
 	}
 	if (tlsrpt_record(o->env->tlsrpt, &s) != 0)
 		log_warnx("%s: TLS-RPT: cannot count the session", o->domain);
@@ -1121,6 +1172,7 @@ ob_sts_need(struct outbound *o, const struct danegate_mx_host *h,
 			log_warnx("%s: MTA-STS testing: %s matches none of the "
 			    "policy's mx patterns (validation-failure), "
 			    "delivering", o->domain, h->name);
+			n->sts_testing_fail = DANEGATE_R_VALIDATION_FAILURE;
 			return true;
 		}
 		ob_set_fail(o, 451, "4.7.5", DANEGATE_R_VALIDATION_FAILURE,
@@ -1429,16 +1481,20 @@ ob_judge(struct outbound *o)
 			if (ob_pkix(o, true, &reason, why, sizeof(why))) {
 				c->verified = true;
 				ob_tls_summary(o, "Verified");
+				ob_tlsrpt(o, true, DANEGATE_R_NONE);
 				return true;
 			}
 			log_warnx("%s: MTA-STS testing: %s[%s]: %s: %s, "
 			    "delivering", o->domain, o->host->name,
 			    o->address->text, danegate_reason_name(reason),
 			    why);
+		} else {
+			reason = o->need.sts_testing_fail;
 		}
 		ob_tls_summary(o, o->judged->n_chain > 0 ? "Untrusted" :
 		    "Anonymous");
-		ob_tlsrpt(o, true, DANEGATE_R_NONE);
+		/* RFC 8461 §5: a testing policy's failures are reported */
+		ob_tlsrpt(o, reason == DANEGATE_R_NONE, reason);
 		return true;
 	}
 	{
@@ -1816,6 +1872,15 @@ ob_run(struct outbound *o)
 				    o->address->text);
 				if (!o->need.tls_required ||
 				    ob_soften(o, what)) {
+					/* let through despite the policy (an
+					 * exemption, TLS-Required: No, MTA-STS
+					 * testing): reported as failed */
+					if (o->need.tls_required ||
+					    o->need.sts_testing ||
+					    o->need.sts_testing_fail !=
+					    DANEGATE_R_NONE)
+						ob_tlsrpt(o, false,
+						    DANEGATE_R_STARTTLS_NOT_SUPPORTED);
 					if (!ob_mail(o)) {
 						ob_die(o);
 						return;
@@ -2140,6 +2205,7 @@ ob_sts_cb(void *arg, const struct sts_answer *a)
 		    danegate_reason_name(a->reason), a->error, a->id);
 	free(o->sts);
 	o->sts = NULL;
+	o->sts_fail = a->state == STS_FAILED ? a->reason : DANEGATE_R_NONE;
 	if (a->state == STS_POLICY && (o->sts = malloc(sizeof(*a))) != NULL)
 		*o->sts = *a;
 	ob_go(o);
@@ -2848,10 +2914,18 @@ outbound_env_set_policies(struct outbound_env *env,
 void
 outbound_env_stats(const struct outbound_env *env, struct outbound_stats *out)
 {
-	if (env == NULL)
+	if (env == NULL) {
 		memset(out, 0, sizeof(*out));
-	else
+	} else {
 		*out = env->stats;
+		out->kept = env->n_cache;
+	}
+}
+
+struct sts *
+outbound_env_sts(const struct outbound_env *env)
+{
+	return env != NULL ? env->sts : NULL;
 }
 
 void
@@ -2999,6 +3073,7 @@ outbound_open(struct outbound_env *env, const char *domain,
 	o->busy = true;
 	gettimeofday(&o->start, NULL);
 	env->stats.transactions++;
+	env->stats.in_flight++;
 	o->ev_reply = evtimer_new(env->base, ob_reply_cb, o);
 	o->ev_drain = evtimer_new(env->base, ob_drain_cb, o);
 	if (o->ev_reply == NULL || o->ev_drain == NULL) {
@@ -3163,6 +3238,7 @@ outbound_free(struct outbound *o)
 {
 	if (o == NULL)
 		return;
+	o->env->stats.in_flight--;
 	if (o->lookup != NULL)
 		o->lookup->o = NULL;	/* the callback frees the ticket */
 	for (size_t i = 0; i < 2; i++)

@@ -61,6 +61,7 @@ struct event_base;
 struct policy_table;		/* policy_table.h */
 struct exemptions;		/* policy_table.h */
 struct tlsrpt;			/* tlsrpt.h */
+struct sts;			/* plugin/sts.h */
 
 /* ---- the process-wide environment --------------------------------------- */
 
@@ -185,6 +186,8 @@ struct outbound_stats {
 	unsigned long failures[DANEGATE_R_COUNT];
 	unsigned long exemptions_used, exemptions_refused;
 	unsigned long tls_required_no;	/* RFC 8689 requests that mattered */
+	unsigned in_flight;		/* transactions open now (gauge) */
+	unsigned kept;			/* idle sessions kept for reuse now */
 	/* per recipient attempt: policy, outcome (sent, deferred,
 	 * bounced), RFC 8460 result type (the reply's reason) */
 	unsigned long attempts[OB_POLICY_COUNT][OB_OUTCOMES]
@@ -198,6 +201,9 @@ struct outbound_stats {
 
 void outbound_env_stats(const struct outbound_env *env,
     struct outbound_stats *out);
+
+/* The env's MTA-STS (its cache, for danegate-control), or NULL. */
+struct sts *outbound_env_sts(const struct outbound_env *env);
 
 /* Closes the cached sessions (QUIT), frees the env; outbounds still open
  * must be freed before. Accepts NULL. */

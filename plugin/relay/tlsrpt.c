@@ -339,6 +339,15 @@ push(json_object *arr, json_object *v)
 	return 0;
 }
 
+/* The policy's "mx-host" as stored: space-separated names/patterns. */
+static const char *
+policy_mx(const struct tlsrpt_session *s)
+{
+	if (s->policy_mx != NULL)
+		return s->policy_mx;
+	return s->mx_host != NULL ? s->mx_host : "";
+}
+
 static bool
 same_policy(json_object *p, const struct tlsrpt_session *s)
 {
@@ -346,7 +355,7 @@ same_policy(json_object *p, const struct tlsrpt_session *s)
 	size_t i;
 
 	if (!str_is(p, "policy-type", tlsrpt_policy_type_name(s->type)) ||
-	    !str_is(p, "mx-host", s->mx_host != NULL ? s->mx_host : "") ||
+	    !str_is(p, "mx-host", policy_mx(s)) ||
 	    json_object_array_length(ps) != s->n_policy_strings)
 		return false;
 	for (i = 0; i < s->n_policy_strings; i++)
@@ -371,7 +380,7 @@ new_policy(const struct tlsrpt_session *s)
 		if (push(ps, json_object_new_string(s->policy_strings[i])) != 0)
 			goto fail;
 	if (put_str(p, "policy-type", tlsrpt_policy_type_name(s->type)) != 0 ||
-	    put_str(p, "mx-host", s->mx_host != NULL ? s->mx_host : "") != 0 ||
+	    put_str(p, "mx-host", policy_mx(s)) != 0 ||
 	    put_int(p, "success", 0) != 0 || put_int(p, "failure", 0) != 0 ||
 	    json_object_object_add(p, "failure-details",
 	    json_object_new_array()) != 0 ||
@@ -596,8 +605,17 @@ report_policy(json_object *p, const char *domain)
 	if (host[0] != '\0') {
 		mx = json_object_new_array();
 		if (json_object_object_add(pol, "mx-host", mx) != 0 ||
-		    mx == NULL || push(mx, json_object_new_string(host)) != 0)
+		    mx == NULL)
 			goto fail;
+		/* one element per name or pattern (sts: the policy's mx) */
+		while (*host != '\0') {
+			size_t len = strcspn(host, " ");
+
+			if (len > 0 && push(mx, json_object_new_string_len(
+			    host, (int)len)) != 0)
+				goto fail;
+			host += len + (host[len] == ' ');
+		}
 	}
 	if (put_int(sum, "total-successful-session-count",
 	    json_object_get_int64(member(p, "success", json_type_int))) != 0 ||
@@ -764,6 +782,34 @@ tlsrpt_owed_report(const struct tlsrpt *t, const char *domain,
 	*end = (time_t)json_object_get_int64(member(o, "end", json_type_int));
 	return report_json(member(o, "policies", json_type_array), domain, org,
 	    *start, *end, json);
+}
+
+int
+tlsrpt_counts(const struct tlsrpt *t, const char *domain, bool owed,
+    uint64_t *success, uint64_t *failure)
+{
+	json_object *pols;
+	size_t i;
+
+	*success = *failure = 0;
+	if (owed)
+		pols = member(member(member(t->root, "owed",
+		    json_type_object), domain, json_type_object), "policies",
+		    json_type_array);
+	else
+		pols = member(member(t->root, "domains", json_type_object),
+		    domain, json_type_array);
+	if (pols == NULL)
+		return DANEGATE_E_INVALID;
+	for (i = 0; i < json_object_array_length(pols); i++) {
+		json_object *p = json_object_array_get_idx(pols, i);
+
+		*success += (uint64_t)json_object_get_int64(member(p,
+		    "success", json_type_int));
+		*failure += (uint64_t)json_object_get_int64(member(p,
+		    "failure", json_type_int));
+	}
+	return 0;
 }
 
 void

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "danegate.h"
@@ -39,6 +40,9 @@ struct tlsrpt_session {
 					 * NULL/0 for no-policy-found */
 	size_t n_policy_strings;
 	const char *mx_host;		/* the MX host name, "" if none */
+	const char *policy_mx;		/* the policy's "mx-host": NULL for
+					 * mx_host; sts: the policy's mx
+					 * patterns, space-separated */
 	const char *sending_ip;		/* our address, NULL if unknown */
 	const char *receiving_ip;	/* the MX address, NULL if none */
 	bool success;			/* TLS negotiated under the policy */
@@ -102,6 +106,13 @@ int tlsrpt_owed(const struct tlsrpt *t, char ***domains, size_t *n);
  */
 int tlsrpt_owed_report(const struct tlsrpt *t, const char *domain,
     const struct tlsrpt_org *org, char **json, time_t *start, time_t *end);
+
+/*
+ * Domain's session counts, summed over its policies: of the current
+ * period, or (owed) of its owed report. DANEGATE_E_INVALID when none.
+ */
+int tlsrpt_counts(const struct tlsrpt *t, const char *domain, bool owed,
+    uint64_t *success, uint64_t *failure);
 
 /* Domain's owed report was delivered (or is given up): drops it. */
 void tlsrpt_owed_done(struct tlsrpt *t, const char *domain);

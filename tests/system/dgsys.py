@@ -111,8 +111,8 @@ class World:
         if not self.up:
             return
         env = dict(os.environ, WORLD_NET=NET)
-        run(["bash", str(WORLD_SH), "down", str(self.dir)], timeout=60,
-            env=env)
+        run(["bash", str(WORLD_SH), "down", str(self.dir)],
+            timeout=int(os.environ.get("WORLD_DOWN_TIMEOUT", "60")), env=env)
         self.up = False
 
     @property

@@ -6,12 +6,14 @@
  * per attempt:
  *   ok fetched=cached|refreshed|requested xoauth2=<len>
  *   fail smtp=535 <cause; fix>
+ * and with -L then the cache's states as danegate-control shows them:
+ *   state <mailbox> state=valid expires-in=3599s ...
  * Exit status: 0 all ok, 1 a failure, 2 refused at start (bad secret or
  * key file, with the reason on stderr). Tokens are never printed.
  *
  * usage: relay_oauth2_token -g password|secret|cert -e URL -i CLIENT_ID
  *        [-c CAFILE] [-s SECRET_FILE] [-k KEY_FILE -x CERT_FILE]
- *        [-u MAILBOX] [-p PASSWORD_FILE] [-n N] [-w SECONDS]
+ *        [-u MAILBOX] [-p PASSWORD_FILE] [-n N] [-w SECONDS] [-L]
  *
  * SECURITY: test program; talks HTTPS to the given endpoint only.
  */
@@ -27,6 +29,17 @@
 
 #include "plugin/danegate.h"
 #include "plugin/relay/oauth2.h"
+
+static int
+print_state(void *arg, const struct oauth2_token_state *st)
+{
+	char line[512];
+
+	(void)arg;
+	if (oauth2_token_state_format(st, line, sizeof(line)) == 0)
+		printf("state %s\n", line);
+	return 0;
+}
 
 static int
 load_file(const char *path, char **buf, size_t *len)
@@ -52,11 +65,11 @@ main(int argc, char **argv)
 	gnutls_privkey_t key = NULL;
 	struct oauth2_cache *c;
 	unsigned smtp;
-	int opt, n = 1, wait_s = 0, i, fetched, rc = 0;
+	int opt, n = 1, wait_s = 0, i, fetched, rc = 0, list = 0;
 	size_t len;
 	static const char *how[] = { "cached", "refreshed", "requested" };
 
-	while ((opt = getopt(argc, argv, "g:e:i:c:s:k:x:u:p:n:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "g:e:i:c:s:k:x:u:p:n:w:L")) != -1) {
 		switch (opt) {
 		case 'g':
 			r.grant = strcmp(optarg, "password") == 0 ?
@@ -73,6 +86,7 @@ main(int argc, char **argv)
 		case 'p': pw_file = optarg; break;
 		case 'n': n = atoi(optarg); break;
 		case 'w': wait_s = atoi(optarg); break;
+		case 'L': list = 1; break;
 		default:
 			return 2;
 		}
@@ -125,6 +139,8 @@ main(int argc, char **argv)
 		oauth2_secret_free(x);
 		oauth2_secret_free(tok);
 	}
+	if (list)
+		oauth2_cache_foreach(c, time(NULL), print_state, NULL);
 	fflush(stdout);
 	oauth2_cache_free(c);
 	oauth2_secret_free(secret);

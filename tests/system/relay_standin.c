@@ -86,6 +86,14 @@ outbound_env_stats(const struct outbound_env *env, struct outbound_stats *out)
 	memset(out, 0, sizeof(*out));
 }
 
+/* No MTA-STS here. */
+struct sts *
+outbound_env_sts(const struct outbound_env *env)
+{
+	(void)env;
+	return NULL;
+}
+
 void
 outbound_env_free(struct outbound_env *env)
 {

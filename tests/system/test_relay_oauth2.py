@@ -175,6 +175,40 @@ def test_password_grant_and_wrong_password(ep):
     assert stats(ep)["errors"] == before["errors"] + 2
 
 
+def issued(d):
+    ctx = ssl.create_default_context(cafile=str(d / "ca.pem"))
+    with urllib.request.urlopen("https://%s:%d/issued" % (ADDR, PORT),
+                                context=ctx, timeout=5) as r:
+        got = json.load(r)
+    return set(got["access"]) | set(got["refresh"])
+
+
+def test_token_states_hold_no_token(ep):
+    """What danegate-control's "tokens" shows of a cache (the states
+    oauth2_cache_foreach() hands out, formatted by
+    oauth2_token_state_format()): mailbox, state, expiry, never the access
+    or refresh token the endpoint issued for it."""
+    before = issued(ep)
+    pw = private(ep / "pw", PASSWORD)
+    r = subprocess.run([str(DRIVER), "-g", "password", "-e", URL, "-i",
+                        "app-id", "-c", str(ep / "ca.pem"), "-s",
+                        secret_file(ep), "-u", "head@school.example", "-p",
+                        pw, "-L"], capture_output=True, text=True,
+                       timeout=60,
+                       env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    new = issued(ep) - before
+    assert r.returncode == 0, r.stderr
+    assert len(new) == 2, new          # one access, one refresh token
+    states = [l for l in r.stdout.splitlines() if l.startswith("state ")]
+    assert len(states) == 1, r.stdout
+    assert re.fullmatch(r"state head@school\.example state=valid "
+                        r"expires-in=3[56]\d\ds refresh-token=yes "
+                        r"key=mailbox-password", states[0]), states
+    for tok in new:
+        assert tok not in r.stdout + r.stderr
+    assert PASSWORD not in r.stdout + r.stderr
+
+
 def test_expiring_token_renewed_with_refresh(ep):
     """A token of 301 s is inside the 300 s renewal margin after 2 s: the
     second message gets a refreshed token, the client sees no failure."""

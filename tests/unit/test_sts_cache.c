@@ -330,6 +330,38 @@ START_TEST(file_parser_names_the_line)
 }
 END_TEST
 
+static int
+visit(void *arg, const struct sts_cache_entry *e)
+{
+	char *seen = arg;
+
+	strcat(seen, e->domain);
+	strcat(seen, e->have_policy ? "+ " : "- ");
+	return strcmp(e->domain, "b.example") == 0;	/* stop there */
+}
+
+/* danegate-control's listing: every entry, newest first, stoppable */
+START_TEST(foreach_lists_newest_first)
+{
+	struct sts_cache *c = mem_cache(0, 0);
+	const struct sts_cache_entry *e;
+	char seen[256] = "";
+
+	ck_assert_int_eq(put(c, "a.example", "id1", enforce_day, T0), 0);
+	ck_assert_int_eq(sts_cache_lookup(c, "c.example", "id1", T0, &e),
+	    STS_CACHE_FETCH);
+	sts_cache_fail(c, "c.example", DANEGATE_R_STS_POLICY_FETCH_ERROR,
+	    "HTTP 404", T0);
+	sts_cache_foreach(c, visit, seen);
+	ck_assert_str_eq(seen, "c.example- a.example+ ");
+	ck_assert_int_eq(put(c, "b.example", "id1", testing_day, T0), 0);
+	seen[0] = '\0';
+	sts_cache_foreach(c, visit, seen);
+	ck_assert_str_eq(seen, "b.example+ ");
+	sts_cache_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -349,6 +381,7 @@ main(void)
 	tcase_add_test(tc, bounded_by_count_and_bytes);
 	tcase_add_test(tc, directory_round_trip_and_corrupt_files);
 	tcase_add_test(tc, file_parser_names_the_line);
+	tcase_add_test(tc, foreach_lists_newest_first);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

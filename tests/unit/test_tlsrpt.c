@@ -258,6 +258,77 @@ START_TEST(test_report_json)
 }
 END_TEST
 
+/* RFC 8460 §4.4 for sts: the policy's lines as policy-string, its mx
+ * patterns one per mx-host element, the MX used in the failure details;
+ * tlsrpt_counts() sums the policies of the period and of an owed report */
+START_TEST(test_sts_policy)
+{
+	static const char *const lines[] = { "version: STSv1",
+	    "mode: testing", "mx: mx.example.org", "mx: *.mx.example.org",
+	    "max_age: 86400" };
+	struct tlsrpt_session s = { .domain = "example.org",
+	    .type = TLSRPT_POLICY_STS, .policy_strings = lines,
+	    .n_policy_strings = 5, .mx_host = "a.mx.example.org",
+	    .policy_mx = "mx.example.org *.mx.example.org",
+	    .sending_ip = "192.0.2.1", .receiving_ip = "192.0.2.25",
+	    .success = true };
+	struct tlsrpt_org org = { "Example Relay", "mailto:postmaster@relay",
+	    "@relay.example.org" };
+	struct tlsrpt *t;
+	json_object *r, *p, *mx, *ps, *d;
+	char *json, err[256];
+	uint64_t ok, fail;
+	size_t replaced;
+
+	ck_assert_int_eq(tlsrpt_open(NULL, 1796342400, &t, err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(tlsrpt_record(t, &s), 0);
+	s.success = false;
+	s.reason = DANEGATE_R_VALIDATION_FAILURE;
+	ck_assert_int_eq(tlsrpt_record(t, &s), 0);
+	ck_assert_int_eq(tlsrpt_counts(t, "example.org", false, &ok, &fail),
+	    0);
+	ck_assert_uint_eq(ok, 1);
+	ck_assert_uint_eq(fail, 1);
+	ck_assert_int_eq(tlsrpt_counts(t, "example.org", true, &ok, &fail),
+	    DANEGATE_E_INVALID);
+	ck_assert_int_eq(tlsrpt_report_json(t, "example.org", &org,
+	    1796428800, &json), 0);
+	r = json_tokener_parse(json);
+	ck_assert_ptr_nonnull(r);
+	p = json_object_array_get_idx(get(r, "policies", json_type_array), 0);
+	ck_assert_str_eq(json_object_get_string(get(get(p, "policy",
+	    json_type_object), "policy-type", json_type_string)), "sts");
+	ps = get(get(p, "policy", json_type_object), "policy-string",
+	    json_type_array);
+	ck_assert_uint_eq(json_object_array_length(ps), 5);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(ps,
+	    3)), "mx: *.mx.example.org");
+	mx = get(get(p, "policy", json_type_object), "mx-host",
+	    json_type_array);
+	ck_assert_uint_eq(json_object_array_length(mx), 2);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(mx,
+	    0)), "mx.example.org");
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(mx,
+	    1)), "*.mx.example.org");
+	d = json_object_array_get_idx(get(p, "failure-details",
+	    json_type_array), 0);
+	ck_assert_str_eq(json_object_get_string(get(d, "result-type",
+	    json_type_string)), "validation-failure");
+	ck_assert_str_eq(json_object_get_string(get(d,
+	    "receiving-mx-hostname", json_type_string)), "a.mx.example.org");
+	json_object_put(r);
+	free(json);
+	ck_assert_int_eq(tlsrpt_close_period(t, 1796428800, &replaced), 0);
+	ck_assert_int_eq(tlsrpt_counts(t, "example.org", false, &ok, &fail),
+	    DANEGATE_E_INVALID);
+	ck_assert_int_eq(tlsrpt_counts(t, "example.org", true, &ok, &fail),
+	    0);
+	ck_assert_uint_eq(ok + fail, 2);
+	tlsrpt_free(t);
+}
+END_TEST
+
 START_TEST(test_state_roundtrip)
 {
 	char dir[] = "/tmp/test_tlsrpt.XXXXXX", path[128], err[256];
@@ -533,6 +604,7 @@ suite(void)
 	tcase_add_test(tc, test_txt_refusals);
 	tcase_add_test(tc, test_txt_records);
 	tcase_add_test(tc, test_report_json);
+	tcase_add_test(tc, test_sts_policy);
 	tcase_add_test(tc, test_state_roundtrip);
 	tcase_add_test(tc, test_close_period);
 	tcase_add_test(tc, test_mailto_addr);

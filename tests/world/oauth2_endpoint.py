@@ -11,6 +11,8 @@ openssl command) standing in for login.microsoftonline.com:
                                      (Dovecot's oauth2 passdb asks here)
   POST /revoke                       token=... : onto the revocation list
   GET  /stats                        counters per grant, as JSON
+  GET  /issued                       the live access and refresh tokens
+                                     (for tests that grep output for them)
 
 Configuration is one JSON file (--config): {"clients": {ID: {"secret": S,
 "cert": PEM path, "ttl": SECONDS, "mailbox": MAILBOX}}, "users": {MAILBOX:
@@ -149,6 +151,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/stats":
             with LOCK:
                 self.reply(200, dict(STATS, live=len(TOKENS)))
+            return
+        if self.path == "/issued":
+            with LOCK:
+                self.reply(200, {"access": sorted(TOKENS),
+                                 "refresh": sorted(REFRESH)})
             return
         self.reply(404, {"error": "not_found"})
 
