@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "control.h"
@@ -117,15 +118,25 @@ grant_name(int grant)
 
 struct rc_tokens {
 	struct ctlsock_out *out;
+	const struct relay_route *route;
 	unsigned n;
 };
 
+/* A mailbox belongs to the route whose domain: lists its domain (the
+ * front binds a sender to a route that way). */
 static int
 rc_token_entry(void *arg, const struct oauth2_token_state *st)
 {
 	struct rc_tokens *t = arg;
+	const char *at = strrchr(st->mailbox, '@');
 	char line[512];
+	size_t i;
 
+	for (i = 0; at != NULL && i < t->route->n_domains; i++)
+		if (strcasecmp(t->route->domains[i], at + 1) == 0)
+			break;
+	if (at == NULL || i == t->route->n_domains)
+		return 0;
 	if (oauth2_token_state_format(st, line, sizeof(line)) == 0)
 		ctlsock_printf(t->out, "  %s\n", line);
 	t->n++;
@@ -150,8 +161,8 @@ rc_tokens(void *arg, const char *cmdarg, struct ctlsock_out *out)
 	for (i = 0; i < conf->n_routes; i++) {
 		const struct relay_route *r = &conf->routes[i];
 		struct oauth2_cache *c = rc->ops.token_cache != NULL ?
-		    rc->ops.token_cache(rc->ops.arg, r->name) : NULL;
-		struct rc_tokens t = { out, 0 };
+		    rc->ops.token_cache(rc->ops.arg) : NULL;
+		struct rc_tokens t = { out, r, 0 };
 
 		ctlsock_printf(out, "route %s grant=%s endpoint=%s\n", r->name,
 		    grant_name(r->grant), r->token_endpoint != NULL ?

@@ -27,13 +27,13 @@ struct tlsrpt_send;
 /*
  * main.c's part: reload (0, or -1: old config kept), whether the relay
  * drains, the configuration in force (its route: clauses), and the
- * token cache of a route (NULL: none, or no token asked yet).
+ * routes' token cache (one for all routes, keyed by mailbox; NULL: none).
  */
 struct relay_control_ops {
 	int (*reload)(void *arg);
 	bool (*draining)(void *arg);
 	const struct relay_conf *(*conf)(void *arg);
-	struct oauth2_cache *(*token_cache)(void *arg, const char *route);
+	struct oauth2_cache *(*token_cache)(void *arg);
 	void *arg;
 };
 

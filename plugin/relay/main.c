@@ -576,13 +576,13 @@ relay_conf_cb(void *arg)
 	return r->conf;
 }
 
-/* A route's token cache: none until the routes deliver (issue 9). */
+/* The routes' token cache, for danegate-control's "tokens". */
 static struct oauth2_cache *
-relay_token_cache_cb(void *arg, const char *route)
+relay_token_cache_cb(void *arg)
 {
-	(void)arg;
-	(void)route;
-	return NULL;
+	const struct relay *r = arg;
+
+	return outbound_env_token_cache(r->oenv);
 }
 
 /* Opens control-interface: (before the privilege drop), owned by

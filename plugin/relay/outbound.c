@@ -2928,6 +2928,13 @@ outbound_env_sts(const struct outbound_env *env)
 	return env != NULL ? env->sts : NULL;
 }
 
+struct oauth2_cache *
+outbound_env_token_cache(const struct outbound_env *env)
+{
+	return env != NULL && env->tokens != NULL ?
+	    token_worker_cache(env->tokens) : NULL;
+}
+
 void
 outbound_env_free(struct outbound_env *env)
 {

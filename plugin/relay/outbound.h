@@ -205,6 +205,10 @@ void outbound_env_stats(const struct outbound_env *env,
 /* The env's MTA-STS (its cache, for danegate-control), or NULL. */
 struct sts *outbound_env_sts(const struct outbound_env *env);
 
+/* The routes' token cache (one for all routes, keyed by mailbox), or
+ * NULL. */
+struct oauth2_cache *outbound_env_token_cache(const struct outbound_env *env);
+
 /* Closes the cached sessions (QUIT), frees the env; outbounds still open
  * must be freed before. Accepts NULL. */
 void outbound_env_free(struct outbound_env *env);

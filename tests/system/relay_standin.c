@@ -94,6 +94,14 @@ outbound_env_sts(const struct outbound_env *env)
 	return NULL;
 }
 
+/* No routes' tokens either. */
+struct oauth2_cache *
+outbound_env_token_cache(const struct outbound_env *env)
+{
+	(void)env;
+	return NULL;
+}
+
 void
 outbound_env_free(struct outbound_env *env)
 {

@@ -138,6 +138,7 @@ def relay(sub, files, world, request):
         d = files["dir"] / ("relay-%s-%d" % (grant, len(LOGS)))
         d.mkdir()
         lines = ["hostname: relay.world.invalid",
+                 "control-interface: %s" % (d / "control"),
                  "tls-cert-file: %s" % (ca / "mx.dane-ee.example.pem"),
                  "tls-key-file: %s" % (ca / "mx.dane-ee.example.key"),
                  "ca-file: %s" % sub.cafile]
@@ -243,6 +244,21 @@ def test_grant_delivers(relay, sub, grant):
     after = sub.stats()
     for g in ("password", "client_credentials", "refresh_token"):
         assert after.get(g, 0) == before.get(g, 0), (before, after)
+    # danegate-control shows the token's state under its route, never
+    # the token itself
+    out = dgsys.run([dgsys.CONTROL, "-s", str(r.dir / "control"),
+                     "tokens"], timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"^route exo grant=%s " % grant, out.stdout, re.M), \
+        out.stdout
+    assert re.search(r"^  %s state=valid expires-in=\d+s refresh-token=%s "
+                     r"key=%s$" % (re.escape(HEAD),
+                                   "yes" if grant == "password" else "no",
+                                   "mailbox-password" if grant == "password"
+                                   else "route"), out.stdout, re.M), out.stdout
+    live = sub.https("/issued")[1]
+    for tok in live["access"] + live["refresh"]:
+        assert tok not in out.stdout
 
 
 def test_expired_token_renewed(relay, sub):
