@@ -884,6 +884,7 @@ main(int argc, char **argv)
 		sts_dir_own(eo.sts_cache_dir, r.conf->username);
 	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)
 		return 1;
+	front_set_resolver(r.front, resolver);
 	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0 ||
 	    relay_control_open(&r) != 0)
 		return 1;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -281,6 +282,40 @@ key_sts_cache_dir(struct ctx *ctx, const struct cfg_entry *e)
 	ctx->conf->sts_cache_dir = dup_or_count(ctx, v);
 }
 
+static void
+key_dmarc_guard(struct ctx *ctx, const struct cfg_entry *e)
+{
+	if (e->argc == 1 && strcmp(e->argv[0], "yes") == 0)
+		ctx->conf->dmarc_guard = true;
+	else if (e->argc == 1 && strcmp(e->argv[0], "no") == 0)
+		ctx->conf->dmarc_guard = false;
+	else
+		bad(ctx, e, "expects yes or no");
+}
+
+/* An address the relay's mail leaves from (no port): repeatable. */
+static void
+key_spf_address(struct ctx *ctx, const struct cfg_entry *e)
+{
+	struct relay_conf *c = ctx->conf;
+	struct sockaddr_storage ss, *na;
+	socklen_t len;
+
+	if (e->argc != 1 || strchr(e->argv[0], '@') != NULL ||
+	    relay_conf_parse_addr(e->argv[0], 25, &ss, &len) != 0) {
+		bad(ctx, e, "expects one IPv4 or IPv6 address");
+		return;
+	}
+	if ((na = realloc(c->spf_addrs, (c->n_spf_addrs + 1) *
+	    sizeof(*na))) == NULL) {
+		log_err("out of memory reading the configuration");
+		ctx->errors++;
+		return;
+	}
+	c->spf_addrs = na;
+	c->spf_addrs[c->n_spf_addrs++] = ss;
+}
+
 #define F(field) offsetof(struct relay_conf, field)
 
 static const struct key relay_keys[] = {
@@ -330,6 +365,8 @@ static const struct key relay_keys[] = {
 	{ "tlsrpt-max-delay", K_UINT, F(tlsrpt_max_delay), 0, 14400, NULL },
 	{ "tlsrpt-timeout", K_UINT, F(tlsrpt_timeout), 5, 600, NULL },
 	{ "sts-cache-dir", K_FUNC, 0, 0, 0, key_sts_cache_dir },
+	{ "dmarc-guard", K_FUNC, 0, 0, 0, key_dmarc_guard },
+	{ "spf-address", K_FUNC, 0, 0, 0, key_spf_address },
 };
 
 static bool
@@ -481,6 +518,38 @@ route_for(struct ctx *ctx, const struct cfg_file *cf, unsigned seq)
 	return nr;
 }
 
+/* domains: DOMAIN... (repeatable): where the DMARC guard routes. */
+static void
+route_domains(struct ctx *ctx, struct relay_route *r,
+    const struct cfg_entry *e)
+{
+	for (int i = 0; i < e->argc; i++) {
+		const char *d = e->argv[i];
+		char **nd;
+
+		if (d[0] == '\0' || d[0] == '.' || strchr(d, '.') == NULL ||
+		    strlen(d) > 253 || strspn(d, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") != strlen(d)) {
+			bad(ctx, e, "'%s' is not a domain name (A-labels)", d);
+			continue;
+		}
+		if (relay_conf_route_for_domain(ctx->conf, d) != NULL) {
+			/* one route per domain, or the choice is arbitrary */
+			bad(ctx, e, "'%s' is already in a domains: list", d);
+			continue;
+		}
+		if ((nd = realloc(r->domains, (r->n_domains + 1) *
+		    sizeof(*nd))) == NULL) {
+			log_err("out of memory reading the configuration");
+			ctx->errors++;
+			return;
+		}
+		r->domains = nd;
+		if ((nd[r->n_domains] = dup_or_count(ctx, d)) != NULL)
+			r->n_domains++;
+	}
+}
+
 static void
 route_key(struct ctx *ctx, const struct cfg_file *cf,
     const struct cfg_entry *e)
@@ -505,6 +574,10 @@ route_key(struct ctx *ctx, const struct cfg_file *cf,
 
 	if (r == NULL)
 		return;
+	if (strcmp(e->key, "domains") == 0) {
+		route_domains(ctx, r, e);
+		return;
+	}
 	if (e->argc != 1 || v[0] == '\0') {
 		bad(ctx, e, "expects one value (quote a value with blanks)");
 		return;
@@ -681,6 +754,27 @@ relay_conf_route(const struct relay_conf *conf, const char *name)
 	return NULL;
 }
 
+const struct relay_route *
+relay_conf_route_for_domain(const struct relay_conf *conf, const char *domain)
+{
+	size_t len;
+
+	if (conf == NULL || domain == NULL)
+		return NULL;
+	/* a trailing dot does not make another domain */
+	len = strlen(domain);
+	if (len > 0 && domain[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < conf->n_routes; i++)
+		for (size_t j = 0; j < conf->routes[i].n_domains; j++) {
+			const char *d = conf->routes[i].domains[j];
+
+			if (strlen(d) == len && strncasecmp(d, domain, len) == 0)
+				return &conf->routes[i];
+		}
+	return NULL;
+}
+
 static void
 walk(struct ctx *ctx, const struct cfg_file *cf)
 {
@@ -787,6 +881,7 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 		relay_conf_free(ctx.conf);
 		return 1;
 	}
+	ctx.conf->dmarc_guard = true;
 	/* Loopback may send, everyone else is refused (never an open
 	 * relay); access-control: lines add to or override this. */
 	(void)acl_add(ctx.conf->acl, "127.0.0.0/8", ACL_ALLOW, err,
@@ -929,7 +1024,11 @@ relay_conf_free(struct relay_conf *c)
 		free(r->private_key_file);
 		oauth2_secret_free(r->client_secret);
 		oauth2_secret_free(r->private_key);
+		for (size_t j = 0; j < r->n_domains; j++)
+			free(r->domains[j]);
+		free(r->domains);
 	}
 	free(c->routes);
+	free(c->spf_addrs);
 	free(c);
 }
