@@ -92,7 +92,10 @@ class World:
 
     def start(self):
         env = dict(os.environ, WORLD_NET=NET)
-        r = run(["bash", str(WORLD_SH), "up", str(self.dir)], timeout=120,
+        # key generation and signing: 120 s unless a loaded machine
+        # needs more (WORLD_UP_TIMEOUT)
+        r = run(["bash", str(WORLD_SH), "up", str(self.dir)],
+                timeout=int(os.environ.get("WORLD_UP_TIMEOUT", "120")),
                 env=env)
         self.up = True      # even a failed `up` may leave something to stop
         if r.returncode != 0:
