@@ -1084,6 +1084,7 @@ static bool
 step_mail_guard(struct session *s)
 {
 	const struct relay_route *rt;
+	const char *rname;
 	struct dmarc_guard_decision dec;
 	struct guard_job *j;
 
@@ -1091,8 +1092,9 @@ step_mail_guard(struct session *s)
 		return false;
 	j = s->guard[0];
 	rt = relay_conf_route_for_domain(s->f->conf, j->domain);
-	dmarc_guard_decide(j->domain, &j->facts, rt != NULL ? rt->name : NULL,
-	    &dec);
+	rname = rt != NULL ? rt->name : NULL;
+	/* ROUTE only when given a route name */
+	dmarc_guard_decide(j->domain, &j->facts, rname, &dec);
 	s->state = S_CMD;
 	switch (dec.verdict) {
 	case DMARC_GUARD_DIRECT:
@@ -1104,7 +1106,7 @@ step_mail_guard(struct session *s)
 
 		if (s->auth_ok)
 			mb = clients_mailbox(s->f->conf->clients, s->auth_user);
-		snprintf(s->route, sizeof(s->route), "%s", rt->name);
+		snprintf(s->route, sizeof(s->route), "%s", rname);
 		snprintf(s->auth_mailbox, sizeof(s->auth_mailbox), "%s",
 		    mb != NULL ? mb : s->sender);
 		s->env.route = s->route;
