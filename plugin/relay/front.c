@@ -185,7 +185,8 @@ struct session {
 	size_t n_guard;
 	unsigned guard_pending;
 	bool guard_wait;
-	char route[64];			/* env.route: the route's name */
+	char *route;			/* env.route: the route's name (a
+					 * copy: a reload frees the conf) */
 	char auth_mailbox[SMTP_CMD_PATH_MAX];	/* env.auth_mailbox */
 };
 
@@ -651,6 +652,8 @@ static void
 txn_reset(struct session *s)
 {
 	guard_reset(s);
+	free(s->route);
+	s->route = NULL;
 	for (size_t i = 0; i < s->n_dests; i++) {
 		outbound_free(s->dests[i]->ob);
 		free(s->dests[i]);
@@ -1106,7 +1109,13 @@ step_mail_guard(struct session *s)
 
 		if (s->auth_ok)
 			mb = clients_mailbox(s->f->conf->clients, s->auth_user);
-		snprintf(s->route, sizeof(s->route), "%s", rname);
+		free(s->route);
+		s->route = rname != NULL ? strdup(rname) : NULL;
+		if (s->route == NULL) {
+			guard_reset(s);
+			reply(s, "451 4.3.0 Out of memory");
+			return true;
+		}
 		snprintf(s->auth_mailbox, sizeof(s->auth_mailbox), "%s",
 		    mb != NULL ? mb : s->sender);
 		s->env.route = s->route;
