@@ -6,6 +6,7 @@
  * evbuffers, and a state:
  *
  *   S_CMD        reading commands, one at a time, in order
+ *   S_MAIL_WAIT  MAIL waits for the DMARC guard's lookups (dmarc_guard.h)
  *   S_RCPT       a RCPT waits for its outbound (MAIL at the first RCPT of
  *                a domain, then RCPT): the client's later, pipelined
  *                commands wait in the input buffer
@@ -54,16 +55,20 @@
 #include <gnutls/gnutls.h>
 
 #include "acl.h"
+#include "dmarc_guard.h"
 #include "front.h"
 #include "header_scan.h"
 #include "log.h"
+#include "lookup.h"
 #include "oauth2.h"
 #include "outbound.h"
+#include "resolver.h"
 #include "relay_conf.h"
 #include "clients.h"
 #include "sasl.h"
 #include "smtp_cmd.h"
 #include "smtp_data.h"
+#include "txt.h"
 
 /* Input read ahead of processing; past it the client is not read. */
 #define FRONT_IN_MAX	(64u * 1024)
@@ -77,6 +82,7 @@
 
 enum sstate {
 	S_CMD,
+	S_MAIL_WAIT,
 	S_RCPT,
 	S_DATA_BEGIN,
 	S_DATA,
@@ -182,6 +188,13 @@ struct session {
 	bool hdr_done, end_seen;
 	struct evbuffer *hold;
 	unsigned n_held, n_reopen;
+	/* the DMARC guard: its lookups (one domain each) in flight or
+	 * answered; the client waits (S_MAIL_WAIT, or guard_wait in the
+	 * data) until guard_pending is 0 */
+	struct guard_job *guard[HEADER_SCAN_ADDRS_MAX];
+	size_t n_guard;
+	unsigned guard_pending;
+	bool guard_wait;
 };
 
 struct listener {
@@ -206,6 +219,8 @@ struct front {
 	struct event *ev_drain;
 	void (*drain_done)(void *);
 	void *drain_arg;
+	struct danegate_resolver *resolver;	/* the DMARC guard's; NULL:
+						 * no guard */
 };
 
 const uint64_t front_latency_bounds_us[FRONT_LATENCY_BUCKETS - 1] = {
@@ -428,11 +443,222 @@ static const struct outbound_callbacks dest_cb = {
 	dest_on_reply, dest_on_drain,
 };
 
+/* ---- the DMARC guard (dmarc_guard.h) ------------------------------------ */
+
+enum { GQ_DMARC, GQ_ORG, GQ_SPF, GQ_N };
+
+struct guard_job;
+
+/* One TXT lookup of a job. */
+struct guard_q {
+	struct guard_job *j;
+	int kind;
+};
+
+/*
+ * The lookups for one domain. The resolver cannot cancel a lookup: a job
+ * whose session went away (txn_reset) is orphaned (s NULL) and frees
+ * itself at its last answer, or when the resolver is freed first.
+ */
+struct guard_job {
+	struct resolver_owner owner;	/* first: the cancel hook's cast */
+	struct danegate_resolver *r;
+	struct session *s;
+	unsigned pending;
+	bool at_header;			/* a From: domain, after MAIL */
+	char domain[SMTP_CMD_DOMAIN_MAX + 1];
+	struct guard_q q[GQ_N];
+	struct dmarc_guard_facts facts;
+};
+
+static void
+guard_job_free(struct guard_job *j)
+{
+	resolver_detach(j->r, &j->owner);
+	free(j);
+}
+
+static void
+guard_job_cancel(struct resolver_owner *o)
+{
+	/* the resolver is being freed (and has detached it) */
+	free((struct guard_job *)(void *)o);
+}
+
+/* Forgets the transaction's jobs: answered ones freed, others orphaned. */
+static void
+guard_reset(struct session *s)
+{
+	for (size_t i = 0; i < s->n_guard; i++) {
+		struct guard_job *j = s->guard[i];
+
+		if (j->pending > 0)
+			j->s = NULL;
+		else
+			guard_job_free(j);
+	}
+	s->n_guard = 0;
+	s->guard_pending = 0;
+	s->guard_wait = false;
+}
+
+/* What an answer says; the record's texts (joined) into texts[]. */
+static enum dmarc_guard_dns
+guard_answer(const struct lookup_answer *a, char **texts, size_t *n)
+{
+	*n = 0;
+	if (a->state != DANEGATE_SECURE && a->state != DANEGATE_INSECURE)
+		return DMARC_GUARD_DNS_FAIL;	/* bogus, indeterminate */
+	if (a->nxdomain || a->nodata)
+		return DMARC_GUARD_DNS_NONE;
+	if (a->rcode != 0)
+		return DMARC_GUARD_DNS_FAIL;
+	for (size_t i = 0; i < a->n_rrs; i++) {
+		char *t = txt_join(a->rrs[i].data, a->rrs[i].len);
+
+		if (t != NULL)
+			texts[(*n)++] = t;
+	}
+	return DMARC_GUARD_DNS_FOUND;
+}
+
+static void
+guard_on_txt(void *arg, struct lookup_answer *a)
+{
+	struct guard_q *q = arg;
+	struct guard_job *j = q->j;
+	struct dmarc_guard_facts *f = &j->facts;
+	char **texts = NULL;
+	size_t n = 0;
+	enum dmarc_guard_dns st;
+
+	if (j->s == NULL) {
+		/* orphaned: nobody reads the answer */
+		lookup_answer_clear(a);
+		if (--j->pending == 0)
+			guard_job_free(j);
+		return;
+	}
+	if (a->n_rrs > 0 &&
+	    (texts = calloc(a->n_rrs, sizeof(*texts))) == NULL)
+		st = DMARC_GUARD_DNS_FAIL;
+	else
+		st = guard_answer(a, texts, &n);
+	if (st == DMARC_GUARD_DNS_FAIL)
+		log_info("%s: DMARC guard: TXT %s: %s", j->s->id, a->name,
+		    a->why[0] ? a->why : "lookup failed");
+	if (st == DMARC_GUARD_DNS_FOUND) {
+		const char *const *tx = (const char *const *)texts;
+
+		switch (q->kind) {
+		case GQ_DMARC:
+			st = dmarc_guard_dmarc_txt(tx, n, &f->rec);
+			break;
+		case GQ_ORG:
+			st = dmarc_guard_dmarc_txt(tx, n, &f->org_rec);
+			break;
+		default:
+			f->spf = dmarc_guard_spf(tx, n,
+			    j->s->f->conf->spf_addrs,
+			    j->s->f->conf->n_spf_addrs);
+			break;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(texts[i]);
+	free(texts);
+	lookup_answer_clear(a);
+	if (q->kind == GQ_DMARC)
+		f->dmarc = st;
+	else if (q->kind == GQ_ORG)
+		f->org_dmarc = st;
+	else
+		f->spf_dns = st;
+	if (--j->pending > 0)
+		return;
+	j->s->guard_pending--;
+	kick(j->s);
+}
+
+/*
+ * Starts the lookups for domain: _dmarc.DOMAIN, _dmarc.PARENT (see
+ * dmarc_guard.h) and, at MAIL, DOMAIN's SPF. Returns false (nothing
+ * started) out of memory.
+ */
+static bool
+guard_start(struct session *s, const char *domain, bool at_header)
+{
+	struct guard_job *j;
+	char name[DANEGATE_NAME_MAX + 8];
+	const char *parent = NULL;
+
+	if (s->n_guard >= HEADER_SCAN_ADDRS_MAX ||
+	    (j = calloc(1, sizeof(*j))) == NULL)
+		return false;
+	j->r = s->f->resolver;
+	j->s = s;
+	j->at_header = at_header;
+	j->owner.cancel = guard_job_cancel;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	j->facts.dmarc = j->facts.org_dmarc = j->facts.spf_dns =
+	    DMARC_GUARD_DNS_SKIPPED;
+	j->facts.spf = SPF_R_NONE;
+	for (int k = 0; k < GQ_N; k++) {
+		j->q[k].j = j;
+		j->q[k].kind = k;
+	}
+	resolver_attach(j->r, &j->owner);
+	s->guard[s->n_guard++] = j;
+	s->guard_pending++;
+	/* one for this function: an answer may come before a call returns */
+	j->pending = 1;
+	parent = dmarc_guard_parent(domain);
+	for (int k = 0; k < GQ_N; k++) {
+		if (k == GQ_ORG && parent == NULL)
+			continue;
+		if (k == GQ_SPF && at_header)
+			continue;	/* SPF is the envelope domain's */
+		snprintf(name, sizeof(name), "%s%s", k == GQ_SPF ? "" :
+		    "_dmarc.", k == GQ_ORG ? parent : domain);
+		j->pending++;
+		if (resolver_lookup_async(j->r, name, DNS_TYPE_TXT,
+		    guard_on_txt, &j->q[k]) != 0) {
+			j->pending--;
+			if (k == GQ_DMARC)
+				j->facts.dmarc = DMARC_GUARD_DNS_FAIL;
+			else if (k == GQ_ORG)
+				j->facts.org_dmarc = DMARC_GUARD_DNS_FAIL;
+			else
+				j->facts.spf_dns = DMARC_GUARD_DNS_FAIL;
+		}
+	}
+	if (--j->pending == 0) {
+		s->guard_pending--;
+		kick(s);
+	}
+	return true;
+}
+
+/* Whether the guard looks at domain: on, a resolver, an ASCII name. */
+static bool
+guard_applies(const struct session *s, const char *domain)
+{
+	if (s->f->resolver == NULL || !s->f->conf->dmarc_guard ||
+	    domain == NULL || domain[0] == '\0' || domain[0] == '[')
+		return false;
+	/* U-labels are not looked up (no IDNA here): not guarded */
+	for (const char *p = domain; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80)
+			return false;
+	return true;
+}
+
 /* Ends the transaction: every outbound freed (one that did not reach
  * its final dot never delivers: no dot, no message). */
 static void
 txn_reset(struct session *s)
 {
+	guard_reset(s);
 	for (size_t i = 0; i < s->n_dests; i++) {
 		outbound_free(s->dests[i]->ob);
 		free(s->dests[i]);
@@ -817,7 +1043,7 @@ cmd_ehlo(struct session *s, const struct smtp_cmd *c)
 	reply(s, "250 ENHANCEDSTATUSCODES");
 }
 
-static void front_bind_route(struct session *s, const char *sender);
+static bool front_bind_route(struct session *s, const char *sender);
 
 static void
 cmd_mail(struct session *s, const struct smtp_cmd *c)
@@ -880,17 +1106,53 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 	s->env.ret = c->ret == SMTP_RET_FULL ? "FULL" :
 	    c->ret == SMTP_RET_HDRS ? "HDRS" : NULL;
 	s->env.envid = s->envid[0] ? s->envid : NULL;
-	front_bind_route(s, c->addr);
+	/* a sender of a route's domain goes through it; anyone else's mail
+	 * meets the DMARC guard, which decides before any remote session
+	 * opens: direct, through the domain's route, or refused */
+	if (!front_bind_route(s, c->addr) && guard_applies(s, c->domain)) {
+		if (!guard_start(s, c->domain, false)) {
+			reply(s, "451 4.3.0 Out of memory");
+			return;
+		}
+		s->state = S_MAIL_WAIT;
+		return;
+	}
 	s->in_mail = true;
 	reply(s, "250 2.1.0 Ok");
+}
+
+/* Binds the transaction to route r as mailbox mb (the SASL user at the
+ * smarthost), copied: a reload may free the configuration. */
+static void
+front_set_route(struct session *s, const struct relay_route *r,
+    const char *mb)
+{
+	snprintf(s->route_name, sizeof(s->route_name), "%s", r->name);
+	snprintf(s->route_mailbox, sizeof(s->route_mailbox), "%s", mb);
+	s->env.route = s->route_name;
+	s->env.auth_mailbox = s->route_mailbox;
+	s->env.auth_password = r->grant == OAUTH2_GRANT_PASSWORD &&
+	    s->auth_ropc ? s->auth_pass : NULL;
+}
+
+/* An authenticated client's mailbox: the ROPC mailbox itself, or the
+ * client's first mapped one; NULL when not authenticated. */
+static const char *
+front_auth_mailbox(const struct session *s)
+{
+	if (!s->auth_ok)
+		return NULL;
+	return s->auth_ropc ? s->auth_user : clients_mailbox(s->f->conf->clients,
+	    s->auth_user);
 }
 
 /*
  * Binds the transaction to the route of the sender's domain (issue 9):
  * only an authenticated client's, whose mailbox (the client's first, or
- * the ROPC mailbox itself) is the SASL user at the smarthost.
+ * the ROPC mailbox itself) is the SASL user at the smarthost. True when
+ * bound.
  */
-static void
+static bool
 front_bind_route(struct session *s, const char *sender)
 {
 	const struct relay_route *r = relay_conf_route_for(s->f->conf, sender);
@@ -899,20 +1161,61 @@ front_bind_route(struct session *s, const char *sender)
 	s->env.route = NULL;
 	s->env.auth_mailbox = NULL;
 	s->env.auth_password = NULL;
-	if (r == NULL || !s->auth_ok)
-		return;
-	mb = s->auth_ropc ? s->auth_user : clients_mailbox(s->f->conf->clients,
-	    s->auth_user);
-	if (mb == NULL)
-		return;
-	snprintf(s->route_name, sizeof(s->route_name), "%s", r->name);
-	snprintf(s->route_mailbox, sizeof(s->route_mailbox), "%s", mb);
-	s->env.route = s->route_name;
-	s->env.auth_mailbox = s->route_mailbox;
-	if (r->grant == OAUTH2_GRANT_PASSWORD)
-		s->env.auth_password = s->auth_ropc ? s->auth_pass : NULL;
+	if (r == NULL || (mb = front_auth_mailbox(s)) == NULL)
+		return false;
+	front_set_route(s, r, mb);
 	log_info("%s: %s: from=<%s> goes through route %s as %s", s->id,
 	    s->peer, sender, r->name, mb);
+	return true;
+}
+
+/* S_MAIL_WAIT: the guard's answer about the envelope sender's domain. */
+static bool
+step_mail_guard(struct session *s)
+{
+	const struct relay_route *rt;
+	const char *rname;
+	struct dmarc_guard_decision dec;
+	struct guard_job *j;
+
+	if (s->guard_pending > 0)
+		return false;
+	j = s->guard[0];
+	rt = relay_conf_route_for_domain(s->f->conf, j->domain);
+	rname = rt != NULL ? rt->name : NULL;
+	/* ROUTE only when given a route name */
+	dmarc_guard_decide(j->domain, &j->facts, rname, &dec);
+	s->state = S_CMD;
+	switch (dec.verdict) {
+	case DMARC_GUARD_DIRECT:
+		log_info("%s: from=<%s>: DMARC guard: %s: direct", s->id,
+		    s->sender, dec.text);
+		break;
+	case DMARC_GUARD_ROUTE: {
+		const char *mb = front_auth_mailbox(s);
+
+		/* dmarc_guard_decide() routes only to the route it was
+		 * given (rname), so rt is set */
+		front_set_route(s, rt, mb != NULL ? mb : s->sender);
+		s->f->st.dmarc_routed++;
+		log_notice("%s: from=<%s>: DMARC guard: %s (mailbox %s), "
+		    "never direct", s->id, s->sender, dec.text,
+		    s->route_mailbox);
+		break;
+	}
+	default:
+		if (dec.verdict == DMARC_GUARD_REFUSE)
+			s->f->st.dmarc_refused++;
+		log_notice("%s: from=<%s>: DMARC guard: %d %s", s->id,
+		    s->sender, dec.code, dec.text);
+		guard_reset(s);
+		reply(s, "%d %s", dec.code, dec.text);
+		return true;
+	}
+	guard_reset(s);
+	s->in_mail = true;
+	reply(s, "250 2.1.0 Ok");
+	return true;
 }
 
 static bool
@@ -960,9 +1263,18 @@ dest_get(struct session *s, const char *domain, size_t *index)
 	snprintf(d->domain, sizeof(d->domain), "%s", domain);
 	d->ob = outbound_open(s->f->oenv, domain, &s->env, &dest_cb, d, &err);
 	if (d->ob == NULL) {
+		free(d);
+		if (s->env.route != NULL) {
+			/* never by MX instead: the client tries again */
+			log_warnx("%s: cannot start a transaction to %s "
+			    "through route %s: %s", s->id, domain,
+			    s->env.route, danegate_strerror(err));
+			reply(s, "451 4.3.0 Cannot start the delivery through "
+			    "route %s", s->env.route);
+			return NULL;
+		}
 		log_warnx("%s: cannot start a transaction to %s: %s", s->id,
 		    domain, danegate_strerror(err));
-		free(d);
 		reply(s, "451 4.3.0 Cannot start the delivery");
 		return NULL;
 	}
@@ -1458,20 +1770,185 @@ step_data_end(struct session *s, bool timed_out)
 }
 
 /*
- * The end of the header block (or of the data, if it came first). This
- * is the front's end-of-headers hook: s->hs holds the fields (see
- * header_scan.h); checks on them (the From: mailbox, a DMARC guard) go
- * here, and may refuse the message by marking its dests D_DEAD with their
- * reply. Then RFC 8689: held dests are opened with "TLS-Required: No" if
- * the header says so, or keep their policy failure as their final reply.
+ * The message is refused after its header (the From: check, the DMARC
+ * guard): every remote transaction still in its data is abandoned
+ * without its dot, as for a client gone (outbound_free() closes the
+ * connection: the remote discards the partial message); the rest of the
+ * data is read and dropped, and r answers the final dot (LMTP: every
+ * recipient).
  */
 static void
+txn_refuse(struct session *s, int code, const char *text)
+{
+	for (size_t i = 0; i < s->n_dests; i++) {
+		struct dest *d = s->dests[i];
+
+		if (d->state == D_DATA) {
+			outbound_free(d->ob);
+			d->ob = NULL;
+			if (d->full) {
+				d->full = false;
+				s->n_full--;
+			}
+			s->f->st.aborted++;
+			log_notice("%s: from=<%s>, to domain %s: transaction "
+			    "aborted before the final dot, nothing delivered: "
+			    "%d %s", s->id, s->sender, d->domain, code, text);
+		}
+		d->state = D_DEAD;
+		set_reply(&d->fail, code, text);
+	}
+	if (s->hold != NULL) {
+		evbuffer_free(s->hold);
+		s->hold = NULL;
+	}
+}
+
+/* RFC 5322 §3.6.2: a mapped client's From: must be its own mailbox(es).
+ * Returns false after refusing the message. */
+static bool
+from_check(struct session *s)
+{
+	const struct header_scan *h = s->hs;
+	char text[1024];
+
+	if (!auth_offered(s) || !s->auth_ok)
+		return true;
+	if (!h->from_addrs_ok) {
+		snprintf(text, sizeof(text), "5.7.1 Message refused: no single "
+		    "From: header field that parses as a mailbox list; client "
+		    "%s must send as its own mailbox", s->auth_user);
+		log_notice("%s: from=<%s>: client %s: From: %s", s->id,
+		    s->sender, s->auth_user, h->from.count == 0 ? "missing" :
+		    h->from.count > 1 ? "repeated" : "unparseable");
+		txn_refuse(s, 550, text);
+		return false;
+	}
+	for (unsigned i = 0; i < h->from_naddrs; i++) {
+		if (clients_may_send_as(s->f->conf->clients, s->auth_user,
+		    h->from_addrs[i]))
+			continue;
+		/* the address passed the header parser: no CR, LF, NUL;
+		 * still only its printable ASCII part is logged */
+		snprintf(text, sizeof(text), "5.7.1 <%.*s>: client %s is not "
+		    "allowed to send as From: <%.*s>", 200, h->from_addrs[i],
+		    s->auth_user, 200, h->from_addrs[i]);
+		for (char *p = text; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+				*p = '?';
+		log_notice("%s: from=<%s>: %s", s->id, s->sender, text + 6);
+		txn_refuse(s, 550, text);
+		return false;
+	}
+	return true;
+}
+
+/* The domain of an addr-spec from header_scan: after its last '@'. */
+static const char *
+addr_domain(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at != NULL ? at + 1 : NULL;
+}
+
+/*
+ * The DMARC guard after the header: a From: domain other than the
+ * envelope sender's (which was decided at MAIL) gets its lookups; the
+ * client waits (guard_wait). Returns true if any was started.
+ */
+static bool
+guard_header_start(struct session *s)
+{
+	const struct header_scan *h = s->hs;
+	const char *env_dom = addr_domain(s->sender);
+
+	if (s->env.route != NULL || !h->from_addrs_ok)
+		return false;
+	for (unsigned i = 0; i < h->from_naddrs; i++) {
+		const char *d = addr_domain(h->from_addrs[i]);
+		bool seen = false;
+
+		if (!guard_applies(s, d) ||
+		    (env_dom != NULL && strcasecmp(d, env_dom) == 0))
+			continue;
+		for (size_t k = 0; k < s->n_guard; k++)
+			if (strcasecmp(s->guard[k]->domain, d) == 0)
+				seen = true;
+		if (seen)
+			continue;
+		if (!guard_start(s, d, true)) {
+			txn_refuse(s, 451, "4.3.0 Out of memory");
+			return false;
+		}
+	}
+	s->guard_wait = s->n_guard > 0;
+	return s->guard_wait;
+}
+
+/*
+ * The end of the header block (or of the data, if it came first). This
+ * is the front's end-of-headers hook: s->hs holds the fields (see
+ * header_scan.h). The From: check and the DMARC guard may refuse the
+ * message (txn_refuse); the guard's lookups make the client wait, and
+ * headers_finish() runs when they are answered.
+ */
+static void headers_finish(struct session *s);
+
+static void
 front_headers_done(struct session *s)
+{
+	s->hdr_done = true;
+	if (!from_check(s)) {
+		headers_finish(s);
+		return;
+	}
+	if (guard_header_start(s))
+		return;
+	headers_finish(s);
+}
+
+/* The guard's answers about the From: domains are in. */
+static void
+guard_header_done(struct session *s)
+{
+	struct dmarc_guard_decision dec, worst = { 0 };
+
+	for (size_t i = 0; i < s->n_guard; i++) {
+		const struct guard_job *j = s->guard[i];
+
+		/* the transaction is open to the MX already: a guarded
+		 * From: domain cannot be routed any more (no route) */
+		dmarc_guard_decide(j->domain, &j->facts, NULL, &dec);
+		log_info("%s: from=<%s>: DMARC guard, From: domain %s: %d %s",
+		    s->id, s->sender, j->domain, dec.code, dec.text);
+		if (dec.verdict == DMARC_GUARD_REFUSE ||
+		    (dec.verdict == DMARC_GUARD_DEFER &&
+		    worst.verdict != DMARC_GUARD_REFUSE))
+			worst = dec;
+	}
+	guard_reset(s);
+	if (worst.verdict == DMARC_GUARD_REFUSE ||
+	    worst.verdict == DMARC_GUARD_DEFER) {
+		if (worst.verdict == DMARC_GUARD_REFUSE)
+			s->f->st.dmarc_refused++;
+		log_notice("%s: from=<%s>: DMARC guard on the From: domain: "
+		    "%d %s", s->id, s->sender, worst.code, worst.text);
+		txn_refuse(s, worst.code, worst.text);
+	}
+	headers_finish(s);
+}
+
+/*
+ * RFC 8689: held dests are opened with "TLS-Required: No" if the header
+ * says so, or keep their policy failure as their final reply.
+ */
+static void
+headers_finish(struct session *s)
 {
 	bool no = header_scan_tls_required_no(s->hs);
 	struct outbound_envelope env = s->env;
 
-	s->hdr_done = true;
 	env.tls_required_no = true;
 	for (size_t i = 0; i < s->n_dests; i++) {
 		struct dest *d = s->dests[i];
@@ -1645,6 +2122,11 @@ step_data(struct session *s)
 {
 	const struct relay_conf *conf = s->f->conf;
 
+	if (s->guard_wait) {
+		if (s->guard_pending > 0)
+			return false;	/* the client waits for the DNS */
+		guard_header_done(s);
+	}
 	if (s->n_reopen > 0 && !step_reopen(s))
 		return false;	/* the client waits for the remote(s) */
 	if (s->end_seen) {
@@ -1677,15 +2159,16 @@ step_data(struct session *s)
 		}
 		evbuffer_drain(s->in, used);
 		if (rc == SMTP_DATA_END) {
-			if (s->n_reopen > 0) {
-				/* the dot waits for the held dests */
+			if (s->n_reopen > 0 || s->guard_wait) {
+				/* the dot waits for the held dests, or
+				 * for the DMARC guard */
 				s->end_seen = true;
 				return true;
 			}
 			data_end(s);
 			return true;
 		}
-		if (s->n_reopen > 0)
+		if (s->n_reopen > 0 || s->guard_wait)
 			return true;
 		if (used == 0 && n == evbuffer_get_length(s->in))
 			break;	/* a "." or ".\r" held back: more needed */
@@ -1765,6 +2248,9 @@ session_step(struct session *s)
 			if (evbuffer_get_length(s->out) >= FRONT_OUT_MAX)
 				break;	/* the client does not read */
 			progress = next_command(s);
+			break;
+		case S_MAIL_WAIT:
+			progress = step_mail_guard(s);
 			break;
 		case S_RCPT:
 			progress = step_rcpt(s);
@@ -1857,8 +2343,10 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 		session_step(s);
 		return;
 	}
-	if (s->state == S_RCPT || s->state == S_DATA_BEGIN)
-		return;		/* the outbound side has its own timers */
+	if (s->state == S_RCPT || s->state == S_DATA_BEGIN ||
+	    s->state == S_MAIL_WAIT || s->guard_wait)
+		return;		/* the outbound side and the resolver have
+				 * their own timers */
 	log_info("%s: %s: timeout", s->id, s->peer);
 	txn_abort_data(s, "timed out");
 	if (s->state != S_HANDSHAKE)
@@ -2246,6 +2734,12 @@ void
 front_stats_get(const struct front *f, struct front_stats *st)
 {
 	*st = f->st;
+}
+
+void
+front_set_resolver(struct front *f, struct danegate_resolver *r)
+{
+	f->resolver = r;
 }
 
 void

@@ -63,6 +63,9 @@ struct front_stats {
 	uint64_t aborted;		/* outbound transactions dropped
 					 * before their final dot: the client
 					 * gone or timed out mid-data */
+	uint64_t dmarc_routed;		/* DMARC guard: transactions bound
+					 * to a route at MAIL */
+	uint64_t dmarc_refused;		/* DMARC guard: refused (5xx) */
 	unsigned active;		/* sessions now */
 	uint64_t latency[FRONT_LATENCY_BUCKETS];	/* per message */
 	uint64_t latency_sum_us;
@@ -107,6 +110,14 @@ int front_session_add(struct front *f, int fd, const struct sockaddr *sa,
 void front_drain(struct front *f, void (*done)(void *), void *arg);
 
 void front_stats_get(const struct front *f, struct front_stats *st);
+
+/*
+ * Gives the front the validating resolver (on its event base) for the
+ * DMARC guard (dmarc_guard.h; relay: dmarc-guard:). Without one (the
+ * unit tests) there is no guard. Borrowed: freed after front_free().
+ */
+struct danegate_resolver;
+void front_set_resolver(struct front *f, struct danegate_resolver *r);
 
 /* Closes every session and listener (no reply), frees. Accepts NULL. */
 void front_free(struct front *f);

@@ -518,9 +518,16 @@ relay_metrics_render(void *arg, char *buf, size_t cap)
 	    fs.tls_required_no);
 	out_printf(&o, "# HELP danegate_relay_aborted_total Outbound "
 	    "transactions dropped before their final dot (client gone or "
-	    "timed out in the data).\n# TYPE danegate_relay_aborted_total "
+	    "timed out in the data, or the message refused after its "
+	    "header).\n# TYPE danegate_relay_aborted_total "
 	    "counter\ndanegate_relay_aborted_total %" PRIu64 "\n",
 	    fs.aborted);
+	out_printf(&o, "# HELP danegate_relay_dmarc_guard_total Transactions "
+	    "the DMARC guard bound to a route or refused (5xx).\n# TYPE "
+	    "danegate_relay_dmarc_guard_total counter\n"
+	    "danegate_relay_dmarc_guard_total{verdict=\"routed\"} %" PRIu64
+	    "\ndanegate_relay_dmarc_guard_total{verdict=\"refused\"} %"
+	    PRIu64 "\n", fs.dmarc_routed, fs.dmarc_refused);
 	return o.len;
 }
 
@@ -935,6 +942,7 @@ main(int argc, char **argv)
 		sts_dir_own(eo.sts_cache_dir, r.conf->username);
 	if (front_new(r.base, r.oenv, r.conf, &r.front) != 0)
 		return 1;
+	front_set_resolver(r.front, resolver);
 	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0 ||
 	    relay_control_open(&r) != 0)
 		return 1;

@@ -283,6 +283,40 @@ key_sts_cache_dir(struct ctx *ctx, const struct cfg_entry *e)
 	ctx->conf->sts_cache_dir = dup_or_count(ctx, v);
 }
 
+static void
+key_dmarc_guard(struct ctx *ctx, const struct cfg_entry *e)
+{
+	if (e->argc == 1 && strcmp(e->argv[0], "yes") == 0)
+		ctx->conf->dmarc_guard = true;
+	else if (e->argc == 1 && strcmp(e->argv[0], "no") == 0)
+		ctx->conf->dmarc_guard = false;
+	else
+		bad(ctx, e, "expects yes or no");
+}
+
+/* An address the relay's mail leaves from (no port): repeatable. */
+static void
+key_spf_address(struct ctx *ctx, const struct cfg_entry *e)
+{
+	struct relay_conf *c = ctx->conf;
+	struct sockaddr_storage ss, *na;
+	socklen_t len;
+
+	if (e->argc != 1 || strchr(e->argv[0], '@') != NULL ||
+	    relay_conf_parse_addr(e->argv[0], 25, &ss, &len) != 0) {
+		bad(ctx, e, "expects one IPv4 or IPv6 address");
+		return;
+	}
+	if ((na = realloc(c->spf_addrs, (c->n_spf_addrs + 1) *
+	    sizeof(*na))) == NULL) {
+		log_err("out of memory reading the configuration");
+		ctx->errors++;
+		return;
+	}
+	c->spf_addrs = na;
+	c->spf_addrs[c->n_spf_addrs++] = ss;
+}
+
 #define F(field) offsetof(struct relay_conf, field)
 
 static const struct key relay_keys[] = {
@@ -332,6 +366,8 @@ static const struct key relay_keys[] = {
 	{ "tlsrpt-max-delay", K_UINT, F(tlsrpt_max_delay), 0, 14400, NULL },
 	{ "tlsrpt-timeout", K_UINT, F(tlsrpt_timeout), 5, 600, NULL },
 	{ "sts-cache-dir", K_FUNC, 0, 0, 0, key_sts_cache_dir },
+	{ "dmarc-guard", K_FUNC, 0, 0, 0, key_dmarc_guard },
+	{ "spf-address", K_FUNC, 0, 0, 0, key_spf_address },
 };
 
 static bool
@@ -500,6 +536,39 @@ route_for(struct ctx *ctx, const struct cfg_file *cf, unsigned seq)
 	return nr;
 }
 
+/* domain: DOMAIN... (repeatable): the senders the route serves, and
+ * where the DMARC guard sends their guarded mail. */
+static void
+route_domains(struct ctx *ctx, struct relay_route *r,
+    const struct cfg_entry *e)
+{
+	if (e->argc == 0)
+		bad(ctx, e, "expects one or more mail domains");
+	for (int i = 0; i < e->argc; i++) {
+		const char *d = e->argv[i];
+		char **nd;
+
+		if (!domain_name_ok(d) || strchr(d, '.') == NULL) {
+			bad(ctx, e, "'%s' is not a mail domain (A-labels)", d);
+			continue;
+		}
+		if (relay_conf_route_for_domain(ctx->conf, d) != NULL) {
+			/* one route per domain, or the choice is arbitrary */
+			bad(ctx, e, "'%s' is already a domain: of a route", d);
+			continue;
+		}
+		if ((nd = realloc(r->domains, (r->n_domains + 1) *
+		    sizeof(*nd))) == NULL) {
+			log_err("out of memory reading the configuration");
+			ctx->errors++;
+			return;
+		}
+		r->domains = nd;
+		if ((nd[r->n_domains] = dup_or_count(ctx, d)) != NULL)
+			r->n_domains++;
+	}
+}
+
 static void
 route_key(struct ctx *ctx, const struct cfg_file *cf,
     const struct cfg_entry *e)
@@ -524,6 +593,10 @@ route_key(struct ctx *ctx, const struct cfg_file *cf,
 
 	if (r == NULL)
 		return;
+	if (strcmp(e->key, "domain") == 0) {
+		route_domains(ctx, r, e);
+		return;
+	}
 	if (e->argc != 1 || v[0] == '\0') {
 		bad(ctx, e, "expects one value (quote a value with blanks)");
 		return;
@@ -531,23 +604,6 @@ route_key(struct ctx *ctx, const struct cfg_file *cf,
 	if (strcmp(e->key, "smarthost") == 0) {
 		if (!parse_smarthost(ctx, r, v))
 			bad(ctx, e, "cannot parse '%s' (HOST or HOST@PORT)", v);
-		return;
-	}
-	if (strcmp(e->key, "domain") == 0) {
-		char **nd;
-
-		if (!domain_name_ok(v)) {
-			bad(ctx, e, "'%s' is not a mail domain", v);
-			return;
-		}
-		if ((nd = realloc(r->domains, (r->n_domains + 1) *
-		    sizeof(*nd))) == NULL) {
-			bad(ctx, e, "out of memory");
-			return;
-		}
-		r->domains = nd;
-		if ((nd[r->n_domains] = dup_or_count(ctx, v)) != NULL)
-			r->n_domains++;
 		return;
 	}
 	if (strcmp(e->key, "grant") == 0) {
@@ -710,13 +766,7 @@ relay_conf_route_for(const struct relay_conf *conf, const char *address)
 {
 	const char *at = address != NULL ? strrchr(address, '@') : NULL;
 
-	if (conf == NULL || at == NULL)
-		return NULL;
-	for (size_t i = 0; i < conf->n_routes; i++)
-		for (size_t j = 0; j < conf->routes[i].n_domains; j++)
-			if (strcasecmp(conf->routes[i].domains[j], at + 1) == 0)
-				return &conf->routes[i];
-	return NULL;
+	return at != NULL ? relay_conf_route_for_domain(conf, at + 1) : NULL;
 }
 
 const struct relay_route *
@@ -728,6 +778,27 @@ relay_conf_route(const struct relay_conf *conf, const char *name)
 		if (conf->routes[i].name != NULL &&
 		    strcmp(conf->routes[i].name, name) == 0)
 			return &conf->routes[i];
+	return NULL;
+}
+
+const struct relay_route *
+relay_conf_route_for_domain(const struct relay_conf *conf, const char *domain)
+{
+	size_t len;
+
+	if (conf == NULL || domain == NULL)
+		return NULL;
+	/* a trailing dot does not make another domain */
+	len = strlen(domain);
+	if (len > 0 && domain[len - 1] == '.')
+		len--;
+	for (size_t i = 0; i < conf->n_routes; i++)
+		for (size_t j = 0; j < conf->routes[i].n_domains; j++) {
+			const char *d = conf->routes[i].domains[j];
+
+			if (strlen(d) == len && strncasecmp(d, domain, len) == 0)
+				return &conf->routes[i];
+		}
 	return NULL;
 }
 
@@ -837,6 +908,7 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 		relay_conf_free(ctx.conf);
 		return 1;
 	}
+	ctx.conf->dmarc_guard = true;
 	/* Loopback may send, everyone else is refused (never an open
 	 * relay); access-control: lines add to or override this. */
 	(void)acl_add(ctx.conf->acl, "127.0.0.0/8", ACL_ALLOW, err,
@@ -984,5 +1056,6 @@ relay_conf_free(struct relay_conf *c)
 		free(r->domains);
 	}
 	free(c->routes);
+	free(c->spf_addrs);
 	free(c);
 }

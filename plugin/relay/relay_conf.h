@@ -16,6 +16,8 @@
  *         ca-file: /etc/ssl/certs/ca-certificates.crt
  *         message-size-limit: 100m
  *         client-file: /etc/danegate/relay-clients   # clients.h
+ *         dmarc-guard: yes                 # dmarc_guard.h
+ *         spf-address: 198.51.100.7        # repeatable: sending addrs
  *         ...                              # see danegate-relay(8)
  *
  * and any number of submission routes (issue 9: XOAUTH2 to Exchange
@@ -32,6 +34,7 @@
  *         client-secret-file: /etc/danegate/exo.secret # mode 0600
  *         certificate-file: /etc/danegate/exo.pem      # certificate grant
  *         private-key-file: /etc/danegate/exo.key      # mode 0600
+ *         domains: school.example      # the DMARC guard's routed domains
  *
  * Secret and key files are read at load (-t too) with
  * oauth2_secret_file_read(): a file readable by others is refused with the
@@ -88,7 +91,9 @@ struct relay_route {
 	char *private_key;		/* PEM; oauth2_secret_free */
 	size_t private_key_len;
 	char **domains;			/* domain: the mail domains whose
-					 * mailboxes send through the route */
+					 * mailboxes send through the route,
+					 * and whose DMARC-guarded mail the
+					 * guard sends this way */
 	size_t n_domains;
 	unsigned seq;			/* private: the clause's cfg seq */
 	char *file;			/* private: the clause header, for */
@@ -156,6 +161,11 @@ struct relay_conf {
 					 * default, which may be missing) */
 	struct relay_route *routes;	/* route: clauses, in file order */
 	size_t n_routes;
+	/* DMARC guard (dmarc_guard.h) */
+	bool dmarc_guard;		/* dmarc-guard: yes (the default) */
+	struct sockaddr_storage *spf_addrs;	/* spf-address: the relay's
+					 * sending addresses */
+	size_t n_spf_addrs;
 };
 
 /*
@@ -180,6 +190,10 @@ const struct relay_route *relay_conf_route_for(const struct relay_conf *conf,
 /* The route called name, or NULL. */
 const struct relay_route *relay_conf_route(const struct relay_conf *conf,
     const char *name);
+
+/* The route whose domains: lists domain (case-insensitive), or NULL. */
+const struct relay_route *relay_conf_route_for_domain(
+    const struct relay_conf *conf, const char *domain);
 
 /*
  * Parses "ADDR@PORT", "ADDR" (port dflt_port), "[v6]@PORT" into *ss.

@@ -119,7 +119,9 @@ def test_good_credentials_deliver(authrelay, mailworld, mech):
     code, resp = s.auth(mech, getattr(s, "auth_" + mech.lower()),
                         initial_response_ok=(mech == "PLAIN"))
     assert code == 235, resp
-    s.sendmail(MAILBOX, ["user@%s" % RCPT_DOMAIN], message(tok))
+    # the From: must be the client's mailbox too (test_relay_dmarc.py)
+    s.sendmail(MAILBOX, ["user@%s" % RCPT_DOMAIN], message(tok).replace(
+        "From: a@client.example", "From: <%s>" % MAILBOX))
     s.quit()
     assert sink_find(mailworld, RCPT_DOMAIN, tok) is not None
     authrelay.wait_log("AUTH %s: client scanner authenticated" % mech)

@@ -79,6 +79,10 @@ START_TEST(refuse_mailboxes)
 		"a\001b@example.org",
 		"<@relay.example:a@example.org",
 		"Name <a@example.org> x",
+		/* a display name without its angle brackets */
+		"=?UTF-8?Q?B=C3=BCro?= office@example.org",
+		/* RFC 6854's group in From: not a mailbox-list */
+		"A Group:Ed Jones <c@a.test>,joe@where.test;",
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -203,6 +207,34 @@ START_TEST(header_block)
 }
 END_TEST
 
+/* A From: folded over lines, with an encoded word and comments, as a
+ * mail client writes it. */
+START_TEST(folded_from)
+{
+	static const char msg[] =
+	    "From: =?UTF-8?Q?B=C3=BCro_der?=\r\n"
+	    " =?UTF-8?Q?Schule?= (the office,\r\n"
+	    "\t still a comment) <office@school.example>,\r\n"
+	    " \"Desk; \\\"2\\\"\"\r\n"
+	    "  <desk@school.example>\r\n"
+	    "Subject: x\r\n"
+	    "\r\n";
+
+	for (size_t piece = 0; piece < 5; piece++) {
+		ck_assert_int_eq(scan(msg, piece), HEADER_SCAN_DONE);
+		ck_assert(hs.from_addrs_ok);
+		ck_assert_uint_eq(hs.from_naddrs, 2);
+		ck_assert_str_eq(hs.from_addrs[0], "office@school.example");
+		ck_assert_str_eq(hs.from_addrs[1], "desk@school.example");
+	}
+	/* two From: fields: no addresses to check */
+	scan("From: a@x.org\r\nFrom: b@x.org\r\n\r\n", 0);
+	ck_assert(!hs.from_addrs_ok);
+	ck_assert_uint_eq(hs.from_naddrs, 0);
+	ck_assert_uint_eq(hs.from.count, 2);
+}
+END_TEST
+
 START_TEST(block_ends)
 {
 	/* a line that is not a header field starts the body */
@@ -269,6 +301,19 @@ START_TEST(good_mailboxes)
 		  { "j@example.org" } },
 		{ "a!#$%&'*+-/=?^_`{|}~@example.org",
 		  { "a!#$%&'*+-/=?^_`{|}~@example.org" } },
+		/* RFC 5322 appendix A and RFC 2047 display names */
+		{ "Pete(A nice \\) chap) <pete(his account)@silly.test(his "
+		  "host)>", { "pete@silly.test" } },
+		{ "Mary Smith <mary@x.test>, jdoe@example.org, Who? "
+		  "<one@y.test>",
+		  { "mary@x.test", "jdoe@example.org", "one@y.test" } },
+		{ "John Q. Public <JQB@bar.com>", { "JQB@bar.com" } },
+		{ "\"Giant; \\\"Big\\\" Box\" <sysservices@example.net>",
+		  { "sysservices@example.net" } },
+		{ "=?ISO-8859-1?B?SvZyZw==?= =?UTF-8?Q?_M=C3=BCller?= "
+		  "<j@example.org>", { "j@example.org" } },
+		{ "\"=?UTF-8?Q?not_decoded?=\" <q@example.org>",
+		  { "q@example.org" } },
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -298,6 +343,7 @@ suite(void)
 	tcase_add_test(good, header_block);
 	tcase_add_test(good, block_ends);
 	tcase_add_test(good, good_mailboxes);
+	tcase_add_test(good, folded_from);
 	suite_add_tcase(s, invalid);
 	suite_add_tcase(s, good);
 	return s;

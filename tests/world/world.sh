@@ -69,6 +69,7 @@ declare -A SERVER_NS=(
 #         bogus-tlsa    the RRSIGs of every TLSA RRset are corrupted
 #         expired-tlsa  every TLSA RRset is signed with inception 2020-01-01,
 #                       expiration 2020-02-01 (the rest of the zone is valid)
+#         bogus-dmarc   the RRSIG of `_dmarc TXT` is corrupted
 # The template is zones/<ZONE without trailing dot>.zone (root.zone for ".").
 # The parent (the closest enclosing zone of the table) gets the NS
 # delegation and, if the zone is signed, its DS record appended
@@ -119,6 +120,12 @@ ZONES=(
     "bulk.example.                leaf  nsec   -"
     # The OAuth2 submission service (issue 9): smtp. and login.office.example.
     "office.example.              leaf  nsec   -"
+    # The relay's DMARC guard (issue 9; tests/system/test_relay_dmarc.py)
+    "dmarc-reject.example.        leaf  nsec   -"
+    "dmarc-none.example.          leaf  nsec   -"
+    "dmarc-quarantine.example.    leaf  nsec   -"
+    "dmarc-spf.example.           leaf  nsec   -"
+    "dmarc-bogus.example.         leaf  nsec   bogus-dmarc"
     # Short TTLs for the answer cache (tests/system/test_cache.py).
     "ttl.example.                 leaf  nsec   -"
     # Many names for the resolver benchmark (WORLD_HOT_NAMES of them).
@@ -564,6 +571,7 @@ seal_zone() {
         bogus) corrupt_rrsig "$zone" "www.$zone" A ;;
         nokey) strip_dnskey "$zone" ;;
         bogus-tlsa) corrupt_rrsigs_of_type "$zone" TLSA ;;
+        bogus-dmarc) corrupt_rrsig "$zone" "_dmarc.$zone" TXT ;;
         expired-tlsa) expire_rrsigs_of_type "$zone" TLSA ;;
         -|expired|badds) ;;
         *) die "unknown twist $twist for $zone" ;;
