@@ -1028,7 +1028,7 @@ cache_put(struct outbound_env *env, struct conn *c)
 	conn_timer(c, env->reuse_idle_ms);
 	copy_str(domain, sizeof(domain), c->domain);
 	slot_kick_domain(env, domain);
-	while (env->n_cache > env->reuse_max) {
+	while (env->n_cache > env->reuse_max && env->cache != NULL) {
 		/* the oldest goes: the list's tail */
 		struct conn *old = env->cache;
 
