@@ -435,7 +435,6 @@ PY
 
 echo "relay-bench: $MSGS messages per round, test@$DOMAIN (Verified TLS, DANE-EE 3 1 1), load $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$TMP/table"
-echo
 head -n -1 "$TMP/rss"
 echo
 printf '%-44s %9s %8s  %s\n' goal value target verdict
