@@ -425,7 +425,8 @@ relay_metrics_render(void *arg, char *buf, size_t cap)
 	    "danegate_relay_reply_latency_seconds_count %" PRIu64 "\n",
 	    (double)fs.latency_sum_us / 1e6, count);
 	out_printf(&o, "# HELP danegate_relay_outbound_total Outbound side: "
-	    "transactions, TCP sessions, reused and resumed sessions.\n"
+	    "transactions, TCP sessions, reused and resumed sessions, waits for "
+	    "a connection and their timeouts.\n"
 	    "# TYPE danegate_relay_outbound_total counter\n");
 	out_printf(&o, "danegate_relay_outbound_total{what=\"transactions\"}"
 	    " %lu\n", os.transactions);
@@ -435,6 +436,10 @@ relay_metrics_render(void *arg, char *buf, size_t cap)
 	    os.reused);
 	out_printf(&o, "danegate_relay_outbound_total{what=\"resumed\"} "
 	    "%lu\n", os.resumed);
+	out_printf(&o, "danegate_relay_outbound_total{what=\"waited\"} "
+	    "%lu\n", os.waited);
+	out_printf(&o, "danegate_relay_outbound_total{what=\"wait_timeouts\"}"
+	    " %lu\n", os.wait_timeouts);
 	out_printf(&o, "# HELP danegate_relay_deliveries_total Outbound "
 	    "attempts per recipient, by status.\n# TYPE "
 	    "danegate_relay_deliveries_total counter\n");
@@ -919,6 +924,8 @@ main(int argc, char **argv)
 	eo.port = r.conf->remote_port;
 	eo.policies = r.policies;
 	eo.exemptions = r.exemptions;
+	eo.dest_limit = r.conf->dest_limit;
+	eo.dest_wait_ms = r.conf->dest_wait * 1000;
 	/* the remote's final reply must reach our client before its own
 	 * 10-minute timeout (RFC 5321 §4.5.3.2.6) */
 	eo.timeouts.data_end_ms = r.conf->final_timeout * 1000;

@@ -53,6 +53,11 @@
  * policy starts with RSET on it instead of DNS + TCP + TLS. GnuTLS session
  * tickets of each address are kept for resumption.
  *
+ * Concurrency: at most dest_limit connections per destination domain
+ * (see "per-destination concurrency" below); a transaction beyond it
+ * waits for a session that ends its transaction, which goes straight to
+ * it, rather than opening connections the receiver refuses or queues.
+ *
  * SECURITY: talks to remote SMTP servers on port 25 and, through
  * libdanegate, to the validating resolver; runs unprivileged. Remote
  * replies are parsed by smtp_reply.c (bounded, never allocating); their
@@ -103,6 +108,9 @@
 #define OB_DATA_BUFFER_DEFAULT	(64u * 1024)
 #define OB_REUSE_MAX_DEFAULT	8
 #define OB_REUSE_IDLE_DEFAULT	10000
+#define OB_DEST_LIMIT_DEFAULT	20	/* Postfix's default_destination_
+					 * concurrency_limit */
+#define OB_DEST_WAIT_DEFAULT	60000
 #define OB_DATA_END_CAP_MS	(8u * 60 * 1000)
 #define OB_GOODBYE_MS		2000
 #define OB_SENDER_MAX		512	/* RFC 5321 §4.5.3.1.3: path 256 */
@@ -184,6 +192,18 @@ struct conn {
 	char relay[DANEGATE_NAME_MAX + 80];	/* host[addr]:port */
 	char tls_summary[96];
 	unsigned uses;
+	char domain[DANEGATE_NAME_MAX];	/* its destination's slot */
+	bool holds_slot;		/* counted in that slot (cached) */
+};
+
+/* One destination domain's connections: open, being set up, or kept;
+ * transactions wait in FIFO order when there are dest_limit of them. */
+struct dest_slot {
+	struct dest_slot *next;
+	unsigned n;			/* connections counted */
+	bool kicking;			/* slot_kick() runs on it */
+	struct outbound *wait_head, *wait_tail;
+	char domain[DANEGATE_NAME_MAX];
 };
 
 /* Resumption data per address and SNI (small, bounded, FIFO). */
@@ -207,6 +227,9 @@ struct outbound_env {
 	bool no_reuse;
 	struct conn *cache;
 	unsigned n_cache;
+	unsigned dest_limit, dest_wait_ms;
+	struct dest_slot *dests;	/* those with a connection or a
+					 * waiting transaction */
 	struct ticket tickets[OB_TICKETS_MAX];
 	unsigned n_tickets, next_ticket;
 	struct outbound_stats stats;
@@ -279,6 +302,10 @@ struct outbound {
 					 * none cached): reported as sts */
 
 	struct conn *c;
+	bool holds_slot;		/* counted in its destination's slot */
+	bool waiting;			/* queued for a slot (ev_wait runs) */
+	struct outbound *wait_next;
+	struct event *ev_wait;
 	enum ob_state state;
 	bool busy;			/* a request is outstanding */
 	struct outbound_reply reply;	/* the one being delivered */
@@ -323,6 +350,8 @@ static int ob_route_start(struct outbound *o);
 static int ob_token_start(struct outbound *o);
 
 static void ob_cache_key(const struct outbound *o, char *key, size_t cap);
+static void slot_release(struct outbound_env *env, const char *domain);
+static void ob_slot_release(struct outbound *o);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -726,6 +755,7 @@ ob_die(struct outbound *o)
 		o->c = NULL;
 	}
 	o->state = OB_FAILED;
+	ob_slot_release(o);
 	if (o->busy)
 		ob_reply(o, &r);
 	if (o->data_full)
@@ -1035,6 +1065,34 @@ cache_remove(struct outbound_env *env, struct conn *c)
 	}
 }
 
+/* Closes a session nobody owns (QUIT without waiting for the 221 if
+ * quit) and frees its destination slot. */
+static void
+conn_close(struct outbound_env *env, struct conn *c, bool quit)
+{
+	char domain[DANEGATE_NAME_MAX];
+	bool held = c->holds_slot;
+
+	if (quit) {
+		char err[64];
+
+		conn_command(c, "QUIT");
+		(void)conn_flush(c, err, sizeof(err));
+	}
+	copy_str(domain, sizeof(domain), c->domain);
+	conn_free(c);
+	if (held)
+		slot_release(env, domain);
+}
+
+/* Closes a kept session. */
+static void
+cache_close(struct outbound_env *env, struct conn *c, bool quit)
+{
+	cache_remove(env, c);
+	conn_close(env, c, quit);
+}
+
 /* A cached session woke up: the idle time is over, or the server said
  * something (421, or it closed): either way it goes. */
 static void
@@ -1043,46 +1101,21 @@ cache_io_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)fd;
-	(void)what;
-	cache_remove(c->env, c);
-	if (what & EV_TIMEOUT) {
-		char err[64];
-
-		/* QUIT without waiting for the 221 */
-		conn_command(c, "QUIT");
-		(void)conn_flush(c, err, sizeof(err));
-	}
-	conn_free(c);
+	cache_close(c->env, c, (what & EV_TIMEOUT) != 0);
 }
 
-/* Keeps c for the next transaction under the same key, or closes it. */
+static void slot_kick_domain(struct outbound_env *env, const char *domain);
+
+/* Keeps c for the next transaction under the same key (a transaction
+ * waiting for its destination gets it at once), or closes it. */
 static void
 cache_put(struct outbound_env *env, struct conn *c)
 {
-	char err[64];
+	char domain[DANEGATE_NAME_MAX];
 
 	if (env->no_reuse || !c->verified || c->generation != env->generation) {
-		conn_command(c, "QUIT");
-		(void)conn_flush(c, err, sizeof(err));
-		conn_free(c);
+		conn_close(env, c, true);
 		return;
-	}
-	if (env->n_cache >= env->reuse_max) {
-		/* the oldest goes: the list's tail */
-		struct conn **p = &env->cache;
-
-		while ((*p)->next != NULL)
-			p = &(*p)->next;
-		c->next = NULL;
-		{
-			struct conn *old = *p;
-
-			*p = NULL;
-			env->n_cache--;
-			conn_command(old, "QUIT");
-			(void)conn_flush(old, err, sizeof(err));
-			conn_free(old);
-		}
 	}
 	c->owner = NULL;
 	event_del(c->ev_write);
@@ -1092,6 +1125,16 @@ cache_put(struct outbound_env *env, struct conn *c)
 	env->n_cache++;
 	event_add(c->ev_read, NULL);
 	conn_timer(c, env->reuse_idle_ms);
+	copy_str(domain, sizeof(domain), c->domain);
+	slot_kick_domain(env, domain);
+	while (env->n_cache > env->reuse_max && env->cache != NULL) {
+		/* the oldest goes: the list's tail */
+		struct conn *old = env->cache;
+
+		while (old->next != NULL)
+			old = old->next;
+		cache_close(env, old, true);
+	}
 }
 
 static struct conn *
@@ -1107,6 +1150,227 @@ cache_take(struct outbound_env *env, const char *key)
 		}
 	}
 	return NULL;
+}
+
+/* ---- per-destination concurrency ------------------------------------------ */
+
+/*
+ * At most dest_limit connections per destination domain (Postfix's
+ * default_destination_concurrency_limit): a receiver allows one client
+ * address only so many (Postfix: smtpd_client_connection_count_limit 50,
+ * its smtpd process limit 100; others answer 421). A connection counts
+ * from the transaction's lookup until it is closed, also while it is
+ * kept for reuse. A transaction beyond the limit waits (FIFO, at most
+ * dest_wait_ms) for a kept session under its own policy, or for room; a
+ * session that ends a transaction goes straight to the first waiter.
+ */
+
+static struct dest_slot *
+slot_find(struct outbound_env *env, const char *domain, bool create)
+{
+	struct dest_slot *ds;
+
+	for (ds = env->dests; ds != NULL; ds = ds->next)
+		if (strcasecmp(ds->domain, domain) == 0)
+			return ds;
+	if (!create || (ds = calloc(1, sizeof(*ds))) == NULL)
+		return NULL;
+	copy_str(ds->domain, sizeof(ds->domain), domain);
+	ds->next = env->dests;
+	env->dests = ds;
+	return ds;
+}
+
+/* Frees a slot nobody uses. */
+static void
+slot_gc(struct outbound_env *env, struct dest_slot *ds)
+{
+	if (ds->n != 0 || ds->wait_head != NULL || ds->kicking)
+		return;
+	for (struct dest_slot **p = &env->dests; *p != NULL; p = &(*p)->next) {
+		if (*p == ds) {
+			*p = ds->next;
+			free(ds);
+			return;
+		}
+	}
+}
+
+static void
+slot_unwait(struct dest_slot *ds, struct outbound *o)
+{
+	struct outbound *prev = NULL;
+
+	for (struct outbound *w = ds->wait_head; w != NULL; w = w->wait_next) {
+		if (w == o) {
+			if (prev == NULL)
+				ds->wait_head = w->wait_next;
+			else
+				prev->wait_next = w->wait_next;
+			if (ds->wait_tail == o)
+				ds->wait_tail = prev;
+			break;
+		}
+		prev = w;
+	}
+	o->wait_next = NULL;
+	o->waiting = false;
+	if (o->ev_wait != NULL)
+		event_del(o->ev_wait);
+}
+
+/* A kept session to o's destination, under o's policy: RSET, then MAIL
+ * FROM (ob_run, from the loop). */
+static void
+ob_resume(struct outbound *o, struct conn *c)
+{
+	o->env->stats.reused++;
+	c->owner = o;
+	o->c = c;
+	conn_command(c, "RSET");
+	conn_timer(c, o->env->t.mail_ms);
+	o->state = OB_RSET;
+	/* run from the loop: the reply must not come inside */
+	event_active(c->ev_write, EV_WRITE, 0);
+}
+
+static int ob_start_lookup(struct outbound *o);
+
+/* Gives the waiting transactions what is free: a kept session under
+ * their policy, or room for a connection (closing a kept session under
+ * another policy to make it). */
+static void
+slot_kick(struct outbound_env *env, struct dest_slot *ds)
+{
+	if (ds->kicking)
+		return;		/* the loop below goes on */
+	ds->kicking = true;
+	while (ds->wait_head != NULL) {
+		struct outbound *w = ds->wait_head;
+		char key[DANEGATE_NAME_MAX + 32];
+		struct conn *c;
+
+		ob_cache_key(w, key, sizeof(key));
+		if (!env->no_reuse && (c = cache_take(env, key)) != NULL) {
+			slot_unwait(ds, w);
+			w->holds_slot = c->holds_slot;
+			c->holds_slot = false;
+			ob_resume(w, c);
+			continue;
+		}
+		if (ds->n < env->dest_limit) {
+			slot_unwait(ds, w);
+			ds->n++;
+			w->holds_slot = true;
+			if (ob_start_lookup(w) != 0) {
+				ob_set_fail(w, 451, "4.3.0", DANEGATE_R_NONE,
+				    "out of memory");
+				ob_die(w);
+			}
+			continue;
+		}
+		c = NULL;
+		for (struct conn *k = env->cache; k != NULL; k = k->next)
+			if (k->holds_slot &&
+			    strcasecmp(k->domain, ds->domain) == 0)
+				c = k;	/* the oldest */
+		if (c == NULL)
+			break;
+		/* ds->kicking: cache_close()'s release only counts down */
+		cache_close(env, c, true);
+	}
+	ds->kicking = false;
+	slot_gc(env, ds);
+}
+
+static void
+slot_kick_domain(struct outbound_env *env, const char *domain)
+{
+	struct dest_slot *ds = slot_find(env, domain, false);
+
+	if (ds != NULL && ds->wait_head != NULL)
+		slot_kick(env, ds);
+}
+
+/* A connection to domain is gone. */
+static void
+slot_release(struct outbound_env *env, const char *domain)
+{
+	struct dest_slot *ds = slot_find(env, domain, false);
+
+	if (ds == NULL)
+		return;
+	if (ds->n > 0)
+		ds->n--;
+	slot_kick(env, ds);
+}
+
+static void
+ob_slot_release(struct outbound *o)
+{
+	if (!o->holds_slot)
+		return;
+	o->holds_slot = false;
+	slot_release(o->env, o->domain);
+}
+
+/* Waited dest_wait_ms for a connection: 4xx, the client tries later. */
+static void
+ob_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct outbound *o = arg;
+	struct dest_slot *ds = slot_find(o->env, o->domain, false);
+
+	(void)fd;
+	(void)what;
+	if (ds != NULL) {
+		slot_unwait(ds, o);
+		slot_gc(o->env, ds);
+	}
+	o->env->stats.wait_timeouts++;
+	ob_set_fail(o, 451, "4.4.5", DANEGATE_R_NONE, "%u connections to %s "
+	    "in use (destination-concurrency-limit), none free within %u s",
+	    o->env->dest_limit, o->domain, o->env->dest_wait_ms / 1000);
+	ob_die(o);
+}
+
+/*
+ * Counts a connection for o's destination, or queues o until there is
+ * room. Returns 1 (counted), 0 (queued: slot_kick() starts it, or
+ * ob_wait_cb() fails it) or DANEGATE_E_NOMEM.
+ */
+static int
+slot_acquire(struct outbound *o)
+{
+	struct outbound_env *env = o->env;
+	struct dest_slot *ds = slot_find(env, o->domain, true);
+	struct timeval tv;
+
+	if (ds == NULL)
+		return DANEGATE_E_NOMEM;
+	if (ds->n < env->dest_limit && ds->wait_head == NULL) {
+		ds->n++;
+		o->holds_slot = true;
+		return 1;
+	}
+	if (o->ev_wait == NULL &&
+	    (o->ev_wait = evtimer_new(env->base, ob_wait_cb, o)) == NULL) {
+		slot_gc(env, ds);
+		return DANEGATE_E_NOMEM;
+	}
+	o->waiting = true;
+	o->wait_next = NULL;
+	if (ds->wait_tail != NULL)
+		ds->wait_tail->wait_next = o;
+	else
+		ds->wait_head = o;
+	ds->wait_tail = o;
+	ms_to_tv(env->dest_wait_ms, &tv);
+	event_add(o->ev_wait, &tv);
+	env->stats.waited++;
+	/* a kept session under another policy may make room */
+	slot_kick(env, ds);
+	return 0;
 }
 
 /* ---- TLS session resumption ---------------------------------------------- */
@@ -1616,6 +1880,7 @@ ob_connect(struct outbound *o)
 	snprintf(c->relay, sizeof(c->relay), "%s[%s]:%u", c->host, c->addr,
 	    (unsigned)o->port);
 	ob_cache_key(o, c->key, sizeof(c->key));
+	copy_str(c->domain, sizeof(c->domain), o->domain);
 	c->fd = socket(o->address->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
@@ -2847,6 +3112,10 @@ outbound_env_new(const struct outbound_env_options *opts,
 	env->reuse_idle_ms = opts->reuse_idle_ms != 0 ? opts->reuse_idle_ms :
 	    OB_REUSE_IDLE_DEFAULT;
 	env->no_reuse = opts->no_reuse;
+	env->dest_limit = opts->dest_limit != 0 ? opts->dest_limit :
+	    OB_DEST_LIMIT_DEFAULT;
+	env->dest_wait_ms = opts->dest_wait_ms != 0 ? opts->dest_wait_ms :
+	    OB_DEST_WAIT_DEFAULT;
 	rc = gnutls_certificate_allocate_credentials(&env->cred);
 	if (rc >= 0) {
 		if (opts->ca_file != NULL)
@@ -2903,12 +3172,8 @@ outbound_env_set_policies(struct outbound_env *env,
 	env->policies = policies;
 	env->exemptions = exemptions;
 	env->generation++;
-	while (env->cache != NULL) {
-		struct conn *c = env->cache;
-
-		cache_remove(env, c);
-		conn_free(c);
-	}
+	while (env->cache != NULL)
+		cache_close(env, env->cache, false);
 }
 
 void
@@ -2940,14 +3205,13 @@ outbound_env_free(struct outbound_env *env)
 {
 	if (env == NULL)
 		return;
-	while (env->cache != NULL) {
-		struct conn *c = env->cache;
-		char err[64];
+	while (env->cache != NULL)
+		cache_close(env, env->cache, true);
+	while (env->dests != NULL) {
+		struct dest_slot *ds = env->dests;
 
-		cache_remove(env, c);
-		conn_command(c, "QUIT");
-		(void)conn_flush(c, err, sizeof(err));
-		conn_free(c);
+		env->dests = ds->next;
+		free(ds);
 	}
 	for (unsigned i = 0; i < env->n_tickets; i++)
 		gnutls_free(env->tickets[i].data.data);
@@ -3093,18 +3357,18 @@ outbound_open(struct outbound_env *env, const char *domain,
 	ob_cache_key(o, key, sizeof(key));
 	if (!env->no_reuse && !o->routed &&
 	    (c = cache_take(env, key)) != NULL) {
-		/* a verified session to this destination, same policy */
-		env->stats.reused++;
-		c->owner = o;
-		o->c = c;
-		conn_command(c, "RSET");
-		conn_timer(c, env->t.mail_ms);
-		o->state = OB_RSET;
-		/* run from the loop: the reply must not come inside */
-		event_active(c->ev_write, EV_WRITE, 0);
+		/* a verified session to this destination, same policy: its
+		 * connection is now the transaction's */
+		o->holds_slot = c->holds_slot;
+		c->holds_slot = false;
+		ob_resume(o, c);
 		return o;
 	}
-	if ((rc = ob_start_lookup(o)) != 0) {
+	o->state = OB_LOOKUP;
+	/* a route's smarthost is not a destination domain: no slot */
+	if ((rc = o->routed ? 1 : slot_acquire(o)) == 0)
+		return o;	/* waits for its destination */
+	if (rc < 0 || (rc = ob_start_lookup(o)) != 0) {
 		outbound_free(o);
 		goto fail;
 	}
@@ -3254,6 +3518,14 @@ outbound_free(struct outbound *o)
 	token_wait_cancel(o->twait);
 	oauth2_secret_free(o->token);
 	oauth2_secret_free(o->password);
+	if (o->waiting) {
+		struct dest_slot *ds = slot_find(o->env, o->domain, false);
+
+		if (ds != NULL) {
+			slot_unwait(ds, o);
+			slot_gc(o->env, ds);
+		}
+	}
 	if (o->c != NULL) {
 		struct conn *c = o->c;
 
@@ -3264,11 +3536,18 @@ outbound_free(struct outbound *o)
 		 * never a route's: its AUTH was for a token that may have
 		 * expired or been revoked since */
 		if (!o->routed && (o->state == OB_DONE ||
-		    (o->state == OB_IDLE && c->out_len == c->out_pos)))
+		    (o->state == OB_IDLE && c->out_len == c->out_pos))) {
+			/* its connection's count goes with it */
+			c->holds_slot = o->holds_slot;
+			o->holds_slot = false;
 			cache_put(o->env, c);
-		else
+		} else {
 			conn_free(c);
+		}
 	}
+	ob_slot_release(o);
+	if (o->ev_wait != NULL)
+		event_free(o->ev_wait);
 	if (o->ev_reply != NULL)
 		event_free(o->ev_reply);
 	if (o->ev_drain != NULL)

@@ -100,6 +100,12 @@ struct outbound_env_options {
 					 * no_reuse */
 	unsigned reuse_idle_ms;		/* kept that long; 0: 10 s */
 	bool no_reuse;
+	unsigned dest_limit;		/* connections per destination domain
+					 * (open, being set up or kept); a
+					 * transaction beyond it waits for a
+					 * session to free up; 0: 20 */
+	unsigned dest_wait_ms;		/* ... at most that long, then 451
+					 * 4.4.5; 0: 60 s */
 	const char *sts_cache_dir;	/* MTA-STS policies kept there across
 					 * restarts; NULL: in memory only */
 	struct tlsrpt *tlsrpt;		/* RFC 8460 counts, borrowed; NULL:
@@ -180,6 +186,9 @@ struct outbound_stats {
 	unsigned long sessions;		/* TCP connections made */
 	unsigned long reused;		/* transactions on a cached session */
 	unsigned long resumed;		/* TLS sessions resumed */
+	unsigned long waited;		/* transactions that waited for a
+					 * connection (dest_limit) */
+	unsigned long wait_timeouts;	/* ... and got 451 4.4.5 */
 	unsigned long sent, deferred, bounced;	/* per recipient, logged */
 	/* the relay's own failures (not the remote's replies), by the
 	 * reason in their text: RFC 8460 result types and the rest */
@@ -268,7 +277,9 @@ struct outbound;
  * returns at once: looks up the destination (danegate_destination_lookup
  * _async), applies the policy, connects to the MX addresses in order (or
  * takes a cached session), EHLO, STARTTLS, the TLS verdict, then MAIL
- * FROM. cb->on_reply follows once with the remote's reply to MAIL FROM or
+ * FROM. With dest_limit connections to domain already counted it first
+ * waits (FIFO) for one to be handed over or closed, at most
+ * dest_wait_ms, then answers 451 4.4.5. cb->on_reply follows once with the remote's reply to MAIL FROM or
  * the relay's 4xx/5xx. Returns NULL (nothing will call back) only when
  * memory runs out or an argument is invalid; *err says which if err is not
  * NULL. The outbound is the caller's until outbound_free().

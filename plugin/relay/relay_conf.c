@@ -353,6 +353,12 @@ static const struct key relay_keys[] = {
 	{ "max-recipients", K_UINT, F(max_recipients), 100, 100000, NULL },
 	{ "max-domains", K_UINT, F(max_domains), 1, 1000, NULL },
 	{ "remote-port", K_UINT, F(remote_port), 1, 65535, NULL },
+	/* Postfix's default_destination_concurrency_limit is 20; the wait
+	 * ends well before the client's 5-minute RCPT timeout (RFC 5321
+	 * §4.5.3.2.3) */
+	{ "destination-concurrency-limit", K_UINT, F(dest_limit), 1, 1000,
+	    NULL },
+	{ "destination-concurrency-wait", K_UINT, F(dest_wait), 1, 240, NULL },
 	/* TLS reporting (RFC 8460): counts and the daily reports */
 	{ "tlsrpt-state-file", K_STR, F(tlsrpt_state_file), 0, 0, NULL },
 	{ "tlsrpt-organization", K_STR, F(tlsrpt_organization), 0, 0, NULL },
@@ -922,6 +928,8 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	ctx.conf->max_sessions = 1000;
 	ctx.conf->max_recipients = 1000;
 	ctx.conf->max_domains = 50;
+	ctx.conf->dest_limit = 20;
+	ctx.conf->dest_wait = 60;
 	ctx.conf->tlsrpt_interval = 86400;
 	ctx.conf->tlsrpt_max_delay = 3600;
 	ctx.conf->tlsrpt_timeout = 60;

@@ -143,6 +143,8 @@ struct relay_conf {
 	unsigned max_recipients;	/* per transaction */
 	unsigned max_domains;		/* LMTP: destinations per transaction */
 	uint16_t remote_port;		/* tests: the MX port; 0: 25 */
+	unsigned dest_limit;		/* connections per destination */
+	unsigned dest_wait;		/* s a transaction waits for one */
 	/* TLS reporting (RFC 8460; tlsrpt_send.h): off without a state file */
 	char *tlsrpt_state_file;
 	char *tlsrpt_organization;	/* organization-name; NULL: hostname */
