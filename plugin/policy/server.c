@@ -876,10 +876,12 @@ sts_log(void *arg, const char *msg)
  * only, said once; a configured one must work. NULL (logged) on failure.
  */
 static struct sts *
-sts_for(struct danegate_resolver *r, const struct policy_conf *conf)
+sts_for(struct danegate_resolver *r, const struct policy_conf *conf,
+    bool reload)
 {
 	struct sts_options so = { 0 };
 	struct sts *sts = NULL;
+	struct stat st;
 	char why[512];
 	int rc;
 
@@ -888,6 +890,18 @@ sts_for(struct danegate_resolver *r, const struct policy_conf *conf)
 	so.ipv4 = so.ipv6 = true;
 	so.cache.dir = conf->sts_cache_dir[0] ? conf->sts_cache_dir : NULL;
 	so.cache.log = sts_log;
+	/* after the privilege drop (seccomp allows no mkdir(2)) only a
+	 * directory that exists can be used */
+	if (reload && so.cache.dir != NULL && stat(so.cache.dir, &st) != 0) {
+		if (conf->sts_cache_dir_set) {
+			log_err("sts-cache-dir: %s does not exist (made only "
+			    "at start-up)", so.cache.dir);
+			return NULL;
+		}
+		log_warnx("MTA-STS policies kept in memory only: %s does not "
+		    "exist (set sts-cache-dir:)", so.cache.dir);
+		so.cache.dir = NULL;
+	}
 	rc = sts_new(r, &so, &sts, why, sizeof(why));
 	if (rc == DANEGATE_E_INVALID && so.cache.dir != NULL &&
 	    !conf->sts_cache_dir_set) {
@@ -927,7 +941,7 @@ policy_server_new(struct event_base *base, struct policy_conf *conf)
 	if (s->answers == NULL)
 		fatal("calloc");
 	if ((s->resolver = resolver_for(base, conf)) == NULL ||
-	    (s->sts = sts_for(s->resolver, conf)) == NULL) {
+	    (s->sts = sts_for(s->resolver, conf, false)) == NULL) {
 		policy_server_free(s);
 		return NULL;
 	}
@@ -1037,7 +1051,7 @@ policy_server_reload(struct policy_server *s, struct policy_conf *conf)
 		return -1;
 	}
 	r = resolver_for(s->base, conf);
-	if (r == NULL || (sts = sts_for(r, conf)) == NULL) {
+	if (r == NULL || (sts = sts_for(r, conf, true)) == NULL) {
 		danegate_resolver_free(r);
 		policy_conf_free(conf);
 		return -1;
