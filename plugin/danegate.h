@@ -294,6 +294,11 @@ struct danegate_destination {
 					 * is not deferred; DEFER if all are */
 	enum danegate_reason reason;
 	char why[256];
+	uint32_t ttl;			/* seconds this decision may be kept:
+					 * the smallest TTL of the DNS answers
+					 * it rests on (MX, A/AAAA, CNAME,
+					 * TLSA; a denial's from its SOA); 0
+					 * if one of them failed */
 };
 
 /*

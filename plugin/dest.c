@@ -132,8 +132,11 @@ struct eval {
 	void *arg;
 	uint16_t port;
 	bool pending;
+	uint32_t ttl;			/* the smallest of the answers' */
 };
 
+/* Every answer the decision reads is one it rests on: its TTL bounds the
+ * destination's. */
 static const struct lookup_answer *
 eval_get(struct eval *e, const char *name, uint16_t type)
 {
@@ -141,6 +144,8 @@ eval_get(struct eval *e, const char *name, uint16_t type)
 
 	if (a == NULL)
 		e->pending = true;
+	else if (a->ttl < e->ttl)
+		e->ttl = a->ttl;
 	return a;
 }
 
@@ -662,7 +667,7 @@ int
 dest_evaluate(const char *domain, uint16_t port, bool host_only,
     dest_get_fn *get, void *arg, struct danegate_destination **out)
 {
-	struct eval e = { get, arg, port, false };
+	struct eval e = { get, arg, port, false, UINT32_MAX };
 	struct danegate_destination *d;
 	const struct lookup_answer *mx;
 	size_t dropped = 0;
@@ -698,6 +703,7 @@ dest_evaluate(const char *domain, uint16_t port, bool host_only,
 		if ((rc = dest_mx(d, mx, &decided, &dropped)) != 0)
 			goto fail;
 		if (decided) {
+			d->ttl = e.ttl;
 			*out = d;
 			return 0;
 		}
@@ -723,6 +729,8 @@ dest_evaluate(const char *domain, uint16_t port, bool host_only,
 		goto fail;
 	}
 	dest_summarise(d, dropped);
+	d->ttl = e.ttl == UINT32_MAX ? 0 : e.ttl;	/* host_only, no address
+							 * lookup: impossible */
 	*out = d;
 	return 0;
 fail:

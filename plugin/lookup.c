@@ -40,6 +40,7 @@ struct pkt_rr {
 	uint8_t owner[DNS_MAX_NAME];
 	size_t owner_len;
 	uint16_t type, class;
+	uint32_t ttl;			/* RFC 2181 §8: top bit set is 0 */
 	size_t rdata_pos;		/* offset in the packet */
 	uint16_t rdlen;
 };
@@ -51,7 +52,9 @@ pkt_read_rr(struct wire *w, struct pkt_rr *rr)
 		return -1;
 	rr->type = wire_u16(w);
 	rr->class = wire_u16(w);
-	(void)wire_u32(w);		/* TTL */
+	rr->ttl = wire_u32(w);
+	if (rr->ttl > 0x7fffffffu)
+		rr->ttl = 0;
 	rr->rdlen = wire_u16(w);
 	rr->rdata_pos = w->pos;
 	wire_skip(w, rr->rdlen);
@@ -90,6 +93,51 @@ pkt_copy_rdata(const uint8_t *pkt, const struct pkt_rr *rr,
 	return 0;
 }
 
+static void
+ttl_min(struct lookup_answer *a, uint32_t ttl)
+{
+	if (ttl < a->ttl)
+		a->ttl = ttl;
+}
+
+/*
+ * A denial's TTL (RFC 2308 §5): the SOA record of the authority section,
+ * the smaller of its TTL and its MINIMUM field. w is just past the answer
+ * section. No SOA: 0 (RFC 2308 §5: not cached).
+ */
+static int
+pkt_negative_ttl(struct lookup_answer *a, const uint8_t *pkt,
+    struct wire *w, uint16_t nscount)
+{
+	struct pkt_rr rr;
+
+	for (unsigned i = 0; i < nscount; i++) {
+		uint8_t name[DNS_MAX_NAME];
+		size_t name_len;
+		struct wire t;
+		uint32_t minimum;
+
+		if (pkt_read_rr(w, &rr) != 0)
+			return -1;
+		if (rr.type != DNS_TYPE_SOA || rr.class != 1)
+			continue;
+		wire_init(&t, pkt, rr.rdata_pos + rr.rdlen);
+		wire_seek(&t, rr.rdata_pos);
+		if (pkt_read_name(&t, name, &name_len) != 0 ||
+		    pkt_read_name(&t, name, &name_len) != 0)
+			return -1;
+		wire_skip(&t, 16);	/* serial, refresh, retry, expire */
+		minimum = wire_u32(&t);
+		if (!wire_ok(&t))
+			return -1;
+		ttl_min(a, rr.ttl);
+		ttl_min(a, minimum > 0x7fffffffu ? 0 : minimum);
+		return 0;
+	}
+	a->ttl = 0;
+	return 0;
+}
+
 /*
  * Fills a's records and canonname from the answer section: follows the
  * CNAME chain from the question name, then keeps the records of the
@@ -100,7 +148,7 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 {
 	uint8_t qname[DNS_MAX_NAME], cur[DNS_MAX_NAME];
 	size_t qname_len, cur_len, ans_pos, n = 0, k = 0;
-	uint16_t qdcount, ancount, qtype;
+	uint16_t qdcount, ancount, nscount, qtype;
 	struct pkt_rr rr;
 	struct wire w;
 	unsigned hops;
@@ -109,7 +157,8 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 	wire_skip(&w, 4);		/* id, flags */
 	qdcount = wire_u16(&w);
 	ancount = wire_u16(&w);
-	wire_skip(&w, 4);		/* nscount, arcount */
+	nscount = wire_u16(&w);
+	wire_skip(&w, 2);		/* arcount */
 	if (!wire_ok(&w) || qdcount != 1)
 		return -1;
 	if (pkt_read_name(&w, qname, &qname_len) != 0)
@@ -119,6 +168,7 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 	if (!wire_ok(&w) || qtype != a->type)
 		return -1;
 	ans_pos = w.pos;
+	a->ttl = UINT32_MAX;
 	memcpy(cur, qname, qname_len);
 	cur_len = qname_len;
 
@@ -138,6 +188,7 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 			wire_seek(&t, rr.rdata_pos);
 			if (pkt_read_name(&t, cur, &cur_len) != 0)
 				return -1;
+			ttl_min(a, rr.ttl);	/* the chain is data used */
 			found = true;
 		}
 		if (!found)
@@ -159,6 +210,7 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 			if (rr.type != a->type || rr.class != 1 ||
 			    !dname_equal(rr.owner, rr.owner_len, cur, cur_len))
 				continue;
+			ttl_min(a, rr.ttl);
 			if (pass == 0)
 				n++;
 			else if (pkt_copy_rdata(pkt, &rr,
@@ -168,8 +220,8 @@ pkt_parse_answer(struct lookup_answer *a, const uint8_t *pkt, size_t len)
 				return -1;
 		}
 		if (pass == 0) {
-			if (n == 0)
-				break;
+			if (n == 0)	/* w is past the answer section */
+				return pkt_negative_ttl(a, pkt, &w, nscount);
 			if ((a->rrs = calloc(n, sizeof(*a->rrs))) == NULL)
 				return -1;
 		}
@@ -213,6 +265,7 @@ lookup_answer_from_packet(struct lookup_answer *a, const char *name,
 	}
 	if (pkt_parse_answer(a, pkt, len) != 0) {
 		lookup_answer_clear(a);
+		a->ttl = 0;
 		a->canonname[0] = '\0';
 		snprintf(a->why, sizeof(a->why), "malformed answer (%zu bytes)",
 		    len);

@@ -50,6 +50,13 @@ struct lookup_answer {
 	struct lookup_rr *rrs;		/* of the queried type, owner =
 					 * the end of the CNAME chain */
 	size_t n_rrs;
+	uint32_t ttl;			/* seconds the answer may be reused:
+					 * the smallest TTL of the CNAME
+					 * chain and the records; for NXDOMAIN
+					 * or NODATA the SOA's (RFC 2308 §5:
+					 * min of its TTL and MINIMUM, 0
+					 * without SOA); 0 for bogus and
+					 * indeterminate answers */
 };
 
 void lookup_answer_clear(struct lookup_answer *a);

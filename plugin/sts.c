@@ -42,6 +42,8 @@ struct sts_query {
 	bool orphan;			/* s was freed during a DNS lookup */
 	char domain[DANEGATE_NAME_MAX];
 	char id[STS_ID_MAX];
+	enum danegate_dnssec txt_state;	/* the TXT lookup's, for answers */
+	uint32_t txt_ttl;
 	int dns_pending;
 	char address[INET6_ADDRSTRLEN];
 	bool address_v6;
@@ -80,8 +82,13 @@ query_finish(struct sts_query *q, const struct sts_answer *ans)
 	sts_fn *cb = q->cb;
 
 	q->cb = NULL;
-	if (cb != NULL && ans != NULL)
-		cb(q->arg, ans);
+	if (cb != NULL && ans != NULL) {
+		struct sts_answer a = *ans;
+
+		a.txt_state = q->txt_state;
+		a.txt_ttl = q->txt_ttl;
+		cb(q->arg, &a);
+	}
 	q->finished = true;
 	if (!q->starting)
 		query_free(q);
@@ -98,6 +105,7 @@ answer_from_entry(struct sts_answer *a, const struct sts_cache_entry *e)
 	a->state = STS_POLICY;
 	a->policy = e->policy;
 	a->cached = true;
+	a->expires = e->expires;
 	snprintf(a->id, sizeof(a->id), "%s", e->id);
 }
 
@@ -266,6 +274,8 @@ on_txt(void *arg, struct lookup_answer *ans)
 		free(q);
 		return;
 	}
+	q->txt_state = ans->state;
+	q->txt_ttl = ans->ttl;
 	if (ans->state == DANEGATE_SECURE || ans->state == DANEGATE_INSECURE) {
 		char *recs[64] = { NULL };
 		size_t n = 0;
@@ -295,6 +305,8 @@ on_txt(void *arg, struct lookup_answer *ans)
 		/* the caller goes on with the cached policy; the refresh
 		 * carries on without it */
 		answer_from_entry(&a, e);
+		a.txt_state = q->txt_state;
+		a.txt_ttl = q->txt_ttl;
 		q->cb = NULL;
 		if (cb != NULL)
 			cb(q->arg, &a);

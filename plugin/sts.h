@@ -21,6 +21,8 @@
 #define DANEGATE_STS_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "mta_sts.h"
 #include "sts_cache.h"
@@ -46,6 +48,12 @@ struct sts_answer {
 	struct mta_sts_policy policy;	/* STS_POLICY */
 	char id[STS_ID_MAX];
 	bool cached;			/* answered from the cache */
+	time_t expires;			/* STS_POLICY: when it ends (fetched
+					 * + max_age) */
+	/* the _mta-sts TXT lookup: its state and TTL (0 when it failed),
+	 * for callers that keep what they decided from this answer */
+	enum danegate_dnssec txt_state;
+	uint32_t txt_ttl;
 	/* STS_FAILED, or STS_POLICY from the cache after a failed refresh: */
 	enum danegate_reason reason;	/* an sts-* result type */
 	char error[256];

@@ -419,6 +419,7 @@ sts_cache_open(const struct sts_cache_options *opts, time_t now,
 	struct sts_cache *c;
 	DIR *d;
 	struct dirent *de;
+	struct stat st;
 
 	*out = NULL;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -432,7 +433,10 @@ sts_cache_open(const struct sts_cache_options *opts, time_t now,
 			free(c);
 			return DANEGATE_E_NOMEM;
 		}
-		if (mkdir(c->dir, 0700) != 0 && errno != EEXIST) {
+		/* mkdir only when missing: a sandboxed caller reopening
+		 * its directory may not be allowed mkdir(2) */
+		if (stat(c->dir, &st) != 0 && mkdir(c->dir, 0700) != 0 &&
+		    errno != EEXIST) {
 			snprintf(why, whylen, "%s: %s", c->dir, strerror(errno));
 			sts_cache_free(c);
 			return DANEGATE_E_INVALID;

@@ -41,7 +41,8 @@
 
 #define STS_CACHE_RETRY 300		/* seconds between failed fetches */
 #define STS_CACHE_REFRESH_AHEAD 86400	/* at most: refresh this early */
-#define STS_ID_MAX 64			/* RFC 8461 §3.1: 1*32 alnum */
+#define STS_ID_MAX 64
+#define STS_CACHE_DIR_DEFAULT "/var/lib/danegate/sts" /* sts-cache-dir: */			/* RFC 8461 §3.1: 1*32 alnum */
 
 struct sts_cache;
 

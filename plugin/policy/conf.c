@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "acl.h"
 #include "cfgfile.h"
+#include "sts_cache.h"
 #include "log.h"
 #include "conf.h"
 
@@ -76,6 +78,7 @@ conf_defaults(void)
 	(void)acl_add(c->acl, "::1", ACL_ALLOW, NULL, 0);
 	c->policy_map = xstrdup("policy");
 	c->tlsrpt_map = xstrdup("tlsrpt");
+	c->sts_cache_dir = xstrdup(STS_CACHE_DIR_DEFAULT);
 	c->cache_ttl = 60;
 	c->cache_max = 100000;
 	c->timeout_ms = 5000;
@@ -208,6 +211,21 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 			    "deliver or temp", e->file, e->line, v);
 			return -1;
 		}
+	} else if (strcmp(e->key, "sts-cache-dir") == 0) {
+		struct stat st;
+
+		/* the relay's syntax: an absolute directory, or none */
+		c->sts_cache_dir_set = true;
+		if (strcmp(v, "none") == 0) {
+			set_str(&c->sts_cache_dir, "");
+			return 0;
+		}
+		if (v[0] != '/' || (stat(v, &st) == 0 && !S_ISDIR(st.st_mode))) {
+			log_err("%s:%u: sts-cache-dir: '%s' is not an absolute "
+			    "directory path (or none)", e->file, e->line, v);
+			return -1;
+		}
+		set_str(&c->sts_cache_dir, v);
 	} else if (strcmp(e->key, "verbosity") == 0) {
 		if (!parse_uint(v, 10, 3, &u)) {
 			log_err("%s:%u: verbosity: '%s' is not 0..3", e->file,
@@ -286,6 +304,7 @@ policy_conf_free(struct policy_conf *c)
 		return;
 	for (size_t i = 0; i < c->n_listen; i++)
 		free(c->listen[i]);
+	free(c->sts_cache_dir);
 	free(c->socket_owner);
 	free(c->socket_group);
 	free(c->resolver);

@@ -15,6 +15,7 @@
  *         username: danegate-policy
  *         cache-ttl: 60
  *         sts-fetch-failure: deliver                # or temp
+ *         sts-cache-dir: /var/lib/danegate/sts      # or none (memory)
  *         control-interface: /run/danegate-policy/control  # danegate-control
  *         prometheus-interface: 127.0.0.1@9167      # GET /metrics
  *         access-control: 10.0.0.0/8 allow          # /metrics; loopback allowed
@@ -73,6 +74,10 @@ struct policy_conf {
 	unsigned timeout_ms;		/* per DNS lookup */
 	unsigned sts_timeout_ms;	/* per policy fetch */
 	bool sts_fail_temp;		/* sts-fetch-failure: temp */
+	char *sts_cache_dir;		/* MTA-STS policies on disk, the
+					 * relay's default; "" = memory */
+	bool sts_cache_dir_set;		/* given (else a missing default
+					 * means memory only) */
 	int verbosity;
 };
 

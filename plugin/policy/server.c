@@ -6,22 +6,23 @@
  * whether it is a domain to look up; the answer cache may hold the reply;
  * else the domain's lookup in flight is joined or started:
  * danegate_destination_lookup_async() on the loop, then verdict_decide(),
- * and where it needs MTA-STS, a job for the worker threads (the engine's
- * mta_sts_check() is blocking), whose result comes back through a pipe.
- * The reply of every waiting connection is then written and the answer
- * cached for cache-ttl seconds (TEMP answers are not cached).
+ * and where it needs MTA-STS, the engine's sts module (plugin/sts.h: its
+ * on-disk cache shared with the relay, RFC 8461 §3.3's rules, refresh
+ * ahead of expiry), on the same loop. The reply of every waiting
+ * connection is then written and the answer cached for cache-ttl seconds
+ * at most, and never longer than the smallest TTL of the DNS answers it
+ * came from nor the MTA-STS policy's max_age (TEMP answers are not
+ * cached).
  *
  * SECURITY: local clients' bytes go only into the bounded reader of each
  * connection; a connection holds one request at a time, at most
  * POLICY_CLIENTS_MAX connections are served. Lookups use the engine's
  * validating resolver; MTA-STS fetches are HTTPS with WebPKI (the
- * engine's). Worker threads share nothing with the loop but the job queue
- * (mutex) and the result pipe.
+ * engine's).
  *
  * Ownership: a struct lookup lives from its start until its last waiter
  * got the reply (a connection that goes away leaves the waiters' list);
- * a job handed to a worker belongs to the worker until it comes back
- * through the pipe.
+ * its MTA-STS query is cancelled when it goes away first.
  */
 #include "config.h"
 
@@ -30,7 +31,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,12 +52,12 @@
 #include "danegate.h"
 #include "log.h"
 #include "mta_sts.h"
+#include "sts.h"
 #include "socketmap.h"
 #include "verdict.h"
 #include "server.h"
 
 #define ANSWER_BUCKETS	65536u		/* power of two */
-#define STS_BUCKETS	1024u
 
 /* A cached answer: both maps' replies for one domain. */
 struct answer {
@@ -66,14 +66,6 @@ struct answer {
 	time_t expires;
 	enum verdict_status status[2];
 	char *text[2];
-};
-
-/* A cached MTA-STS policy (RFC 8461 section 5: valid for max_age). */
-struct sts_entry {
-	struct sts_entry *next;
-	char domain[DANEGATE_NAME_MAX];
-	time_t expires;
-	struct mta_sts_result result;
 };
 
 struct conn;
@@ -88,11 +80,11 @@ struct lookup {
 	struct danegate_destination *dest;
 	struct mta_sts_result sts;
 	bool sts_done;
+	struct sts_query *sts_q;	/* MTA-STS under way */
+	uint32_t sts_ttl;		/* the _mta-sts TXT's TTL */
+	time_t sts_expires;		/* the policy's end, 0: none */
 	unsigned generation;		/* resolver it was started on */
-	/* for the worker: a copy of the resolver settings */
-	struct lookup *next_job;
-	char *resolver, *anchor, *unbound_conf, *ca_file;
-	unsigned timeout_ms, sts_timeout_ms;
+	struct lookup *next_doomed;	/* lookups_abort() */
 };
 
 struct conn {
@@ -125,18 +117,8 @@ struct policy_server {
 	struct lookup *lookups;
 	struct answer **answers;
 	size_t n_answers;
-	struct sts_entry **sts_cache;
+	struct sts *sts;		/* the engine's MTA-STS, on resolver */
 	struct policy_stats stats;
-	/* workers */
-	pthread_t workers[POLICY_STS_WORKERS];
-	size_t n_workers;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	struct lookup *jobs, **jobs_tail;
-	size_t n_running;		/* workers past their start-up */
-	bool stopping;
-	int pipe_fd[2];
-	struct event *ev_pipe;
 };
 
 static uint32_t
@@ -206,14 +188,15 @@ cache_get(struct policy_server *s, const char *domain, time_t now)
 	return NULL;
 }
 
+/* Keeps the answer for ttl seconds (already bounded by the caller). */
 static void
 cache_put(struct policy_server *s, const char *domain,
-    const struct verdict v[2], time_t now)
+    const struct verdict v[2], time_t now, uint32_t ttl)
 {
 	uint32_t b = name_hash(domain) & (ANSWER_BUCKETS - 1);
 	struct answer *a;
 
-	if (s->conf->cache_ttl == 0 || s->conf->cache_max == 0)
+	if (ttl == 0 || s->conf->cache_max == 0)
 		return;
 	/* bounded: a full cache starts again rather than growing */
 	if (s->n_answers >= s->conf->cache_max) {
@@ -223,7 +206,7 @@ cache_put(struct policy_server *s, const char *domain,
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return;
 	snprintf(a->domain, sizeof(a->domain), "%s", domain);
-	a->expires = now + (time_t)s->conf->cache_ttl;
+	a->expires = now + (time_t)ttl;
 	for (int m = 0; m < 2; m++) {
 		a->status[m] = v[m].status;
 		a->text[m] = xstrdup(v[m].text);
@@ -231,55 +214,6 @@ cache_put(struct policy_server *s, const char *domain,
 	a->next = s->answers[b];
 	s->answers[b] = a;
 	s->n_answers++;
-}
-
-/* ---- the MTA-STS cache ---------------------------------------------------- */
-
-static const struct mta_sts_result *
-sts_cache_get(struct policy_server *s, const char *domain, time_t now)
-{
-	struct sts_entry *e = s->sts_cache[name_hash(domain) &
-	    (STS_BUCKETS - 1)];
-
-	for (; e != NULL; e = e->next)
-		if (strcmp(e->domain, domain) == 0 && e->expires > now)
-			return &e->result;
-	return NULL;
-}
-
-static void
-sts_cache_put(struct policy_server *s, const char *domain,
-    const struct mta_sts_result *r, time_t now)
-{
-	struct sts_entry **pp = &s->sts_cache[name_hash(domain) &
-	    (STS_BUCKETS - 1)], *e;
-
-	for (e = *pp; e != NULL; e = e->next)
-		if (strcmp(e->domain, domain) == 0)
-			break;
-	if (e == NULL) {
-		if ((e = calloc(1, sizeof(*e))) == NULL)
-			return;
-		snprintf(e->domain, sizeof(e->domain), "%s", domain);
-		e->next = *pp;
-		*pp = e;
-	}
-	e->result = *r;
-	e->expires = now + r->policy.max_age;
-}
-
-static void
-sts_cache_free(struct policy_server *s)
-{
-	for (size_t i = 0; i < STS_BUCKETS; i++) {
-		struct sts_entry *e = s->sts_cache[i], *next;
-
-		for (; e != NULL; e = next) {
-			next = e->next;
-			free(e);
-		}
-		s->sts_cache[i] = NULL;
-	}
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -354,11 +288,8 @@ conn_reply_verdict(struct conn *c, enum verdict_status st, const char *text)
 static void
 lookup_free(struct lookup *l)
 {
+	sts_query_cancel(l->sts_q);
 	danegate_destination_free(l->dest);
-	free(l->resolver);
-	free(l->anchor);
-	free(l->unbound_conf);
-	free(l->ca_file);
 	free(l);
 }
 
@@ -374,6 +305,31 @@ lookup_unlink(struct lookup *l)
 	l->prev = l->next = NULL;
 }
 
+/*
+ * How long the answer may be reused: cache-ttl, and never past the DNS
+ * data it came from (the destination's TTL, the _mta-sts TXT's) nor the
+ * MTA-STS policy's max_age.
+ */
+static uint32_t
+lookup_ttl(const struct lookup *l, time_t now)
+{
+	uint32_t ttl = l->s->conf->cache_ttl;
+
+	if (l->dest == NULL)
+		return 0;
+	if (l->dest->ttl < ttl)
+		ttl = l->dest->ttl;
+	if (l->sts_done) {
+		if (l->sts_ttl < ttl)
+			ttl = l->sts_ttl;
+		if (l->sts_expires != 0 && l->sts_expires - now <
+		    (time_t)ttl)
+			ttl = l->sts_expires > now ?
+			    (uint32_t)(l->sts_expires - now) : 0;
+	}
+	return ttl;
+}
+
 /* Answers every waiter and caches the answer. */
 static void
 lookup_finish(struct lookup *l, const struct verdict v[2])
@@ -386,7 +342,7 @@ lookup_finish(struct lookup *l, const struct verdict v[2])
 	 * domain must not join a lookup that is going away */
 	lookup_unlink(l);
 	if (v[0].status != VERDICT_TEMP && v[1].status != VERDICT_TEMP)
-		cache_put(s, l->domain, v, now);
+		cache_put(s, l->domain, v, now, lookup_ttl(l, now));
 	log_info("%s: %s %s (%s)", l->domain, verdict_status_name(v[0].status),
 	    v[0].text, v[0].why);
 	for (c = l->waiters; c != NULL; c = next) {
@@ -398,6 +354,58 @@ lookup_finish(struct lookup *l, const struct verdict v[2])
 	}
 	l->waiters = NULL;
 	lookup_free(l);
+}
+
+static void lookup_decide(struct lookup *l);
+
+/*
+ * The engine's MTA-STS answer as the verdict's input. A policy in force
+ * (fresh or cached) applies even when the TXT lookup failed now (RFC 8461
+ * §3.3 and §5: a vanished record does not end a cached policy); without
+ * one, a bogus or indeterminate TXT lookup stays visible, and TEMPs.
+ */
+static void
+sts_result_from_answer(struct mta_sts_result *r, const struct sts_answer *a)
+{
+	memset(r, 0, sizeof(*r));
+	r->txt_state = a->txt_state;
+	r->reason = a->reason;
+	snprintf(r->id, sizeof(r->id), "%s", a->id);
+	snprintf(r->error, sizeof(r->error), "%s", a->error);
+	switch (a->state) {
+	case STS_POLICY:
+		r->published = r->fetched = true;
+		r->policy = a->policy;
+		r->txt_state = DANEGATE_SECURE;
+		break;
+	case STS_FAILED:
+		r->published = true;
+		break;
+	case STS_NO_POLICY:
+		break;
+	}
+}
+
+static void
+lookup_on_sts(void *arg, const struct sts_answer *a)
+{
+	struct lookup *l = arg;
+
+	l->sts_q = NULL;
+	sts_result_from_answer(&l->sts, a);
+	l->sts_ttl = a->txt_ttl;
+	l->sts_expires = a->state == STS_POLICY ? a->expires : 0;
+	l->sts_done = true;
+	if (a->state == STS_POLICY && !a->cached)
+		l->s->stats.sts_fetched++;
+	if (a->state == STS_FAILED || (a->state == STS_POLICY &&
+	    a->reason != DANEGATE_R_NONE)) {
+		/* published, and no policy came (a cached one may apply) */
+		l->s->stats.sts_fetch_failed++;
+		log_info("%s: MTA-STS policy not fetched: %s", l->domain,
+		    a->error);
+	}
+	lookup_decide(l);
 }
 
 static void
@@ -412,24 +420,24 @@ lookup_decide(struct lookup *l)
 	for (int m = 0; m < 2; m++) {
 		if (verdict_decide(l->domain, l->err, l->dest, sts,
 		    (enum verdict_map)m, &o, &v[m]) == VERDICT_NEED_STS) {
-			/* the workers fetch it; the answer comes back
-			 * through the pipe */
+			/* the engine's sts answers, perhaps before
+			 * sts_get_async() returns: l is not touched after */
 			struct policy_server *s = l->s;
 
 			free(v);
-			l->resolver = xstrdup(s->conf->resolver);
-			l->anchor = xstrdup(s->conf->trust_anchor_file);
-			l->unbound_conf = xstrdup(s->conf->unbound_conf);
-			l->ca_file = xstrdup(s->conf->ca_file);
-			l->timeout_ms = s->conf->timeout_ms;
-			l->sts_timeout_ms = s->conf->sts_timeout_ms;
 			s->stats.sts_fetches++;
-			pthread_mutex_lock(&s->mu);
-			l->next_job = NULL;
-			*s->jobs_tail = l;
-			s->jobs_tail = &l->next_job;
-			pthread_cond_signal(&s->cond);
-			pthread_mutex_unlock(&s->mu);
+			if (sts_get_async(s->sts, l->domain, lookup_on_sts, l,
+			    &l->sts_q) != 0) {
+				struct sts_answer a;
+
+				memset(&a, 0, sizeof(a));
+				a.state = STS_FAILED;
+				a.txt_state = DANEGATE_INDETERMINATE;
+				a.reason = DANEGATE_R_STS_POLICY_FETCH_ERROR;
+				snprintf(a.error, sizeof(a.error),
+				    "out of memory");
+				lookup_on_sts(l, &a);
+			}
 			return;
 		}
 	}
@@ -441,15 +449,9 @@ static void
 lookup_on_dest(void *arg, int err, struct danegate_destination *dest)
 {
 	struct lookup *l = arg;
-	const struct mta_sts_result *cached;
 
 	l->err = err;
 	l->dest = dest;
-	cached = sts_cache_get(l->s, l->domain, time(NULL));
-	if (cached != NULL) {
-		l->sts = *cached;
-		l->sts_done = true;
-	}
 	lookup_decide(l);
 }
 
@@ -486,118 +488,6 @@ lookup_start(struct policy_server *s, struct conn *c, const char *domain)
 	c->waiting = l;
 	c->next_waiter = l->waiters;
 	l->waiters = c;
-}
-
-/* ---- MTA-STS workers ------------------------------------------------------- */
-
-static void *
-worker_main(void *arg)
-{
-	struct policy_server *s = arg;
-	struct danegate_resolver *r = NULL;
-	char *r_key = NULL;
-
-	/*
-	 * The first lookup finalizes libunbound's context, which reads the
-	 * trust anchor, root hints and unbound-conf: do it now, before the
-	 * privilege drop, as danegated does. glibc also registers the thread
-	 * (rseq) as it starts: the seccomp filter must come after both.
-	 */
-	{
-		const struct policy_conf *c = s->conf;
-		struct danegate_resolver_options ro = { 0 };
-		char key[2048], why[512];
-		int err;
-
-		snprintf(key, sizeof(key), "%s|%s|%s|%u", c->resolver,
-		    c->trust_anchor_file, c->unbound_conf, c->timeout_ms);
-		ro.forwarder = c->resolver[0] ? c->resolver : NULL;
-		ro.trust_anchor_file = c->trust_anchor_file[0] ?
-		    c->trust_anchor_file : NULL;
-		ro.unbound_conf = c->unbound_conf[0] ? c->unbound_conf : NULL;
-		ro.timeout_ms = c->timeout_ms;
-		if ((r = danegate_resolver_new(&ro, NULL, &err)) != NULL) {
-			r_key = strdup(key);
-			if (danegate_resolver_check(r, why, sizeof(why)) != 0)
-				log_warnx("MTA-STS worker: %s", why);
-		}
-	}
-	pthread_mutex_lock(&s->mu);
-	s->n_running++;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->mu);
-	for (;;) {
-		struct lookup *l;
-		struct danegate_resolver_options ro = { 0 };
-		char key[2048];
-		int err;
-
-		pthread_mutex_lock(&s->mu);
-		while (s->jobs == NULL && !s->stopping)
-			pthread_cond_wait(&s->cond, &s->mu);
-		if (s->stopping) {
-			pthread_mutex_unlock(&s->mu);
-			break;
-		}
-		l = s->jobs;
-		s->jobs = l->next_job;
-		if (s->jobs == NULL)
-			s->jobs_tail = &s->jobs;
-		pthread_mutex_unlock(&s->mu);
-
-		/* one blocking resolver per worker, rebuilt when the
-		 * settings change (a reload) */
-		snprintf(key, sizeof(key), "%s|%s|%s|%u", l->resolver,
-		    l->anchor, l->unbound_conf, l->timeout_ms);
-		if (r == NULL || r_key == NULL || strcmp(r_key, key) != 0) {
-			danegate_resolver_free(r);
-			free(r_key);
-			ro.forwarder = l->resolver[0] ? l->resolver : NULL;
-			ro.trust_anchor_file = l->anchor[0] ? l->anchor : NULL;
-			ro.unbound_conf = l->unbound_conf[0] ?
-			    l->unbound_conf : NULL;
-			ro.timeout_ms = l->timeout_ms;
-			r = danegate_resolver_new(&ro, NULL, &err);
-			r_key = r != NULL ? strdup(key) : NULL;
-		}
-		memset(&l->sts, 0, sizeof(l->sts));
-		if (r == NULL) {
-			l->sts.txt_state = DANEGATE_INDETERMINATE;
-		} else {
-			mta_sts_check(r, l->domain, l->ca_file[0] ?
-			    l->ca_file : NULL, l->sts_timeout_ms, true, true,
-			    &l->sts);
-		}
-		l->sts_done = true;
-		if (write(s->pipe_fd[1], &l, sizeof(struct lookup *)) !=
-		    (ssize_t)sizeof(struct lookup *))
-			log_warn("MTA-STS result pipe");
-	}
-	danegate_resolver_free(r);
-	free(r_key);
-	return NULL;
-}
-
-static void
-worker_on_result(evutil_socket_t fd, short what, void *arg)
-{
-	struct policy_server *s = arg;
-	struct lookup *l;
-
-	(void)what;
-	while (read(fd, &l, sizeof(struct lookup *)) ==
-	    (ssize_t)sizeof(struct lookup *)) {
-		if (l->sts.fetched) {
-			s->stats.sts_fetched++;
-			sts_cache_put(s, l->domain, &l->sts, time(NULL));
-		}
-		if (l->sts.published && !l->sts.fetched) {
-			s->stats.sts_fetch_failed++;
-			log_info("%s: MTA-STS policy not fetched: %s",
-			    l->domain, l->sts.error);
-		}
-		lookup_decide(l);
-	}
 }
 
 /* ---- connections ------------------------------------------------------------ */
@@ -983,6 +873,72 @@ resolver_for(struct event_base *base, const struct policy_conf *conf)
 	return r;
 }
 
+static void
+sts_log(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warnx("MTA-STS cache: %s", msg);
+}
+
+/*
+ * The engine's MTA-STS on r, its cache in sts-cache-dir (made here, as
+ * root at start-up, and handed to the service's user, which writes it
+ * later). The default directory missing (not installed) means memory
+ * only, said once; a configured one must work. NULL (logged) on failure.
+ */
+static struct sts *
+sts_for(struct danegate_resolver *r, const struct policy_conf *conf,
+    bool reload)
+{
+	struct sts_options so = { 0 };
+	struct sts *sts = NULL;
+	struct stat st;
+	char why[512];
+	int rc;
+
+	so.ca_file = conf->ca_file[0] ? conf->ca_file : NULL;
+	so.timeout_ms = conf->sts_timeout_ms;
+	so.ipv4 = so.ipv6 = true;
+	so.cache.dir = conf->sts_cache_dir[0] ? conf->sts_cache_dir : NULL;
+	so.cache.log = sts_log;
+	/* after the privilege drop (seccomp allows no mkdir(2)) only a
+	 * directory that exists can be used */
+	if (reload && so.cache.dir != NULL && stat(so.cache.dir, &st) != 0) {
+		if (conf->sts_cache_dir_set) {
+			log_err("sts-cache-dir: %s does not exist (made only "
+			    "at start-up)", so.cache.dir);
+			return NULL;
+		}
+		log_warnx("MTA-STS policies kept in memory only: %s does not "
+		    "exist (set sts-cache-dir:)", so.cache.dir);
+		so.cache.dir = NULL;
+	}
+	rc = sts_new(r, &so, &sts, why, sizeof(why));
+	if (rc == DANEGATE_E_INVALID && so.cache.dir != NULL &&
+	    !conf->sts_cache_dir_set) {
+		log_warnx("MTA-STS policies kept in memory only: %s (set "
+		    "sts-cache-dir:)", why);
+		so.cache.dir = NULL;
+		rc = sts_new(r, &so, &sts, why, sizeof(why));
+	}
+	if (rc != 0) {
+		log_err("sts-cache-dir: %s", rc == DANEGATE_E_INVALID ? why :
+		    danegate_strerror(rc));
+		return NULL;
+	}
+	if (so.cache.dir != NULL && conf->username[0] != '\0' &&
+	    geteuid() == 0) {
+		struct passwd *pw = getpwnam(conf->username);
+
+		/* an unknown user: the privilege drop reports it */
+		if (pw != NULL && chown(so.cache.dir, pw->pw_uid,
+		    pw->pw_gid) != 0)
+			log_warn("MTA-STS cache %s: chown to %s", so.cache.dir,
+			    conf->username);
+	}
+	return sts;
+}
+
 struct policy_server *
 policy_server_new(struct event_base *base, struct policy_conf *conf)
 {
@@ -993,31 +949,13 @@ policy_server_new(struct event_base *base, struct policy_conf *conf)
 	s->base = base;
 	s->conf = conf;
 	s->answers = calloc(ANSWER_BUCKETS, sizeof(struct answer *));
-	s->sts_cache = calloc(STS_BUCKETS, sizeof(struct sts_entry *));
-	if (s->answers == NULL || s->sts_cache == NULL)
+	if (s->answers == NULL)
 		fatal("calloc");
-	s->jobs_tail = &s->jobs;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	if (pipe2(s->pipe_fd, O_CLOEXEC) != 0)
-		fatal("pipe");
-	evutil_make_socket_nonblocking(s->pipe_fd[0]);
-	s->ev_pipe = event_new(base, s->pipe_fd[0], EV_READ | EV_PERSIST,
-	    worker_on_result, s);
-	event_add(s->ev_pipe, NULL);
-	if ((s->resolver = resolver_for(base, conf)) == NULL) {
+	if ((s->resolver = resolver_for(base, conf)) == NULL ||
+	    (s->sts = sts_for(s->resolver, conf, false)) == NULL) {
 		policy_server_free(s);
 		return NULL;
 	}
-	for (size_t i = 0; i < POLICY_STS_WORKERS; i++) {
-		if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
-			fatalx("cannot start the MTA-STS workers");
-		s->n_workers++;
-	}
-	pthread_mutex_lock(&s->mu);
-	while (s->n_running < s->n_workers)
-		pthread_cond_wait(&s->cond, &s->mu);
-	pthread_mutex_unlock(&s->mu);
 	return s;
 }
 
@@ -1073,9 +1011,8 @@ policy_server_prime(struct policy_server *s)
 
 /*
  * Answers every lookup started on an older resolver with TEMP before that
- * resolver goes (freeing it cancels them without a callback). Lookups at
- * a worker already have their destination and are decided when they come
- * back.
+ * resolver and its sts go (freeing them cancels their queries without a
+ * callback).
  */
 static void
 lookups_abort(struct policy_server *s, const char *why)
@@ -1086,16 +1023,16 @@ lookups_abort(struct policy_server *s, const char *why)
 	 * (pipelined requests), which are on the new resolver */
 	for (l = s->lookups; l != NULL; l = next) {
 		next = l->next;
-		if (l->generation != s->generation && l->resolver == NULL) {
+		if (l->generation != s->generation) {
 			lookup_unlink(l);
-			l->next_job = doomed;
+			l->next_doomed = doomed;
 			doomed = l;
 		}
 	}
 	for (l = doomed; l != NULL; l = next) {
 		struct verdict v[2];
 
-		next = l->next_job;
+		next = l->next_doomed;
 		memset(v, 0, sizeof(v));
 		for (int m = 0; m < 2; m++) {
 			v[m].status = VERDICT_TEMP;
@@ -1111,6 +1048,7 @@ int
 policy_server_reload(struct policy_server *s, struct policy_conf *conf)
 {
 	struct danegate_resolver *r, *old;
+	struct sts *sts, *old_sts;
 
 	/* libunbound reads them only at the first lookup: unreadable after
 	 * the privilege drop, they would fail every lookup */
@@ -1124,14 +1062,18 @@ policy_server_reload(struct policy_server *s, struct policy_conf *conf)
 		return -1;
 	}
 	r = resolver_for(s->base, conf);
-	if (r == NULL) {
+	if (r == NULL || (sts = sts_for(r, conf, true)) == NULL) {
+		danegate_resolver_free(r);
 		policy_conf_free(conf);
 		return -1;
 	}
 	old = s->resolver;
+	old_sts = s->sts;
 	s->resolver = r;
+	s->sts = sts;
 	s->generation++;
 	lookups_abort(s, "configuration reloaded during the lookup");
+	sts_free(old_sts);		/* borrows old */
 	danegate_resolver_free(old);
 	cache_flush(s);
 	/* listeners stay: they were bound as root */
@@ -1242,39 +1184,18 @@ policy_server_free(struct policy_server *s)
 {
 	if (s == NULL)
 		return;
-	pthread_mutex_lock(&s->mu);
-	s->stopping = true;
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->mu);
-	for (size_t i = 0; i < s->n_workers; i++)
-		pthread_join(s->workers[i], NULL);
 	for (struct conn *c = s->conns, *next; c != NULL; c = next) {
 		next = c->next;
 		conn_free(c);
-	}
-	while (s->jobs != NULL) {
-		struct lookup *l = s->jobs;
-
-		s->jobs = l->next_job;
-		lookup_unlink(l);
-		lookup_free(l);
-	}
-	{
-		struct lookup *l = NULL;
-
-		/* results already in the pipe */
-		while (read(s->pipe_fd[0], &l, sizeof(struct lookup *)) ==
-		    (ssize_t)sizeof(struct lookup *)) {
-			lookup_unlink(l);
-			lookup_free(l);
-		}
 	}
 	for (struct lookup *l = s->lookups, *next; l != NULL; l = next) {
 		next = l->next;
 		lookup_free(l);
 	}
 	s->lookups = NULL;
-	/* lookups in flight are cancelled without a callback */
+	/* queries and lookups in flight are cancelled without a callback;
+	 * sts borrows the resolver */
+	sts_free(s->sts);
 	danegate_resolver_free(s->resolver);
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		evconnlistener_free(s->listeners[i].ev);
@@ -1283,16 +1204,7 @@ policy_server_free(struct policy_server *s)
 	}
 	if (s->answers != NULL)
 		cache_flush(s);
-	if (s->sts_cache != NULL)
-		sts_cache_free(s);
 	free(s->answers);
-	free(s->sts_cache);
-	if (s->ev_pipe != NULL)
-		event_free(s->ev_pipe);
-	close(s->pipe_fd[0]);
-	close(s->pipe_fd[1]);
-	pthread_mutex_destroy(&s->mu);
-	pthread_cond_destroy(&s->cond);
 	policy_conf_free(s->conf);
 	free(s);
 }

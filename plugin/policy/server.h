@@ -2,8 +2,8 @@
  * server.h - danegate-policy's service: socketmap listeners (unix and TCP
  * on loopback, or sockets systemd passed), one connection per Postfix
  * process, the answer cache, and the lookups behind it: the engine's
- * asynchronous destination lookup on the event loop, MTA-STS on worker
- * threads (the engine's fetch is blocking).
+ * asynchronous destination lookup and its MTA-STS module (plugin/sts.h,
+ * the on-disk cache shared with the relay), both on the event loop.
  *
  * A connection carries one request at a time (Postfix waits for each
  * reply); bytes pipelined after a request wait in the input buffer.
@@ -28,7 +28,6 @@ struct policy_server;
 
 #define POLICY_CLIENTS_MAX	4096	/* connections at a time */
 #define POLICY_IDLE_SECONDS	300	/* an idle connection is closed */
-#define POLICY_STS_WORKERS	4
 
 /* Reply latency buckets, upper bounds in microseconds; the last bucket
  * (POLICY_LATENCY_BUCKETS - 1) counts the rest (+Inf). */
@@ -56,8 +55,8 @@ struct policy_stats {
 
 /*
  * Creates the service on base with conf (taken over). The resolver is
- * created here; MTA-STS workers are started. Returns NULL (logged) on
- * failure.
+ * created here, and the MTA-STS cache opened (sts-cache-dir:, made if
+ * missing and given to username). Returns NULL (logged) on failure.
  */
 struct policy_server *policy_server_new(struct event_base *base,
     struct policy_conf *conf);
@@ -70,8 +69,9 @@ int policy_server_listen(struct policy_server *s);
  * reads its files then, which must happen before the privilege drop. */
 void policy_server_prime(struct policy_server *s);
 
-/* Swaps in conf (taken over) and a new resolver; lookups in flight answer
- * TEMP, the cache is dropped. Returns 0, or -1 (logged) with the old
+/* Swaps in conf (taken over), a new resolver and MTA-STS (its cache
+ * read back from disk); lookups in flight answer TEMP, the answer cache
+ * is dropped. Returns 0, or -1 (logged) with the old
  * configuration kept and conf freed. */
 int policy_server_reload(struct policy_server *s, struct policy_conf *conf);
 

@@ -1520,6 +1520,150 @@ START_TEST(packet_cname_chain_compressed)
 }
 END_TEST
 
+/* A record head with a chosen TTL. */
+static void
+pkt_rr_head_ttl(struct pkt *p, uint16_t type, uint32_t ttl, uint16_t rdlen)
+{
+	uint8_t t[4] = { (uint8_t)(ttl >> 24), (uint8_t)(ttl >> 16),
+		(uint8_t)(ttl >> 8), (uint8_t)ttl };
+
+	pkt_u16(p, type);
+	pkt_u16(p, 1);
+	pkt_bytes(p, t, 4);
+	pkt_u16(p, rdlen);
+}
+
+/* An SOA in the authority section: TTL soa_ttl, MINIMUM minimum. */
+static void
+pkt_soa(struct pkt *p, uint32_t soa_ttl, uint32_t minimum)
+{
+	static const uint8_t ptr_q[2] = { 0xc0, 12 };
+
+	p->b[9] = (uint8_t)(p->b[9] + 1);	/* NSCOUNT */
+	pkt_bytes(p, ptr_q, 2);
+	pkt_rr_head_ttl(p, DNS_TYPE_SOA, soa_ttl, 2 + 2 + 20);
+	pkt_bytes(p, ptr_q, 2);			/* MNAME */
+	pkt_bytes(p, ptr_q, 2);			/* RNAME */
+	for (int i = 0; i < 4; i++)		/* serial .. expire */
+		pkt_bytes(p, "\0\0\0\1", 4);
+	pkt_bytes(p, (uint8_t[4]){ (uint8_t)(minimum >> 24),
+	    (uint8_t)(minimum >> 16), (uint8_t)(minimum >> 8),
+	    (uint8_t)minimum }, 4);
+}
+
+START_TEST(packet_ttl)
+{
+	static const uint8_t ptr_q[2] = { 0xc0, 12 };
+	struct lookup_answer a;
+	struct pkt p;
+
+	/* the smallest of the CNAME chain and the records */
+	pkt_start(&p, 0, 3, "a.ttl.example", DNS_TYPE_A);
+	pkt_bytes(&p, ptr_q, 2);
+	pkt_rr_head_ttl(&p, DNS_TYPE_CNAME, 300, 4);
+	pkt_bytes(&p, "\001b", 2);
+	pkt_bytes(&p, (uint8_t[2]){ 0xc0, 12 + 2 }, 2);	/* b.ttl.example */
+	pkt_name(&p, "b.ttl.example");
+	pkt_rr_head_ttl(&p, DNS_TYPE_A, 3600, 4);
+	pkt_bytes(&p, "\001\002\003\004", 4);
+	pkt_name(&p, "b.ttl.example");
+	pkt_rr_head_ttl(&p, DNS_TYPE_A, 2, 4);
+	pkt_bytes(&p, "\001\002\003\005", 4);
+	lookup_answer_from_packet(&a, "a.ttl.example", DNS_TYPE_A, 0, p.b,
+	    p.n, 2, NULL);
+	ck_assert_uint_eq(a.n_rrs, 2);
+	ck_assert_uint_eq(a.ttl, 2);
+	lookup_answer_clear(&a);
+
+	/* the CNAME's when it is the smallest */
+	p.b[p.n - 4 - 2 - 4 + 2] = 0x10;	/* second A: TTL 4098 */
+	lookup_answer_from_packet(&a, "a.ttl.example", DNS_TYPE_A, 0, p.b,
+	    p.n, 2, NULL);
+	ck_assert_uint_eq(a.ttl, 300);
+	lookup_answer_clear(&a);
+
+	/* RFC 2181 §8: a TTL with the top bit set is 0 */
+	pkt_start(&p, 0, 1, "a.ttl.example", DNS_TYPE_A);
+	pkt_bytes(&p, ptr_q, 2);
+	pkt_rr_head_ttl(&p, DNS_TYPE_A, 0x80000000u, 4);
+	pkt_bytes(&p, "\001\002\003\004", 4);
+	lookup_answer_from_packet(&a, "a.ttl.example", DNS_TYPE_A, 0, p.b,
+	    p.n, 2, NULL);
+	ck_assert_uint_eq(a.ttl, 0);
+	lookup_answer_clear(&a);
+
+	/* denials: the SOA's TTL or MINIMUM, the smaller (RFC 2308 §5) */
+	pkt_start(&p, 0, 0, "a.ttl.example", DNS_TYPE_TLSA);
+	pkt_soa(&p, 3600, 3);
+	lookup_answer_from_packet(&a, "a.ttl.example", DNS_TYPE_TLSA, 0, p.b,
+	    p.n, 2, NULL);
+	ck_assert(a.nodata);
+	ck_assert_uint_eq(a.ttl, 3);
+	pkt_start(&p, 3, 0, "a.ttl.example", DNS_TYPE_TLSA);
+	pkt_soa(&p, 60, 86400);
+	lookup_answer_from_packet(&a, "a.ttl.example", DNS_TYPE_TLSA, 0, p.b,
+	    p.n, 2, NULL);
+	ck_assert(a.nxdomain);
+	ck_assert_uint_eq(a.ttl, 60);
+	/* no SOA: not to be kept */
+	pkt_start(&p, 0, 0, "a.ttl.example", DNS_TYPE_TLSA);
+	lookup_answer_from_packet(&a, "a.ttl.example", DNS_TYPE_TLSA, 0, p.b,
+	    p.n, 2, NULL);
+	ck_assert(a.nodata);
+	ck_assert_uint_eq(a.ttl, 0);
+
+	/* failures carry none */
+	pkt_start(&p, 0, 0, "a.ttl.example", DNS_TYPE_TLSA);
+	pkt_soa(&p, 3600, 3600);
+	lookup_answer_from_packet(&a, "a.ttl.example", DNS_TYPE_TLSA, 0, p.b,
+	    p.n, 1, "bogus");
+	ck_assert_uint_eq(a.ttl, 0);
+	lookup_answer_from_packet(&a, "a.ttl.example", DNS_TYPE_TLSA, 2, NULL,
+	    0, 0, NULL);
+	ck_assert_uint_eq(a.ttl, 0);
+}
+END_TEST
+
+START_TEST(destination_ttl)
+{
+	struct danegate_destination *d;
+	struct lookup_answer *a;
+
+	/* the smallest TTL of every answer the decision read */
+	a = ans("ttl.example", DNS_TYPE_MX, DANEGATE_SECURE);
+	ans_mx(a, 10, "mx1.ttl.example");
+	ans_mx(a, 20, "mx2.ttl.example");
+	a->ttl = 600;
+	host_secure("mx1.ttl.example", "192.0.2.1", NULL);
+	host_secure("mx2.ttl.example", "192.0.2.2", NULL);
+	for (size_t i = 1; i < n_recs; i++)
+		recs[i].a.ttl = 300;
+	a = ans(tname("mx1.ttl.example"), DNS_TYPE_TLSA, DANEGATE_SECURE);
+	ans_tlsa(a, 3, 1, 1, 32);
+	a->ttl = 120;
+	a = ans(tname("mx2.ttl.example"), DNS_TYPE_TLSA, DANEGATE_SECURE);
+	ans_tlsa(a, 3, 1, 1, 32);
+	a->ttl = 3;			/* the second host's TLSA */
+	d = evaluate("ttl.example");
+	ck_assert_int_eq(d->policy, DANEGATE_POLICY_DANE);
+	ck_assert_uint_eq(d->ttl, 3);
+	danegate_destination_free(d);
+	a->ttl = 900;
+	recs[2].a.ttl = 7;		/* mx1's AAAA (a denial) */
+	d = evaluate("ttl.example");
+	ck_assert_uint_eq(d->ttl, 7);
+	danegate_destination_free(d);
+	world_reset();
+
+	/* decided at the MX: its TTL alone */
+	a = ans_nx("gone.example", DNS_TYPE_MX, DANEGATE_SECURE);
+	a->ttl = 42;
+	d = evaluate("gone.example");
+	ck_assert_uint_eq(d->ttl, 42);
+	danegate_destination_free(d);
+}
+END_TEST
+
 START_TEST(packet_mx_decompressed)
 {
 	struct lookup_answer a;
@@ -1738,6 +1882,8 @@ dest_suite(void)
 	tc = tcase_create("packet");
 	tcase_add_test(tc, packet_cname_chain_compressed);
 	tcase_add_test(tc, packet_mx_decompressed);
+	tcase_add_test(tc, packet_ttl);
+	tcase_add_test(tc, destination_ttl);
 	tcase_add_test(tc, packet_failures);
 	tcase_add_test(tc, packet_cname_loop);
 	suite_add_tcase(s, tc);
