@@ -1045,6 +1045,17 @@ cmd_ehlo(struct session *s, const struct smtp_cmd *c)
 
 static bool front_bind_route(struct session *s, const char *sender);
 
+/* Whether the authenticated client may send as addr (envelope sender or
+ * From:): a password-grant mailbox only as itself, another client as the
+ * mailboxes its client-file line maps it to. */
+static bool
+may_send_as(const struct session *s, const char *addr)
+{
+	if (s->auth_ropc)
+		return strcasecmp(s->auth_user, addr) == 0;
+	return clients_may_send_as(s->f->conf->clients, s->auth_user, addr);
+}
+
 static void
 cmd_mail(struct session *s, const struct smtp_cmd *c)
 {
@@ -1076,9 +1087,7 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 		reply(s, "530 5.7.0 Authentication required");
 		return;
 	}
-	if (auth_offered(s) && (s->auth_ropc ? strcasecmp(s->auth_user,
-	    c->addr) != 0 : !clients_may_send_as(s->f->conf->clients,
-	    s->auth_user, c->addr))) {
+	if (auth_offered(s) && !may_send_as(s, c->addr)) {
 		log_notice("%s: %s: client %s is not allowed to send as <%s>",
 		    s->id, s->peer, s->auth_user, c->addr);
 		reply(s, "550 5.7.1 <%s>: client %s is not allowed to send as "
@@ -1825,8 +1834,7 @@ from_check(struct session *s)
 		return false;
 	}
 	for (unsigned i = 0; i < h->from_naddrs; i++) {
-		if (clients_may_send_as(s->f->conf->clients, s->auth_user,
-		    h->from_addrs[i]))
+		if (may_send_as(s, h->from_addrs[i]))
 			continue;
 		/* the address passed the header parser: no CR, LF, NUL;
 		 * still only its printable ASCII part is logged */
