@@ -137,6 +137,9 @@ def test_none_or_spf_pass_delivered(guard, mailworld, sender):
 
 
 def test_routed_never_direct(guard, mailworld):
+    """A sender of the route's domain goes through the route (its
+    smarthost, smtp.office365.com by default, has no address in the
+    world: 4xx), never straight to the recipient's MX."""
     tok = token("dmarc-routed")
     before = sink_count(mailworld, SINK)
     s = client()
@@ -144,14 +147,9 @@ def test_routed_never_direct(guard, mailworld):
         s.sendmail("x@dmarc-quarantine.example", [RCPT],
                    message(tok, "x@dmarc-quarantine.example"))
     code, text = e.value.recipients[RCPT]
-    # the route leg (branch oauth-deliver) is not there yet: 451
-    assert code == 451 and b"4.3.0" in text and b"route exo" in text, text
+    assert 400 <= code < 500, (code, text)
     s.quit()
-    guard.wait_log(r"from=<x@dmarc-quarantine\.example>: DMARC guard: "
-                   r"DMARC p=quarantine for dmarc-quarantine\.example "
-                   r"\(SPF needs-lookup for the relay\): through route exo")
-    guard.wait_log(r"cannot start a transaction to dane-ee\.example "
-                   r"through route exo")
+    guard.wait_log(r"from=<x@dmarc-quarantine\.example>.* through route exo")
     nothing_delivered(mailworld, tok, before)
 
 
