@@ -3278,6 +3278,7 @@ outbound_open(struct outbound_env *env, const char *domain,
 	struct outbound *o;
 	struct conn *c;
 	char key[DANEGATE_NAME_MAX + 32];
+	const struct relay_route *route = NULL;	/* from->route's clause */
 	int rc = DANEGATE_E_INVALID;
 
 	if (err != NULL)
@@ -3300,6 +3301,7 @@ outbound_open(struct outbound_env *env, const char *domain,
 			if (env->routes[i].name != NULL &&
 			    strcmp(env->routes[i].name, from->route) == 0)
 				r = &env->routes[i];
+		route = r;
 		if (r == NULL || r->smarthost == NULL ||
 		    strlen(from->route) >= sizeof(o->route) ||
 		    from->auth_mailbox == NULL ||
@@ -3322,15 +3324,14 @@ outbound_open(struct outbound_env *env, const char *domain,
 	copy_str(o->envid, sizeof(o->envid), from->envid);
 	o->tls_required_no = from->tls_required_no;
 	o->port = env->port;
-	if (from->route != NULL) {
-		const struct relay_route *r;
+	if (route != NULL) {		/* checked above */
+		const struct relay_route *r = route;
 
 		o->routed = true;
 		/* never plaintext, whatever the header says */
 		o->tls_required_no = false;
 		copy_str(o->route, sizeof(o->route), from->route);
 		copy_str(o->mailbox, sizeof(o->mailbox), from->auth_mailbox);
-		r = ob_route_find(o);
 		copy_str(o->smarthost, sizeof(o->smarthost), r->smarthost);
 		o->port = r->port;
 		if (r->grant == OAUTH2_GRANT_PASSWORD &&
