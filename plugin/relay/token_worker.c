@@ -68,6 +68,7 @@ struct token_worker {
 	char *ca_file;
 	pthread_t thread;
 	bool started;
+	bool running;			/* the thread reached worker_main() */
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct token_job *queue;	/* for the thread */
@@ -191,6 +192,10 @@ worker_main(void *arg)
 	struct token_worker *w = arg;
 
 	pthread_mutex_lock(&w->lock);
+	/* glibc's thread start-up (rseq, set_robust_list) is over: the
+	 * seccomp filter, which allows neither, may come now */
+	w->running = true;
+	pthread_cond_broadcast(&w->cond);
 	for (;;) {
 		struct token_job *j;
 		uintptr_t v;
@@ -281,6 +286,16 @@ token_worker_new(struct event_base *base, const char *ca_file,
 		return DANEGATE_E_NOMEM;
 	}
 	w->started = true;
+	/*
+	 * The program installs its seccomp filter (TSYNC: every thread)
+	 * right after this; a thread that had not yet run glibc's start-up
+	 * syscalls then was killed with the process (SIGSYS, seen as the
+	 * relay dying in the container test at a random moment).
+	 */
+	pthread_mutex_lock(&w->lock);
+	while (!w->running)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
 	*out = w;
 	return 0;
 }
