@@ -259,6 +259,17 @@ sandbox_drop_privileges(const char *username, const char *chroot_dir,
 }
 
 int
+sandbox_give_to_user(const char *path, const char *username)
+{
+	const struct passwd *pw;
+
+	if (username == NULL || username[0] == '\0' || geteuid() != 0 ||
+	    (pw = getpwnam(username)) == NULL)
+		return 0;
+	return chown(path, pw->pw_uid, pw->pw_gid);
+}
+
+int
 sandbox_no_new_privs(char *err, size_t errlen)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)

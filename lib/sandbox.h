@@ -71,6 +71,15 @@ int sandbox_drop_privileges(const char *username, const char *chroot_dir,
     const char *workdir, char *err, size_t errlen);
 
 /*
+ * Gives path (a directory made as root before the privilege drop, which
+ * the unprivileged process writes into later) to username and its group.
+ * Does nothing, and returns 0, unless running as root with a username
+ * that exists (an unknown user is sandbox_drop_privileges()'s to report);
+ * -1 with errno when chown(2) fails.
+ */
+int sandbox_give_to_user(const char *path, const char *username);
+
+/*
  * Sets PR_SET_NO_NEW_PRIVS, so that no execve() can ever gain privileges
  * again (setuid binaries, file capabilities), and checks that it stuck. It is
  * also what lets an unprivileged process install a seccomp filter.

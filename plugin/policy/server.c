@@ -52,6 +52,7 @@
 #include "danegate.h"
 #include "log.h"
 #include "mta_sts.h"
+#include "sandbox.h"
 #include "sts.h"
 #include "socketmap.h"
 #include "verdict.h"
@@ -926,16 +927,11 @@ sts_for(struct danegate_resolver *r, const struct policy_conf *conf,
 		    danegate_strerror(rc));
 		return NULL;
 	}
-	if (so.cache.dir != NULL && conf->username[0] != '\0' &&
-	    geteuid() == 0) {
-		struct passwd *pw = getpwnam(conf->username);
-
-		/* an unknown user: the privilege drop reports it */
-		if (pw != NULL && chown(so.cache.dir, pw->pw_uid,
-		    pw->pw_gid) != 0)
-			log_warn("MTA-STS cache %s: chown to %s", so.cache.dir,
-			    conf->username);
-	}
+	/* made as root, written by the unprivileged service */
+	if (so.cache.dir != NULL &&
+	    sandbox_give_to_user(so.cache.dir, conf->username) != 0)
+		log_warn("MTA-STS cache %s: chown to %s", so.cache.dir,
+		    conf->username);
 	return sts;
 }
 

@@ -299,13 +299,7 @@ fail:
 static void
 sts_dir_own(const char *dir, const char *username)
 {
-	struct passwd *pw;
-
-	if (username == NULL || username[0] == '\0' || geteuid() != 0)
-		return;
-	if ((pw = getpwnam(username)) == NULL)
-		return;		/* the privilege drop reports it */
-	if (chown(dir, pw->pw_uid, pw->pw_gid) != 0)
+	if (sandbox_give_to_user(dir, username) != 0)
 		log_warn("MTA-STS cache %s: chown to %s", dir, username);
 }
 

@@ -31,6 +31,7 @@
 #include "plugin/danegate.h"
 #include "clients.h"
 #include "relay_conf.h"
+#include "sts_cache.h"
 
 #define RELAY_DEFAULT_LISTEN	"127.0.0.1@10025"
 #define RELAY_DEFAULT_PORT	10025
@@ -933,7 +934,7 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	ctx.conf->tlsrpt_interval = 86400;
 	ctx.conf->tlsrpt_max_delay = 3600;
 	ctx.conf->tlsrpt_timeout = 60;
-	ctx.conf->sts_cache_dir = strdup(RELAY_STS_CACHE_DIR);
+	ctx.conf->sts_cache_dir = strdup(STS_CACHE_DIR_DEFAULT);
 	if (ctx.conf->sts_cache_dir == NULL) {
 		log_err("out of memory reading the configuration");
 		relay_conf_free(ctx.conf);

@@ -113,9 +113,6 @@ struct relay_conf_overrides {
 	const char *unbound_conf;
 };
 
-/* sts-cache-dir:'s default */
-#define RELAY_STS_CACHE_DIR "/var/lib/danegate/sts"
-
 struct relay_conf {
 	struct relay_listen *listens;
 	size_t n_listens;
