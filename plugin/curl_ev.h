@@ -2,7 +2,10 @@
  * curl_ev.h - libcurl's multi interface driven by a libevent base,
  * internal to the library: the one glue that the MTA-STS fetch (sts.c)
  * and the relay's TLS-RPT delivery (plugin/relay/tlsrpt_send.c) share, so
- * that no transfer blocks the caller's event loop.
+ * that no transfer blocks the caller's event loop. Not for SMTP: libcurl
+ * waits for the reply to the end of the data and to QUIT in a blocking
+ * poll() even here; the relay runs those in a thread
+ * (plugin/relay/curl_thread.h).
  *
  * The caller sets up each easy handle (URL, limits, CURLOPT_PRIVATE) and
  * hands it to curl_ev_add(); when the transfer ends, done(arg, easy, rc)

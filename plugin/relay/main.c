@@ -37,6 +37,7 @@
 #include "acl.h"
 #include "clients.h"
 #include "control.h"
+#include "curl_thread.h"
 #include "front.h"
 #include "http_metrics.h"
 #include "log.h"
@@ -63,6 +64,7 @@ struct relay {
 	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1;
 	struct tlsrpt *tlsrpt;		/* tlsrpt-state-file:, or NULL */
 	struct tlsrpt_send *tlsrpt_send;
+	struct curl_thread *tlsrpt_smtp;	/* its mailto: submissions */
 	struct event *tlsrpt_save;	/* writes the counts every minute */
 	struct http_metrics *metrics;	/* prometheus-interface:, or NULL */
 	struct relay_control *ctl;	/* control-interface:, or NULL */
@@ -794,6 +796,7 @@ relay_tlsrpt_start(struct relay *r, struct danegate_resolver *resolver)
 	so.contact = c->tlsrpt_contact ? c->tlsrpt_contact : so.mail_from;
 	so.submission = c->tlsrpt_submission;
 	so.ca_file = c->ca_file;
+	so.smtp_thread = r->tlsrpt_smtp;
 	so.interval_s = c->tlsrpt_interval;
 	so.max_delay_s = c->tlsrpt_max_delay;
 	so.timeout_s = c->tlsrpt_timeout;
@@ -927,6 +930,11 @@ main(int argc, char **argv)
 	/* before any thread: the env starts the token worker (oauth2.h) */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("cannot initialise libcurl");
+	/* a thread too: libcurl's SMTP blocks at the end of the data */
+	if (r.conf->tlsrpt_state_file != NULL &&
+	    r.conf->tlsrpt_submission != NULL &&
+	    curl_thread_new(r.base, &r.tlsrpt_smtp) != 0)
+		fatalx("TLS-RPT: cannot start the mailto: submission thread");
 	if ((err = outbound_env_new(&eo, &r.oenv)) != 0 &&
 	    eo.sts_cache_dir != NULL && !r.conf->sts_cache_dir_set) {
 		/* the default place is missing (not installed): memory
@@ -968,6 +976,7 @@ main(int argc, char **argv)
 
 	http_metrics_free(r.metrics);
 	tlsrpt_send_free(r.tlsrpt_send);
+	curl_thread_free(r.tlsrpt_smtp);
 	if (r.tlsrpt != NULL && tlsrpt_save(r.tlsrpt) != 0)
 		log_warnx("tlsrpt-state-file: cannot write");
 	if (r.tlsrpt_save != NULL)

@@ -37,6 +37,7 @@
 #include <json-c/json.h>
 
 #include "curl_ev.h"
+#include "plugin/relay/curl_thread.h"
 #include "log.h"
 #include "lookup.h"
 #include "plugin/relay/relay_conf.h"
@@ -91,7 +92,8 @@ struct tlsrpt_send {
 	char *organization, *contact, *submitter, *mail_from, *ca_file;
 	char smtp_url[128];		/* "" without a submission server */
 	unsigned interval, max_delay, timeout;
-	struct curl_ev *ce;
+	struct curl_ev *ce;		/* https: */
+	struct curl_thread *smtp;	/* mailto: (curl_thread.h says why) */
 	struct event *timer;
 	struct job *jobs;
 	unsigned long sent, failed;
@@ -113,7 +115,10 @@ static void
 delivery_clear(struct delivery *d)
 {
 	if (d->easy != NULL) {
-		curl_ev_remove(d->j->ts->ce, d->easy);
+		if (d->kind == TLSRPT_RUA_MAILTO)
+			curl_thread_remove(d->j->ts->smtp, d->easy);
+		else
+			curl_ev_remove(d->j->ts->ce, d->easy);
 		curl_easy_cleanup(d->easy);
 		d->easy = NULL;
 	}
@@ -406,7 +411,8 @@ delivery_add(struct delivery *d)
 	curl_easy_setopt(d->easy, CURLOPT_CONNECTTIMEOUT, (long)(ts->timeout <
 	    30 ? ts->timeout : 30));
 	d->curl_err[0] = '\0';
-	if (curl_ev_add(ts->ce, d->easy) != 0)
+	if ((d->kind == TLSRPT_RUA_MAILTO ? curl_thread_add(ts->smtp,
+	    d->easy) : curl_ev_add(ts->ce, d->easy)) != 0)
 		return DANEGATE_E_NOMEM;
 	return 0;
 }
@@ -538,7 +544,7 @@ start_mail(struct delivery *d)
 	char rcpt[600], from[600];
 	int rc;
 
-	if (ts->smtp_url[0] == '\0') {
+	if (ts->smtp_url[0] == '\0' || ts->smtp == NULL) {
 		delivery_result(d, false, "no tlsrpt-submission: configured");
 		return;
 	}
@@ -934,6 +940,8 @@ tlsrpt_send_new(const struct tlsrpt_send_options *o, struct tlsrpt_send **out)
 		tlsrpt_send_free(ts);
 		return DANEGATE_E_NOMEM;
 	}
+	if ((ts->smtp = o->smtp_thread) != NULL)
+		curl_thread_set_done(ts->smtp, on_transfer_done, ts);
 	schedule(ts);
 	/* owed from before a restart */
 	send_owed(ts);

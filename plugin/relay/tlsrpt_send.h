@@ -34,6 +34,7 @@
 
 #include <stddef.h>
 
+struct curl_thread;
 struct event_base;
 struct danegate_resolver;
 struct tlsrpt;
@@ -51,6 +52,10 @@ struct tlsrpt_send_options {
 	const char *submission;		/* "ADDR[@PORT]"; NULL: mailto: ruas
 					 * are not served */
 	const char *ca_file;		/* https: PKIX roots; NULL: system's */
+	struct curl_thread *smtp_thread;	/* runs the mailto:
+					 * submissions (curl_thread.h); the
+					 * caller's, outlives the sender;
+					 * NULL: mailto: ruas are not served */
 	unsigned interval_s;		/* 0: 86400 */
 	unsigned max_delay_s;		/* random delay after a boundary */
 	unsigned timeout_s;		/* per delivery attempt; 0: 60 */
