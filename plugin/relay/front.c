@@ -722,18 +722,23 @@ txn_abort_data(struct session *s, const char *why)
 	}
 }
 
-/* RFC 6531 §4.3 and RFC 3848 "with" protocol names. */
+/* RFC 6531 §4.3 and RFC 3848 "with" protocol names: S for TLS, A for an
+ * authenticated client (ESMTPSA, UTF8SMTPA, ...). */
 static const char *
 with_protocol(const struct session *s)
 {
-	static const char *names[2][2][2] = {
-		{ { "ESMTP", "ESMTPS" }, { "UTF8SMTP", "UTF8SMTPS" } },
-		{ { "LMTP", "LMTPS" }, { "UTF8LMTP", "UTF8LMTPS" } },
+	static const char *names[2][2][2][2] = {
+		{ { { "ESMTP", "ESMTPA" }, { "ESMTPS", "ESMTPSA" } },
+		  { { "UTF8SMTP", "UTF8SMTPA" },
+		    { "UTF8SMTPS", "UTF8SMTPSA" } } },
+		{ { { "LMTP", "LMTPA" }, { "LMTPS", "LMTPSA" } },
+		  { { "UTF8LMTP", "UTF8LMTPA" },
+		    { "UTF8LMTPS", "UTF8LMTPSA" } } },
 	};
 
 	if (!s->esmtp && !s->lmtp)
 		return s->tls_on ? "SMTPS" : "SMTP";
-	return names[s->lmtp][s->env.smtputf8][s->tls_on];
+	return names[s->lmtp][s->env.smtputf8][s->tls_on][s->auth_ok];
 }
 
 /* The Received: trace line (RFC 5321 §4.4), written first. */
