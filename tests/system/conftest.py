@@ -22,8 +22,18 @@ import signal
 
 import pytest
 
-import dgsys
-import oauthsys
+# pytest-xdist (tests/run-all runs -n 2 --dist loadfile): each worker runs
+# a world of its own on its own addresses, before dgsys reads WORLD_NET:
+# worker gwN takes WORLD_NET's second octet minus N (127.60, 127.59...).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit() and \
+        int(_WORKER[2:]) > 0:
+    _first, _second = os.environ.get("WORLD_NET", "127.53").split(".")
+    os.environ["WORLD_NET"] = "%s.%d" % (_first,
+                                          int(_second) - int(_WORKER[2:]))
+
+import dgsys  # noqa: E402 (after the worker's WORLD_NET)
+import oauthsys  # noqa: E402
 
 
 def _sigterm(signum, frame):
