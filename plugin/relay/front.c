@@ -148,6 +148,7 @@ struct session {
 	struct event *ev_read, *ev_write, *ev_timer, *ev_kick;
 	gnutls_session_t tls;
 	bool tls_on, reading, eof;
+	bool implicit_tls;		/* listen-tls: TLS before the 220 */
 	struct evbuffer *in, *out;
 	enum sstate state;
 	bool skip_line;			/* discarding an overlong line */
@@ -201,6 +202,7 @@ struct listener {
 	struct front *f;
 	int fd;
 	bool lmtp;
+	bool tls;			/* implicit TLS (listen-tls:) */
 	struct event *ev;
 	char *path;			/* unix socket to unlink, or NULL */
 };
@@ -2194,7 +2196,8 @@ tls_done(struct session *s)
 {
 	char *desc = gnutls_session_get_desc(s->tls);
 
-	log_info("%s: %s: STARTTLS: %s", s->id, s->peer, desc ? desc : "?");
+	log_info("%s: %s: %s: %s", s->id, s->peer, s->implicit_tls ? "TLS" :
+	    "STARTTLS", desc ? desc : "?");
 	gnutls_free(desc);
 	s->tls_on = true;
 	/* RFC 3207 §4.2: forget everything learnt before TLS */
@@ -2202,6 +2205,8 @@ tls_done(struct session *s)
 	s->helo[0] = '\0';
 	txn_reset(s);
 	s->state = S_CMD;
+	if (s->implicit_tls)
+		reply(s, "220 %s ESMTP danegate-relay", s->f->conf->hostname);
 	arm_timer(s, s->f->conf->command_timeout);
 }
 
@@ -2404,9 +2409,10 @@ session_close(struct session *s)
 
 /* ---- sessions and listeners ---------------------------------------------- */
 
-int
-front_session_add(struct front *f, int fd, const struct sockaddr *sa,
-    socklen_t salen, bool lmtp)
+/* A new client; tls: implicit TLS, the handshake comes before the 220. */
+static int
+session_add(struct front *f, int fd, const struct sockaddr *sa,
+    socklen_t salen, bool lmtp, bool tls)
 {
 	const struct relay_conf *conf = f->conf;
 	struct session *s;
@@ -2486,13 +2492,29 @@ front_session_add(struct front *f, int fd, const struct sockaddr *sa,
 	f->st.active++;
 	f->st.sessions++;
 	log_info("%s: connect from %s%s%s", s->id, s->peer, lmtp ? " (LMTP)" :
-	    "", s->allowed ? "" : ", not allowed to relay");
-	reply(s, "220 %s %s danegate-relay", conf->hostname,
-	    lmtp ? "LMTP" : "ESMTP");
-	s->state = S_CMD;
-	arm_timer(s, conf->command_timeout);
+	    tls ? " (TLS)" : "", s->allowed ? "" : ", not allowed to relay");
+	if (tls) {
+		/* RFC 8314 §3.3: the greeting comes after the handshake */
+		s->implicit_tls = true;
+		if (!start_tls(s)) {
+			session_step(s);
+			return 0;
+		}
+	} else {
+		reply(s, "220 %s %s danegate-relay", conf->hostname,
+		    lmtp ? "LMTP" : "ESMTP");
+		s->state = S_CMD;
+		arm_timer(s, conf->command_timeout);
+	}
 	session_step(s);
 	return 0;
+}
+
+int
+front_session_add(struct front *f, int fd, const struct sockaddr *sa,
+    socklen_t salen, bool lmtp)
+{
+	return session_add(f, fd, sa, salen, lmtp, false);
 }
 
 static void
@@ -2507,8 +2529,8 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 	memset(&ss, 0, sizeof(ss));
 	while ((c = accept4(fd, (struct sockaddr *)&ss, &len,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		(void)front_session_add(l->f, c, l->path ? NULL :
-		    (struct sockaddr *)&ss, len, l->lmtp);
+		(void)session_add(l->f, c, l->path ? NULL :
+		    (struct sockaddr *)&ss, len, l->lmtp, l->tls);
 		len = sizeof(ss);
 	}
 	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
@@ -2524,7 +2546,13 @@ listen_one(struct front *f, const struct relay_listen *rl, struct listener *l)
 	memset(l, 0, sizeof(*l));
 	l->f = f;
 	l->lmtp = rl->lmtp;
+	l->tls = rl->tls;
 	l->fd = -1;
+	if (rl->tls && f->cred == NULL) {
+		log_warnx("cannot listen for SMTP over TLS on %s: no "
+		    "certificate (tls-cert-file:)", rl->spec);
+		return DANEGATE_E_INVALID;
+	}
 	if (rl->path != NULL) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
@@ -2564,8 +2592,8 @@ listen_one(struct front *f, const struct relay_listen *rl, struct listener *l)
 	l->ev = event_new(f->base, fd, EV_READ | EV_PERSIST, on_accept, l);
 	if (l->ev == NULL || event_add(l->ev, NULL) != 0)
 		return DANEGATE_E_NOMEM;
-	log_notice("listening for %s on %s", rl->lmtp ? "LMTP" : "SMTP",
-	    rl->spec);
+	log_notice("listening for %s on %s", rl->lmtp ? "LMTP" : rl->tls ?
+	    "SMTP over TLS (RFC 8314)" : "SMTP", rl->spec);
 	return 0;
 fail:
 	log_warn("cannot listen for %s on %s", rl->lmtp ? "LMTP" : "SMTP",

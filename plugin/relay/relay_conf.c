@@ -48,6 +48,8 @@ struct ctx {
 	int errors;
 	bool listen_seen;	/* the file's listen: lines replace the
 				 * default */
+	char listen_tls_at[300];	/* "file:line" of the first
+					 * listen-tls:, or "" */
 };
 
 struct key {
@@ -175,6 +177,25 @@ key_listen(struct ctx *ctx, const struct cfg_entry *e)
 	}
 	ctx->listen_seen = true;
 	add_listen(ctx, e, e->argv[0], false);
+}
+
+/* RFC 8314: SMTP in TLS from the first byte (port 465, "submissions"). */
+static void
+key_listen_tls(struct ctx *ctx, const struct cfg_entry *e)
+{
+	size_t n = ctx->conf->n_listens;
+
+	if (e->argc != 1 || e->argv[0][0] == '/') {
+		bad(ctx, e, "expects one ADDR@PORT");
+		return;
+	}
+	add_listen(ctx, e, e->argv[0], false);
+	if (ctx->conf->n_listens == n + 1) {
+		ctx->conf->listens[n].tls = true;
+		if (ctx->listen_tls_at[0] == '\0')
+			snprintf(ctx->listen_tls_at, sizeof(ctx->listen_tls_at),
+			    "%s:%u", e->file, e->line);
+	}
 }
 
 static void
@@ -323,6 +344,7 @@ key_spf_address(struct ctx *ctx, const struct cfg_entry *e)
 static const struct key relay_keys[] = {
 	{ "listen", K_FUNC, 0, 0, 0, key_listen },
 	{ "lmtp", K_FUNC, 0, 0, 0, key_lmtp },
+	{ "listen-tls", K_FUNC, 0, 0, 0, key_listen_tls },
 	{ "access-control", K_FUNC, 0, 0, 0, key_access_control },
 	{ "hostname", K_STR, F(hostname), 0, 0, NULL },
 	{ "tls-cert-file", K_STR, F(tls_cert_file), 0, 0, NULL },
@@ -957,7 +979,7 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 		for (size_t i = 0; i < ctx.conf->n_listens; i++) {
 			struct relay_listen *l = &ctx.conf->listens[i];
 
-			if (l->lmtp)
+			if (l->lmtp || l->tls)
 				ctx.conf->listens[k++] = *l;
 			else {
 				free(l->spec);
@@ -989,6 +1011,11 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	override(&ctx, &ctx.conf->ca_file, ov->ca_file);
 	override(&ctx, &ctx.conf->unbound_conf, ov->unbound_conf);
 	finish(&ctx, path);
+	if (ctx.listen_tls_at[0] != '\0' && ctx.conf->tls_cert_file == NULL) {
+		log_err("%s: listen-tls: needs tls-cert-file and tls-key-file "
+		    "(TLS from the first byte)", ctx.listen_tls_at);
+		ctx.errors++;
+	}
 	if (ctx.conf->client_file != NULL) {
 		/* SMTP AUTH is offered only under TLS (RFC 4954 §4 and the
 		 * clients' passwords): without a certificate no client

@@ -70,6 +70,8 @@ struct clients;
 
 struct relay_listen {
 	bool lmtp;
+	bool tls;			/* listen-tls: implicit TLS from the
+					 * first byte (RFC 8314 submissions) */
 	char *spec;			/* as written: "127.0.0.1@10025" */
 	char *path;			/* unix socket, or NULL */
 	struct sockaddr_storage ss;	/* TCP, when path is NULL */

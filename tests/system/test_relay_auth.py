@@ -30,6 +30,7 @@ from test_relay_front import (Raw, Relay, RELAY, mailworld, message,  # noqa
 
 ADDR = dgsys.addr("5.3")
 PORT = 2587
+TLS_PORT = 2465         # listen-tls: (RFC 8314 implicit TLS)
 PASSWORD = "s3cret-Pa55-%d" % os.getpid()
 OTHER_PW = "0ther-Pa55-%d" % os.getpid()
 MAILBOX = "office@school.example"
@@ -58,7 +59,8 @@ def authrelay(mailworld, tmp_path_factory):
               ["hostname: relay.world.invalid",
                "tls-cert-file: %s" % (ca / "mx.dane-ee.example.pem"),
                "tls-key-file: %s" % (ca / "mx.dane-ee.example.key"),
-               "client-file: %s" % cf])
+               "client-file: %s" % cf,
+               "listen-tls: %s@%d" % (ADDR, TLS_PORT)])
     r.start()
     r.client_file = cf
     yield r
@@ -189,6 +191,59 @@ def test_sender_not_mapped_refused(authrelay, mailworld):
     time.sleep(1)
     assert sink_find(mailworld, RCPT_DOMAIN, tok, timeout=1) is None
     assert sink_count(mailworld, RCPT_DOMAIN) == before
+
+
+def test_implicit_tls_submission(authrelay, mailworld):
+    """RFC 8314: listen-tls: speaks TLS from the first byte, then the same
+    front: no STARTTLS offered (already TLS), AUTH is, the message is
+    delivered, and the relay's Received: line says ESMTPSA."""
+    tok = token("implicit-tls")
+    s = smtplib.SMTP_SSL(ADDR, TLS_PORT, local_hostname="client.test",
+                         timeout=30, context=tls_ctx())
+    code, _ = s.ehlo()
+    assert code == 250
+    assert "starttls" not in s.esmtp_features, s.esmtp_features
+    assert "PLAIN" in s.esmtp_features.get("auth", ""), s.esmtp_features
+    s.login("scanner", PASSWORD)
+    s.sendmail(MAILBOX, ["user@%s" % RCPT_DOMAIN], message(tok).replace(
+        "From: a@client.example", "From: <%s>" % MAILBOX))
+    s.quit()
+    text = sink_find(mailworld, RCPT_DOMAIN, tok)
+    assert text is not None
+    assert "by relay.world.invalid (danegate-relay) with ESMTPSA" in text, \
+        text[:1500]
+    authrelay.wait_log(r"connect from \[[0-9.]+\] \(TLS\)")
+
+
+def test_implicit_tls_port_says_nothing_in_plaintext(authrelay):
+    """A plaintext client on the TLS port never sees a greeting: the
+    relay waits for a ClientHello and drops what is not one."""
+    c = Raw(ADDR, TLS_PORT)
+    c.send("EHLO client.test\r\n")
+    got = b""
+    try:
+        while True:
+            chunk = c.s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    except OSError:
+        pass
+    c.close()
+    assert b"220" not in got and b"250" not in got, got
+
+
+def test_listen_tls_needs_a_certificate(tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text("relay:\n    listen-tls: %s@%d\n"
+                    "    listen-tls: /tmp/not-a-socket\n" % (ADDR, TLS_PORT))
+    out = subprocess.run([RELAY, "-t", "-c", str(conf), "--listen",
+                          "%s@%d" % (ADDR, PORT)], capture_output=True,
+                         text=True, timeout=20)
+    assert out.returncode == 1
+    assert "%s:3: listen-tls: expects one ADDR@PORT" % conf in out.stderr
+    assert "%s:2: listen-tls: needs tls-cert-file and tls-key-file" % conf \
+        in out.stderr, out.stderr
 
 
 def test_no_password_in_the_log(authrelay):
