@@ -4,16 +4,25 @@ reproducibly as OUT/danegate-oci.tar (OCI image layout 1.0) and
 OUT/danegate-docker.tar (docker-archive, for docker/podman load).
 
 Same ROOT and SOURCE_DATE_EPOCH, same bytes: the layer tar is sorted, every
-mtime is SOURCE_DATE_EPOCH, owners are numeric, gzip has no name or time,
-and the config's dates are SOURCE_DATE_EPOCH. IMAGE_JSON is the container
+mtime is SOURCE_DATE_EPOCH, owners are numeric, zstd runs single-threaded
+(its output depends only on its input, level and version), and the
+config's dates are SOURCE_DATE_EPOCH.
+
+The OCI layer is zstd --ultra -22 (image-spec 1.1
+application/vnd.oci.image.layer.v1.tar+zstd: podman >= 4, containerd >=
+1.5, Docker >= 23, skopeo), 18 % smaller than gzip -9 (images/README.md
+has the figures). Its window is the whole tar (zstd fits it to the known
+size, a single segment), so matches reach across libraries; below 128 MiB
+every decoder's default limit takes it. The docker-archive keeps its layer
+uncompressed: docker/podman load take that everywhere. IMAGE_JSON is the container
 config (Cmd, User, Volumes...); its Healthcheck goes into the docker
 config only, as the OCI config has no such field (an annotation names it).
 """
-import gzip
 import hashlib
 import io
 import json
 import os
+import subprocess
 import sys
 import tarfile
 import time
@@ -53,11 +62,11 @@ def dumps(o):
 
 
 raw = layer_tar()
-gz = io.BytesIO()
-with gzip.GzipFile(fileobj=gz, mode="wb", compresslevel=9, mtime=0,
-                   filename="") as g:
-    g.write(raw)
-gz = gz.getvalue()
+# --stream-size: the frame gets the tar's size, so zstd fits its window
+# to it (at most 2^27, -22's window) and says so in the header.
+zst = subprocess.run(["zstd", "-q", "--single-thread", "--ultra", "-22",
+                      "--stream-size=%d" % len(raw), "-c"],
+                     input=raw, stdout=subprocess.PIPE, check=True).stdout
 
 cfg = json.load(open(image_json))
 health = cfg.pop("Healthcheck", None)
@@ -74,8 +83,8 @@ manifest = dumps({
     "mediaType": "application/vnd.oci.image.manifest.v1+json",
     "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                "digest": "sha256:" + sha(config), "size": len(config)},
-    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                "digest": "sha256:" + sha(gz), "size": len(gz)}]})
+    "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd",
+                "digest": "sha256:" + sha(zst), "size": len(zst)}]})
 index = dumps({
     "schemaVersion": 2,
     "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -100,7 +109,7 @@ def write_tar(path, members):
     os.replace(tmp, path)
 
 
-blobs = sorted([(sha(config), config), (sha(manifest), manifest), (sha(gz), gz)])
+blobs = sorted([(sha(config), config), (sha(manifest), manifest), (sha(zst), zst)])
 write_tar(os.path.join(out, "danegate-oci.tar"),
           [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
            ("index.json", index), ("blobs/", None), ("blobs/sha256/", None)]
@@ -118,5 +127,5 @@ write_tar(os.path.join(out, "danegate-docker.tar"),
           [(sha(dconfig) + ".json", dconfig), (sha(raw) + "/", None),
            (sha(raw) + "/layer.tar", raw), ("manifest.json", dman)])
 
-print("manifest digest sha256:%s layer %d bytes gzip, %d uncompressed"
-      % (sha(manifest), len(gz), len(raw)))
+print("manifest digest sha256:%s layer %d bytes zstd, %d uncompressed"
+      % (sha(manifest), len(zst), len(raw)))
