@@ -167,6 +167,11 @@ struct session {
 	 * the session ends */
 	bool auth_ropc;
 	char auth_pass[SASL_FIELD_MAX + 1];
+	/* a client known by its address (client-address:), copied: a
+	 * reload may free the conf; auth_user then names the rule */
+	bool addr_mapped;
+	char addr_mailboxes[512];
+	char addr_first[320];
 	/* the transaction's route, copied: a reload may free the conf */
 	char route_name[64];
 	char route_mailbox[SMTP_CMD_PATH_MAX];
@@ -1058,6 +1063,9 @@ static bool front_bind_route(struct session *s, const char *sender);
 static bool
 may_send_as(const struct session *s, const char *addr)
 {
+	if (!s->auth_ok)
+		return s->addr_mapped && relay_conf_mailbox_in(
+		    s->addr_mailboxes, addr);
 	if (s->auth_ropc)
 		return strcasecmp(s->auth_user, addr) == 0;
 	return clients_may_send_as(s->f->conf->clients, s->auth_user, addr);
@@ -1088,13 +1096,14 @@ cmd_mail(struct session *s, const struct smtp_cmd *c)
 		reply(s, "555 5.5.4 Parameters need EHLO");
 		return;
 	}
-	if (auth_offered(s) && !s->auth_ok) {
+	if (auth_offered(s) && !s->auth_ok && !s->addr_mapped) {
 		/* with a client file, every SMTP client authenticates:
-		 * the address alone lets no one send as a mailbox */
+		 * the address alone lets no one send as a mailbox, unless
+		 * a client-address: line says so */
 		reply(s, "530 5.7.0 Authentication required");
 		return;
 	}
-	if (auth_offered(s) && !may_send_as(s, c->addr)) {
+	if ((auth_offered(s) || s->addr_mapped) && !may_send_as(s, c->addr)) {
 		log_notice("%s: %s: client %s is not allowed to send as <%s>",
 		    s->id, s->peer, s->auth_user, c->addr);
 		reply(s, "550 5.7.1 <%s>: client %s is not allowed to send as "
@@ -1157,7 +1166,7 @@ static const char *
 front_auth_mailbox(const struct session *s)
 {
 	if (!s->auth_ok)
-		return NULL;
+		return s->addr_mapped ? s->addr_first : NULL;
 	return s->auth_ropc ? s->auth_user : clients_mailbox(s->f->conf->clients,
 	    s->auth_user);
 }
@@ -1828,7 +1837,7 @@ from_check(struct session *s)
 	const struct header_scan *h = s->hs;
 	char text[1024];
 
-	if (!auth_offered(s) || !s->auth_ok)
+	if (!(auth_offered(s) && s->auth_ok) && !s->addr_mapped)
 		return true;
 	if (!h->from_addrs_ok) {
 		snprintf(text, sizeof(text), "5.7.1 Message refused: no single "
@@ -2493,6 +2502,22 @@ session_add(struct front *f, int fd, const struct sockaddr *sa,
 	f->st.sessions++;
 	log_info("%s: connect from %s%s%s", s->id, s->peer, lmtp ? " (LMTP)" :
 	    tls ? " (TLS)" : "", s->allowed ? "" : ", not allowed to relay");
+	if (!lmtp && s->allowed) {
+		const struct relay_addr_client *ac =
+		    relay_conf_client_by_addr(conf, sa);
+
+		if (ac != NULL) {
+			s->addr_mapped = true;
+			snprintf(s->addr_mailboxes, sizeof(s->addr_mailboxes),
+			    "%s", ac->mailboxes);
+			snprintf(s->addr_first, sizeof(s->addr_first), "%.*s",
+			    (int)strcspn(ac->mailboxes, ","), ac->mailboxes);
+			snprintf(s->auth_user, sizeof(s->auth_user),
+			    "client-address:%s", ac->prefix);
+			log_info("%s: client=%s mapped to %s by %s", s->id,
+			    s->peer, ac->mailboxes, ac->where);
+		}
+	}
 	if (tls) {
 		/* RFC 8314 §3.3: the greeting comes after the handshake */
 		s->implicit_tls = true;

@@ -179,6 +179,161 @@ key_listen(struct ctx *ctx, const struct cfg_entry *e)
 	add_listen(ctx, e, e->argv[0], false);
 }
 
+/* The address part of "ADDR[/LEN]" as a sockaddr; false if none. */
+static bool
+prefix_addr(const char *prefix, struct sockaddr_storage *ss)
+{
+	char a[INET6_ADDRSTRLEN + 1];
+	size_t n = strcspn(prefix, "/");
+
+	memset(ss, 0, sizeof(*ss));
+	if (n >= sizeof(a))
+		return false;
+	memcpy(a, prefix, n);
+	a[n] = '\0';
+	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+		ss->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, a,
+	    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+		ss->ss_family = AF_INET6;
+	return ss->ss_family != 0;
+}
+
+/* client-address: PREFIX MAILBOX[,MAILBOX...] */
+static void
+key_client_address(struct ctx *ctx, const struct cfg_entry *e)
+{
+	struct relay_conf *c = ctx->conf;
+	struct relay_addr_client *n, *ac;
+	struct sockaddr_storage mine, theirs;
+	char err[200], where[300];
+	const char *p;
+
+	if (e->argc != 2) {
+		bad(ctx, e, "expects NET/LEN and MAILBOX[,MAILBOX...]");
+		return;
+	}
+	for (p = e->argv[1]; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p,
+	    ",")] == ',')) {
+		size_t len = strcspn(p, ",");
+		const char *at = memchr(p, '@', len);
+
+		if (at == NULL || at == p || at == p + len - 1) {
+			bad(ctx, e, "'%.*s' is not a mailbox (local@domain)",
+			    (int)len, p);
+			return;
+		}
+	}
+	if (!prefix_addr(e->argv[0], &mine)) {
+		bad(ctx, e, "'%s' is not an IPv4 or IPv6 NET/LEN", e->argv[0]);
+		return;
+	}
+	n = realloc(c->addr_clients, (c->n_addr_clients + 1) * sizeof(*n));
+	if (n == NULL) {
+		bad(ctx, e, "out of memory");
+		return;
+	}
+	c->addr_clients = n;
+	ac = &n[c->n_addr_clients];
+	memset(ac, 0, sizeof(*ac));
+	if ((ac->acl = acl_new(ACL_DENY)) == NULL) {
+		bad(ctx, e, "out of memory");
+		return;
+	}
+	if (acl_add(ac->acl, e->argv[0], ACL_ALLOW, err, sizeof(err)) != 0) {
+		bad(ctx, e, "%s", err);
+		acl_free(ac->acl);
+		return;
+	}
+	/* one client per address: an overlap would make the mailboxes a
+	 * client may use depend on which line is longer */
+	for (size_t i = 0; i < c->n_addr_clients; i++) {
+		if (!prefix_addr(c->addr_clients[i].prefix, &theirs))
+			continue;
+		if (acl_lookup(c->addr_clients[i].acl,
+		    (struct sockaddr *)&mine) == ACL_ALLOW ||
+		    acl_lookup(ac->acl, (struct sockaddr *)&theirs) ==
+		    ACL_ALLOW) {
+			bad(ctx, e, "%s overlaps %s of %s", e->argv[0],
+			    c->addr_clients[i].prefix, c->addr_clients[i].where);
+			acl_free(ac->acl);
+			return;
+		}
+	}
+	snprintf(where, sizeof(where), "%s:%u", e->file, e->line);
+	if ((ac->prefix = dup_or_count(ctx, e->argv[0])) == NULL ||
+	    (ac->mailboxes = dup_or_count(ctx, e->argv[1])) == NULL ||
+	    (ac->where = dup_or_count(ctx, where)) == NULL) {
+		free(ac->prefix);
+		free(ac->mailboxes);
+		acl_free(ac->acl);
+		return;
+	}
+	c->n_addr_clients++;
+}
+
+/* Every client-address: mailbox belongs to a client-credentials route. */
+static void
+check_addr_clients(struct ctx *ctx)
+{
+	const struct relay_conf *c = ctx->conf;
+
+	for (size_t i = 0; i < c->n_addr_clients; i++) {
+		const char *p = c->addr_clients[i].mailboxes;
+
+		while (*p != '\0') {
+			size_t len = strcspn(p, ",");
+			char mb[320];
+			const struct relay_route *r;
+
+			snprintf(mb, sizeof(mb), "%.*s", (int)len, p);
+			p += len + (p[len] == ',');
+			r = relay_conf_route_for(c, mb);
+			if (r == NULL) {
+				log_err("%s: client-address: %s: no route: "
+				    "has its domain (a client known by its "
+				    "address sends through a route)",
+				    c->addr_clients[i].where, mb);
+				ctx->errors++;
+			} else if (r->grant == OAUTH2_GRANT_PASSWORD) {
+				log_err("%s: client-address: %s: route %s "
+				    "trades the mailbox's own password "
+				    "(grant: password); a client known by its "
+				    "address has none", c->addr_clients[i].where,
+				    mb, r->name);
+				ctx->errors++;
+			}
+		}
+	}
+}
+
+/* relay_conf.h */
+const struct relay_addr_client *
+relay_conf_client_by_addr(const struct relay_conf *conf,
+    const struct sockaddr *sa)
+{
+	for (size_t i = 0; sa != NULL && i < conf->n_addr_clients; i++)
+		if (acl_lookup(conf->addr_clients[i].acl, sa) == ACL_ALLOW)
+			return &conf->addr_clients[i];
+	return NULL;
+}
+
+/* relay_conf.h */
+bool
+relay_conf_mailbox_in(const char *list, const char *mailbox)
+{
+	size_t ml = strlen(mailbox);
+
+	while (*list != '\0') {
+		size_t len = strcspn(list, ",");
+
+		if (len == ml && strncasecmp(list, mailbox, len) == 0)
+			return true;
+		list += len + (list[len] == ',');
+	}
+	return false;
+}
+
 /* RFC 8314: SMTP in TLS from the first byte (port 465, "submissions"). */
 static void
 key_listen_tls(struct ctx *ctx, const struct cfg_entry *e)
@@ -345,6 +500,7 @@ static const struct key relay_keys[] = {
 	{ "listen", K_FUNC, 0, 0, 0, key_listen },
 	{ "lmtp", K_FUNC, 0, 0, 0, key_lmtp },
 	{ "listen-tls", K_FUNC, 0, 0, 0, key_listen_tls },
+	{ "client-address", K_FUNC, 0, 0, 0, key_client_address },
 	{ "access-control", K_FUNC, 0, 0, 0, key_access_control },
 	{ "hostname", K_STR, F(hostname), 0, 0, NULL },
 	{ "tls-cert-file", K_STR, F(tls_cert_file), 0, 0, NULL },
@@ -1011,6 +1167,7 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 	override(&ctx, &ctx.conf->ca_file, ov->ca_file);
 	override(&ctx, &ctx.conf->unbound_conf, ov->unbound_conf);
 	finish(&ctx, path);
+	check_addr_clients(&ctx);
 	if (ctx.listen_tls_at[0] != '\0' && ctx.conf->tls_cert_file == NULL) {
 		log_err("%s: listen-tls: needs tls-cert-file and tls-key-file "
 		    "(TLS from the first byte)", ctx.listen_tls_at);
@@ -1072,6 +1229,13 @@ relay_conf_free(struct relay_conf *c)
 	free(c->tlsrpt_mail_from);
 	free(c->tlsrpt_submission);
 	free(c->sts_cache_dir);
+	for (size_t i = 0; i < c->n_addr_clients; i++) {
+		free(c->addr_clients[i].prefix);
+		free(c->addr_clients[i].mailboxes);
+		free(c->addr_clients[i].where);
+		acl_free(c->addr_clients[i].acl);
+	}
+	free(c->addr_clients);
 	for (size_t i = 0; i < c->n_routes; i++) {
 		struct relay_route *r = &c->routes[i];
 

@@ -78,6 +78,19 @@ struct relay_listen {
 	socklen_t ss_len;
 };
 
+/*
+ * A client known by its source address (client-address: PREFIX MAILBOXES,
+ * issue 9): a program that cannot authenticate at all may send as these
+ * mailboxes, through their route (client credentials), the first being
+ * the SASL user at the smarthost. Prefixes never overlap (-t refuses it).
+ */
+struct relay_addr_client {
+	char *prefix;			/* as written: "10.1.2.3/32" */
+	struct acl *acl;		/* the prefix alone, ACL_ALLOW */
+	char *mailboxes;		/* "a@x,b@y" as written */
+	char *where;			/* "FILE:LINE" */
+};
+
 /* A submission route: a "route:" clause. */
 struct relay_route {
 	char *name;
@@ -162,6 +175,8 @@ struct relay_conf {
 					 * default, which may be missing) */
 	struct relay_route *routes;	/* route: clauses, in file order */
 	size_t n_routes;
+	struct relay_addr_client *addr_clients;	/* client-address: */
+	size_t n_addr_clients;
 	/* DMARC guard (dmarc_guard.h) */
 	bool dmarc_guard;		/* dmarc-guard: yes (the default) */
 	struct sockaddr_storage *spf_addrs;	/* spf-address: the relay's
@@ -187,6 +202,13 @@ void relay_conf_free(struct relay_conf *conf);
  */
 const struct relay_route *relay_conf_route_for(const struct relay_conf *conf,
     const char *address);
+
+/* The client-address: whose prefix holds sa, or NULL. */
+const struct relay_addr_client *relay_conf_client_by_addr(
+    const struct relay_conf *conf, const struct sockaddr *sa);
+
+/* Whether mailbox is one of list's comma-separated mailboxes (any case). */
+bool relay_conf_mailbox_in(const char *list, const char *mailbox);
 
 /* The route called name, or NULL. */
 const struct relay_route *relay_conf_route(const struct relay_conf *conf,

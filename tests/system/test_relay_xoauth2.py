@@ -39,6 +39,8 @@ RELAY = os.environ.get("DANEGATE_RELAY_REAL", str(
 ADDR = dgsys.addr("5.9")
 PORT = 2589
 CLIENT_PW = "scanner-Pa55-%d" % os.getpid()
+MAPPED_SRC = dgsys.addr("5.10")     # client-address: -> HEAD
+UNMAPPED_SRC = dgsys.addr("5.11")
 HEAD = "head@office.example"
 CLERK = "clerk@office.example"
 RCPT = "someone@dane-ee.example"
@@ -144,6 +146,9 @@ def relay(sub, files, world, request):
                  "ca-file: %s" % sub.cafile]
         if grant != "password":
             lines.append("client-file: %s" % files["clients"])
+            # a scanner that cannot authenticate at all, known by its
+            # address (issue 9)
+            lines.append("client-address: %s/32 %s" % (MAPPED_SRC, HEAD))
         route = ["name: exo",
                  "smarthost: %s@%d" % (oauthsys.HOST, oauthsys.PORT),
                  "domain: office.example",
@@ -386,6 +391,83 @@ def test_unmapped_sender_5xx(relay, sub):
     res = send("scanner", CLIENT_PW, CLERK, t)
     assert res is not None and res[0] == 550, res
     assert find(sub, t, timeout=2) is None
+
+
+def send_from(source, sender, from_header, tag):
+    """Without AUTH, from source: None if accepted, else (code, text)."""
+    s = smtplib.SMTP(ADDR, PORT, local_hostname="scanner.test", timeout=60,
+                     source_address=(source, 0))
+    try:
+        s.ehlo()
+        s.sendmail(sender, [RCPT], message(from_header, tag))
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+        return code, text.decode(errors="replace")
+    except smtplib.SMTPResponseException as e:
+        return e.smtp_code, e.smtp_error.decode(errors="replace")
+    finally:
+        s.close()
+    return None
+
+
+def test_client_known_by_address(relay, sub):
+    """client-address: a program that cannot authenticate sends as its
+    mailbox from its address, through the route (client credentials),
+    that mailbox the SASL user at the smarthost; only as that mailbox,
+    in the envelope and in From:; other addresses must authenticate."""
+    r = relay("secret")
+    t = tag("by-address")
+    assert send_from(MAPPED_SRC, HEAD, HEAD, t) is None
+    m = find(sub, t)
+    assert m is not None, sub.logs()
+    r.wait_log(r"client=\[%s\] mapped to %s by \S+relay\.conf:\d+" % (
+        re.escape(MAPPED_SRC), re.escape(HEAD)))
+    r.wait_log(r"route exo: .* accepted AUTH XOAUTH2 as %s" % re.escape(
+        HEAD))
+    # another mailbox in the envelope, or in From:
+    t2 = tag("by-address-envelope")
+    res = send_from(MAPPED_SRC, CLERK, CLERK, t2)
+    assert res is not None and res[0] == 550 and "5.7.1" in res[1], res
+    t3 = tag("by-address-from")
+    res = send_from(MAPPED_SRC, HEAD, CLERK, t3)
+    assert res is not None and res[0] == 550 and "From:" in res[1], res
+    # an address no line maps: SMTP AUTH as before
+    t4 = tag("unmapped-address")
+    res = send_from(UNMAPPED_SRC, HEAD, HEAD, t4)
+    assert res is not None and res[0] == 530, res
+    for t_ in (t2, t3, t4):
+        assert find(sub, t_, timeout=2) is None, t_
+
+
+def test_client_address_config_errors(files, world, tmp_path):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(
+        "relay:\n"
+        "    client-address: 10.1.0.0/16 head@office.example\n"
+        "    client-address: 10.1.2.3/32 clerk@office.example\n"
+        "    client-address: 10.2.0.0/33 head@office.example\n"
+        "    client-address: 10.3.0.1 nobody@elsewhere.example\n"
+        "    client-address: 10.4.0.1 not-a-mailbox\n"
+        "route:\n"
+        "    name: exo\n"
+        "    domain: office.example\n"
+        "    grant: password\n"
+        "    client-id: x\n"
+        "    client-secret-file: %s\n" % files["secret"])
+    r = subprocess.run([RELAY, "-t", "-c", str(conf), "--listen",
+                        "%s@%d" % (ADDR, PORT)], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 1
+    err = r.stderr
+    assert "bad.conf:3: client-address: 10.1.2.3/32 overlaps 10.1.0.0/16 " \
+        "of %s:2" % conf in err, err
+    assert "bad.conf:4: client-address: bad prefix length 33" in err, err
+    assert "bad.conf:6: client-address: 'not-a-mailbox' is not a mailbox" \
+        in err, err
+    assert "bad.conf:5: client-address: nobody@elsewhere.example: no " \
+        "route: has its domain" in err, err
+    assert "bad.conf:2: client-address: head@office.example: route exo " \
+        "trades the mailbox's own password" in err, err
 
 
 def test_zz_no_secret_in_any_log(sub):
