@@ -1255,8 +1255,10 @@ step_mail_guard(struct session *s)
 	default:
 		if (dec.verdict == DMARC_GUARD_REFUSE)
 			s->f->st.dmarc_refused++;
-		log_notice("%s: from=<%s>: DMARC guard: %d %s", s->id,
-		    s->sender, dec.code, dec.text);
+		log_notice("%s: from=<%s>: DMARC guard: %d %s (SPF %s)",
+		    s->id, s->sender, dec.code, dec.text,
+		    j->facts.spf_dns == DMARC_GUARD_DNS_SKIPPED ? "not asked" :
+		    spf_result_name(j->facts.spf));
 		guard_reset(s);
 		reply(s, "%d %s", dec.code, dec.text);
 		return true;
