@@ -79,12 +79,12 @@ sl_store(struct spf_lookup *sl, const struct spf_query *q,
 	enum spf_dns_status st = SPF_DNS_OK;
 	int rc;
 
-	if (a->state != DANEGATE_SECURE && a->state != DANEGATE_INSECURE)
-		st = SPF_DNS_FAIL;	/* bogus, indeterminate */
+	/* bogus, indeterminate, SERVFAIL and the like: a failure */
+	if ((a->state != DANEGATE_SECURE && a->state != DANEGATE_INSECURE) ||
+	    (!a->nxdomain && a->rcode != 0 && !a->nodata))
+		st = SPF_DNS_FAIL;
 	else if (a->nxdomain)
 		st = SPF_DNS_NXDOMAIN;
-	else if (a->rcode != 0 && !a->nodata)
-		st = SPF_DNS_FAIL;
 	if (st == SPF_DNS_OK && a->n_rrs > 0 &&
 	    ((items = calloc(a->n_rrs, sizeof(*items))) == NULL ||
 	    (lens = calloc(a->n_rrs, sizeof(*lens))) == NULL)) {
