@@ -6,11 +6,20 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
+#include <libpsl.h>
+
 #include "dmarc.h"
+#include "internal.h"
 #include "wire.h"
+
+/* the list: loaded once, never freed (psl_latest's) or static (the
+ * built-in one) */
+static const psl_ctx_t *dmarc_psl;
+static psl_ctx_t *dmarc_psl_own;
 
 static int
 peek(const struct wire *w)
@@ -152,6 +161,45 @@ dmarc_record_parse(const char *text, size_t len, struct dmarc_record *out)
 	if (!sp_ok)
 		out->sp = out->p;
 	return DMARC_OK;
+}
+
+/* dmarc.h */
+int
+dmarc_psl_load(void)
+{
+	if (dmarc_psl_own == NULL && (dmarc_psl_own = psl_latest(NULL)) != NULL)
+		dmarc_psl = dmarc_psl_own;
+	if (dmarc_psl == NULL)
+		dmarc_psl = psl_builtin();
+	return dmarc_psl != NULL ? 0 : DANEGATE_E_NOMEM;
+}
+
+/* dmarc.h */
+const char *
+dmarc_org_domain(const char *domain)
+{
+	char lower[256];
+	size_t n = strlen(domain);
+	const char *reg;
+
+	if (dmarc_psl == NULL && (dmarc_psl = psl_builtin()) == NULL &&
+	    dmarc_psl_load() != 0)
+		return NULL;
+	if (n > 0 && domain[n - 1] == '.')
+		n--;
+	if (n == 0 || n >= sizeof(lower))
+		return NULL;
+	/* libpsl wants lower case */
+	for (size_t i = 0; i < n; i++) {
+		char c = domain[i];
+
+		lower[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	lower[n] = '\0';
+	if ((reg = psl_registrable_domain(dmarc_psl, lower)) == NULL)
+		return NULL;
+	/* a suffix of lower: the same place in domain */
+	return domain + (reg - lower);
 }
 
 /* dmarc.h */

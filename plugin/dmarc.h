@@ -46,6 +46,25 @@ enum dmarc_status {
  */
 int dmarc_record_parse(const char *text, size_t len, struct dmarc_record *out);
 
+/*
+ * Loads the Public Suffix List for dmarc_org_domain(): libpsl's
+ * psl_latest(), the newer of the list built into libpsl and the
+ * system's (Debian's publicsuffix package, /usr/share/publicsuffix,
+ * updated more often than libpsl). To be called before a chroot hides
+ * that file; without it, the first dmarc_org_domain() takes the built-in
+ * list. Returns 0 or DANEGATE_E_NOMEM (no list at all).
+ */
+int dmarc_psl_load(void);
+
+/*
+ * The organizational domain of domain (RFC 7489 §3.2): its registrable
+ * domain by the Public Suffix List, one label below the longest public
+ * suffix (a TLD the list does not know counts as one, its rule "*").
+ * Returns a pointer into domain, or NULL if domain is a public suffix
+ * itself or not a name.
+ */
+const char *dmarc_org_domain(const char *domain);
+
 /* "none", "quarantine", "reject" */
 const char *dmarc_policy_name(enum dmarc_policy p);
 

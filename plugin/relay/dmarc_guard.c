@@ -33,60 +33,6 @@ dmarc_guard_dmarc_txt(const char *const *texts, size_t n,
 	return DMARC_GUARD_DNS_FOUND;
 }
 
-/* RFC 7208 §4.5: "v=spf1" then a space or the end, case-insensitively */
-static bool
-is_spf(const char *t)
-{
-	return strncasecmp(t, "v=spf1", 6) == 0 &&
-	    (t[6] == '\0' || t[6] == ' ');
-}
-
-enum spf_result
-dmarc_guard_spf(const char *const *texts, size_t n,
-    const struct sockaddr_storage *addrs, size_t n_addrs)
-{
-	const char *rec = NULL;
-	size_t count = 0;
-
-	for (size_t i = 0; i < n; i++)
-		if (is_spf(texts[i])) {
-			count++;
-			rec = texts[i];
-		}
-	if (count == 0)
-		return SPF_R_NONE;
-	if (count > 1)
-		return SPF_R_PERMERROR;
-	if (n_addrs == 0)
-		return SPF_R_NEUTRAL;
-	for (size_t i = 0; i < n_addrs; i++) {
-		enum spf_result r = spf_check_static(rec, strlen(rec),
-		    (const struct sockaddr *)&addrs[i]);
-
-		if (r != SPF_R_PASS)
-			return r;
-	}
-	return SPF_R_PASS;
-}
-
-const char *
-dmarc_guard_parent(const char *domain)
-{
-	const char *dot = strchr(domain, '.');
-
-	if (dot == NULL || dot[1] == '\0')
-		return NULL;
-	dot++;
-	/* at least two labels: a dot inside, not at the end */
-	{
-		const char *d2 = strchr(dot, '.');
-
-		if (d2 == NULL || d2 == dot || d2[1] == '\0')
-			return NULL;
-	}
-	return dot;
-}
-
 void
 dmarc_guard_decide(const char *domain, const struct dmarc_guard_facts *f,
     const char *route, struct dmarc_guard_decision *out)
@@ -142,17 +88,16 @@ dmarc_guard_decide(const char *domain, const struct dmarc_guard_facts *f,
 		snprintf(out->text, sizeof(out->text), "DMARC %s=%s for %s "
 		    "(SPF %s for the relay): through route %s",
 		    out->from_parent ? "sp" : "p", pname, domain,
-		    f->spf_dns == DMARC_GUARD_DNS_FAIL ? "lookup failed" :
 		    spf_result_name(f->spf), route);
 		return;
 	}
 	if (f->spf_dns == DMARC_GUARD_DNS_FAIL) {
-		/* SPF might have passed: not a reason for a 5xx */
+		/* SPF's temperror: it might have passed, so not a 5xx */
 		out->verdict = DMARC_GUARD_DEFER;
 		out->code = 451;
 		snprintf(out->text, sizeof(out->text), "4.4.3 DMARC p=%s for "
-		    "%s and its SPF record could not be looked up: try again "
-		    "later", pname, domain);
+		    "%s and its SPF gave a temperror (DNS): try again later",
+		    pname, domain);
 		return;
 	}
 	out->verdict = DMARC_GUARD_REFUSE;

@@ -11,17 +11,18 @@
  * or reject would see the relay's direct mail quarantined or rejected
  * unless SPF or DKIM passes aligned. The relay does not DKIM-sign, so
  * only SPF is left: it passes only if every address the relay sends from
- * (relay: spf-address:) gets "pass" from the record's static terms
- * (plugin/spf.h; a term that needs a lookup counts as not authorised).
- * pct= is ignored: RFC 7489 §6.6.4 lets it sample, not relax, reject.
+ * (relay: spf-address:) gets "pass" from the domain's SPF, evaluated in
+ * full with its own lookups (RFC 7208 check_host(), plugin/spf.h and
+ * spf_lookup.h). Anything but a pass routes (the route needs no SPF) or
+ * else refuses, but a temperror defers (451 4.4.3: it might have
+ * passed). pct= is ignored: RFC 7489
+ * §6.6.4 lets it sample, not relax, reject.
  *
- * Organizational domain: no public suffix list. If _dmarc.DOMAIN has no
- * record, the parent's (_dmarc. of DOMAIN minus its first label) applies
- * with its sp= policy, only when that parent has at least two labels (a
- * TLD's record is never taken). This finds the organizational domain of
- * a direct subdomain (news.school.example -> school.example), misses it
- * for deeper ones (a.b.school.example: direct mail goes out), and may take
- * a record at a two-label public suffix (co.uk), which none publishes.
+ * Organizational domain (RFC 7489 §3.2, §6.6.3): if _dmarc.DOMAIN has no
+ * record, the organizational domain's applies with its sp= policy; that
+ * domain comes from the Public Suffix List (dmarc_org_domain(), libpsl),
+ * so a.b.school.example finds school.example's and news.school.co.uk
+ * school.co.uk's, and a public suffix's record is never taken.
  *
  * SECURITY: the texts come from any zone (validated by the resolver);
  * parsed by the fuzzed dmarc.c and spf.c; nothing allocated.
@@ -58,11 +59,12 @@ enum dmarc_guard_verdict {
 struct dmarc_guard_facts {
 	enum dmarc_guard_dns dmarc;	/* _dmarc.DOMAIN */
 	struct dmarc_record rec;
-	enum dmarc_guard_dns org_dmarc;	/* _dmarc.PARENT (see above) */
+	enum dmarc_guard_dns org_dmarc;	/* _dmarc.ORGDOMAIN (see above) */
 	struct dmarc_record org_rec;
-	enum dmarc_guard_dns spf_dns;	/* DOMAIN's SPF TXT */
+	enum dmarc_guard_dns spf_dns;	/* DOMAIN's SPF: FAIL for its
+					 * temperror */
 	enum spf_result spf;		/* its verdict on the relay's
-					 * addresses (dmarc_guard_spf()) */
+					 * addresses (spf_lookup.h) */
 };
 
 #define DMARC_GUARD_TEXT_MAX 320
@@ -70,7 +72,7 @@ struct dmarc_guard_facts {
 struct dmarc_guard_decision {
 	enum dmarc_guard_verdict verdict;
 	enum dmarc_policy policy;	/* the policy that applied */
-	bool from_parent;		/* it was the parent's sp= */
+	bool from_parent;		/* the organizational domain's sp= */
 	int code;			/* REFUSE 550, DEFER 451; else 0 */
 	char text[DMARC_GUARD_TEXT_MAX];	/* the reply after the code
 						 * ("5.7.1 DMARC ..."), and
@@ -93,21 +95,5 @@ void dmarc_guard_decide(const char *domain, const struct dmarc_guard_facts *f,
  */
 enum dmarc_guard_dns dmarc_guard_dmarc_txt(const char *const *texts,
     size_t n, struct dmarc_record *rec);
-
-/*
- * The SPF verdict on the relay's addresses (n of them) from a TXT RRset's
- * texts: exactly one "v=spf1" record (RFC 7208 §4.5: none is "none",
- * several are a permerror); SPF_R_PASS only if every address passes,
- * else the first address's result that is not a pass. No address: never
- * a pass (SPF_R_NEUTRAL).
- */
-enum spf_result dmarc_guard_spf(const char *const *texts, size_t n,
-    const struct sockaddr_storage *addrs, size_t n_addrs);
-
-/*
- * The parent whose record stands in for domain's (see above): a pointer
- * into domain, or NULL when the parent would have fewer than two labels.
- */
-const char *dmarc_guard_parent(const char *domain);
 
 #endif

@@ -68,6 +68,7 @@
 #include "sasl.h"
 #include "smtp_cmd.h"
 #include "smtp_data.h"
+#include "spf_lookup.h"
 #include "txt.h"
 
 /* Input read ahead of processing; past it the client is not read. */
@@ -475,6 +476,7 @@ struct guard_job {
 	bool at_header;			/* a From: domain, after MAIL */
 	char domain[SMTP_CMD_DOMAIN_MAX + 1];
 	struct guard_q q[GQ_N];
+	struct spf_lookup *spf;		/* GQ_SPF's evaluation, while out */
 	struct dmarc_guard_facts facts;
 };
 
@@ -488,8 +490,12 @@ guard_job_free(struct guard_job *j)
 static void
 guard_job_cancel(struct resolver_owner *o)
 {
-	/* the resolver is being freed (and has detached it) */
-	free((struct guard_job *)(void *)o);
+	struct guard_job *j = (struct guard_job *)(void *)o;
+
+	/* the resolver is being freed (and has detached it); the SPF
+	 * evaluation, an owner too, is freed by it */
+	spf_lookup_abandon(j->spf);
+	free(j);
 }
 
 /* Forgets the transaction's jobs: answered ones freed, others orphaned. */
@@ -499,6 +505,11 @@ guard_reset(struct session *s)
 	for (size_t i = 0; i < s->n_guard; i++) {
 		struct guard_job *j = s->guard[i];
 
+		/* the SPF evaluation would go on asking: stopped */
+		if (j->spf != NULL) {
+			spf_lookup_abandon(j->spf);
+			j->pending--;
+		}
 		if (j->pending > 0)
 			j->s = NULL;
 		else
@@ -561,13 +572,8 @@ guard_on_txt(void *arg, struct lookup_answer *a)
 		case GQ_DMARC:
 			st = dmarc_guard_dmarc_txt(tx, n, &f->rec);
 			break;
-		case GQ_ORG:
-			st = dmarc_guard_dmarc_txt(tx, n, &f->org_rec);
-			break;
 		default:
-			f->spf = dmarc_guard_spf(tx, n,
-			    j->s->f->conf->spf_addrs,
-			    j->s->f->conf->n_spf_addrs);
+			st = dmarc_guard_dmarc_txt(tx, n, &f->org_rec);
 			break;
 		}
 	}
@@ -577,10 +583,28 @@ guard_on_txt(void *arg, struct lookup_answer *a)
 	lookup_answer_clear(a);
 	if (q->kind == GQ_DMARC)
 		f->dmarc = st;
-	else if (q->kind == GQ_ORG)
-		f->org_dmarc = st;
 	else
-		f->spf_dns = st;
+		f->org_dmarc = st;
+	if (--j->pending > 0)
+		return;
+	j->s->guard_pending--;
+	kick(j->s);
+}
+
+/* The SPF verdict on the relay's addresses (spf_lookup.h). */
+static void
+guard_on_spf(void *arg, enum spf_result r)
+{
+	struct guard_job *j = arg;
+	struct dmarc_guard_facts *f = &j->facts;
+
+	/* spf_lookup has NULLed j->spf; an orphan abandoned it (no call) */
+	f->spf = r;
+	f->spf_dns = r == SPF_R_TEMPERROR ? DMARC_GUARD_DNS_FAIL :
+	    DMARC_GUARD_DNS_FOUND;
+	if (r == SPF_R_TEMPERROR)
+		log_info("%s: DMARC guard: SPF of %s: temperror", j->s->id,
+		    j->domain);
 	if (--j->pending > 0)
 		return;
 	j->s->guard_pending--;
@@ -588,9 +612,10 @@ guard_on_txt(void *arg, struct lookup_answer *a)
 }
 
 /*
- * Starts the lookups for domain: _dmarc.DOMAIN, _dmarc.PARENT (see
- * dmarc_guard.h) and, at MAIL, DOMAIN's SPF. Returns false (nothing
- * started) out of memory.
+ * Starts the lookups for domain: _dmarc.DOMAIN, _dmarc.ORGDOMAIN (see
+ * dmarc_guard.h) and, at MAIL, DOMAIN's SPF for the relay's addresses
+ * (check_host() with its own lookups, spf_lookup.h). Returns false
+ * (nothing started) out of memory.
  */
 static bool
 guard_start(struct session *s, const char *domain, bool at_header)
@@ -619,24 +644,39 @@ guard_start(struct session *s, const char *domain, bool at_header)
 	s->guard_pending++;
 	/* one for this function: an answer may come before a call returns */
 	j->pending = 1;
-	parent = dmarc_guard_parent(domain);
+	/* RFC 7489 §6.6.3: the organizational domain's record when the
+	 * domain is not that domain itself */
+	if ((parent = dmarc_org_domain(domain)) == domain)
+		parent = NULL;
 	for (int k = 0; k < GQ_N; k++) {
 		if (k == GQ_ORG && parent == NULL)
 			continue;
 		if (k == GQ_SPF && at_header)
 			continue;	/* SPF is the envelope domain's */
-		snprintf(name, sizeof(name), "%s%s", k == GQ_SPF ? "" :
-		    "_dmarc.", k == GQ_ORG ? parent : domain);
 		j->pending++;
+		if (k == GQ_SPF) {
+			const struct relay_conf *c = s->f->conf;
+
+			/* the sender for macros; the name the relay says
+			 * in its EHLO when it goes direct for %{h} */
+			if (spf_lookup_start(j->r, domain, s->sender,
+			    c->hostname, c->spf_addrs, c->n_spf_addrs,
+			    guard_on_spf, j, &j->spf) != 0) {
+				j->pending--;
+				j->facts.spf_dns = DMARC_GUARD_DNS_FAIL;
+				j->facts.spf = SPF_R_TEMPERROR;
+			}
+			continue;
+		}
+		snprintf(name, sizeof(name), "_dmarc.%s",
+		    k == GQ_ORG ? parent : domain);
 		if (resolver_lookup_async(j->r, name, DNS_TYPE_TXT,
 		    guard_on_txt, &j->q[k]) != 0) {
 			j->pending--;
 			if (k == GQ_DMARC)
 				j->facts.dmarc = DMARC_GUARD_DNS_FAIL;
-			else if (k == GQ_ORG)
-				j->facts.org_dmarc = DMARC_GUARD_DNS_FAIL;
 			else
-				j->facts.spf_dns = DMARC_GUARD_DNS_FAIL;
+				j->facts.org_dmarc = DMARC_GUARD_DNS_FAIL;
 		}
 	}
 	if (--j->pending == 0) {
@@ -1231,8 +1271,10 @@ step_mail_guard(struct session *s)
 	default:
 		if (dec.verdict == DMARC_GUARD_REFUSE)
 			s->f->st.dmarc_refused++;
-		log_notice("%s: from=<%s>: DMARC guard: %d %s", s->id,
-		    s->sender, dec.code, dec.text);
+		log_notice("%s: from=<%s>: DMARC guard: %d %s (SPF %s)",
+		    s->id, s->sender, dec.code, dec.text,
+		    j->facts.spf_dns == DMARC_GUARD_DNS_SKIPPED ? "not asked" :
+		    spf_result_name(j->facts.spf));
 		guard_reset(s);
 		reply(s, "%d %s", dec.code, dec.text);
 		return true;

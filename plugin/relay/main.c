@@ -45,6 +45,7 @@
 #include "policy_table.h"
 #include "relay_conf.h"
 #include "sandbox.h"
+#include "dmarc.h"
 #include "sasl.h"
 #include "tlsrpt.h"
 #include "tlsrpt_send.h"
@@ -958,6 +959,10 @@ main(int argc, char **argv)
 	if (!foreground)
 		relay_detach();
 	write_pidfile(r.conf->pidfile);
+	/* the system's Public Suffix List is outside the chroot */
+	if (dmarc_psl_load() != 0)
+		log_warnx("no Public Suffix List: DMARC organizational "
+		    "domains not found");
 	relay_sandbox(r.conf);
 	relay_tlsrpt_start(&r, resolver);
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Replays the static SPF check's fuzz corpus (run by make check). The
+# Replays the SPF check's fuzz corpus (run by make check). The
 # files are named one by one: given a directory, a libFuzzer build would
 # start fuzzing into it.
 exec ./tests/fuzz/fuzz_spf "${srcdir:-.}"/tests/fuzz/corpus/spf/*

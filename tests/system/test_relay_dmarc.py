@@ -16,6 +16,14 @@ abandoned without its dot, nothing at the receiver; a From: domain with
 p=reject behind a harmless envelope sender: the same; a folded From: with
 an RFC 2047 display name and comments, mapped: delivered.
 
+SPF in full and the organizational domain by the Public Suffix List:
+an SPF that includes another world domain whose a: lists the relay's
+spf-address: delivered direct; a subdomain three labels below
+dmarc-reject.example (no record of its own, the organizational domain's
+p=reject found by the PSL), with an include that does not list the relay
+or no SPF: 550; an SPF include loop (11 DNS terms): permerror, 550; an
+SPF include of a bogus TXT: temperror, 451 4.4.3.
+
 Addresses: NET.5.9 (this file's relay).
 """
 import os
@@ -40,7 +48,9 @@ MAILBOXES = ",".join([
     "office@school.example", "desk@dmarc-none.example",
     "x@dmarc-reject.example", "x@news.dmarc-reject.example",
     "x@dmarc-quarantine.example", "x@dmarc-spf.example",
-    "x@dmarc-bogus.example"])
+    "x@dmarc-bogus.example", "x@inc.dmarc-reject.example",
+    "x@a.b.dmarc-reject.example", "x@a.b.c.dmarc-reject.example",
+    "x@loop.dmarc-reject.example", "x@spffail.dmarc-reject.example"])
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +219,55 @@ def test_from_folded_encoded_mapped_delivered(guard, mailworld):
         "@school.example>, \"Desk; \\\"2\\\"\"\r\n <DESK@dmarc-none.example>"))
     s.quit()
     assert sink_find(mailworld, SINK, tok) is not None, guard.log()[-3000:]
+
+
+def test_spf_include_passes_direct(guard, mailworld):
+    """inc.dmarc-reject.example's SPF includes _spf.dmarc-none.example,
+    whose a: is the relay's spf-address: direct, no route."""
+    tok = token("spf-include")
+    s = client()
+    s.sendmail("x@inc.dmarc-reject.example", [RCPT],
+               message(tok, "<x@inc.dmarc-reject.example>"))
+    s.quit()
+    assert sink_find(mailworld, SINK, tok) is not None, guard.log()[-3000:]
+    guard.wait_log(r"from=<x@inc\.dmarc-reject\.example>: DMARC guard: "
+                   r"DMARC sp=reject for inc\.dmarc-reject\.example, the "
+                   r"relay's addresses pass its SPF: direct")
+
+
+@pytest.mark.parametrize("sender,spf", [
+    ("x@a.b.dmarc-reject.example", "fail"),
+    ("x@a.b.c.dmarc-reject.example", "none"),
+    ("x@loop.dmarc-reject.example", "permerror")])
+def test_spf_not_passing_refused(guard, mailworld, sender, spf):
+    """Three labels below the organizational domain, its p=reject
+    applies (the PSL; "the parent" has no record); the SPF verdict is
+    fail (an include without the relay, then -all), none, or permerror
+    (an include loop: the 11th DNS term)."""
+    tok = token("spf-refused")
+    before = sink_count(mailworld, SINK)
+    s = client()
+    with pytest.raises(smtplib.SMTPSenderRefused) as e:
+        s.sendmail(sender, [RCPT], message(tok, sender))
+    assert e.value.smtp_code == 550, e.value
+    assert (b"5.7.1 DMARC p=reject for %s" % sender.split("@")[1].encode()
+            in e.value.smtp_error)
+    s.quit()
+    nothing_delivered(mailworld, tok, before)
+    guard.wait_log(r"from=<%s>: DMARC guard: 550 5\.7\.1 .*\(SPF %s\)"
+                   % (sender.replace(".", r"\."), spf))
+
+
+def test_spf_servfail_deferred(guard, mailworld):
+    """An SPF include of a bogus TXT RRset: temperror, 451 4.4.3."""
+    tok = token("spf-servfail")
+    before = sink_count(mailworld, SINK)
+    s = client()
+    with pytest.raises(smtplib.SMTPSenderRefused) as e:
+        s.sendmail("x@spffail.dmarc-reject.example", [RCPT],
+                   message(tok, "x@spffail.dmarc-reject.example"))
+    assert e.value.smtp_code == 451, e.value
+    assert b"4.4.3" in e.value.smtp_error
+    assert b"temperror" in e.value.smtp_error
+    s.quit()
+    nothing_delivered(mailworld, tok, before)
