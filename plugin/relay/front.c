@@ -172,7 +172,7 @@ struct session {
 	 * reload may free the conf; auth_user then names the rule */
 	bool addr_mapped;
 	char addr_mailboxes[512];
-	char addr_first[320];
+	char addr_first[SMTP_CMD_PATH_MAX];
 	/* the transaction's route, copied: a reload may free the conf */
 	char route_name[64];
 	char route_mailbox[SMTP_CMD_PATH_MAX];

@@ -218,9 +218,9 @@ key_client_address(struct ctx *ctx, const struct cfg_entry *e)
 		size_t len = strcspn(p, ",");
 		const char *at = memchr(p, '@', len);
 
-		if (at == NULL || at == p || at == p + len - 1) {
-			bad(ctx, e, "'%.*s' is not a mailbox (local@domain)",
-			    (int)len, p);
+		if (at == NULL || at == p || at == p + len - 1 || len > 254) {
+			bad(ctx, e, "'%.*s' is not a mailbox (local@domain, at "
+			    "most 254 bytes)", (int)len, p);
 			return;
 		}
 	}
