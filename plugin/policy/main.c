@@ -34,6 +34,7 @@
 #endif
 
 #include "acl.h"
+#include "addr.h"
 #include "http_metrics.h"
 #include "log.h"
 #include "sandbox.h"
@@ -181,7 +182,7 @@ daemon_metrics_open(struct policy_daemon *d, const struct policy_conf *conf)
 
 	if (spec[0] == '\0')
 		return 0;
-	if (policy_conf_parse_tcp(spec, POLICY_PROMETHEUS_PORT, &ss,
+	if (addr_parse(spec, POLICY_PROMETHEUS_PORT, &ss,
 	    &len) != 0) {
 		log_err("prometheus-interface: cannot parse '%s'", spec);
 		return -1;

@@ -35,6 +35,7 @@
 #endif
 
 #include "acl.h"
+#include "addr.h"
 #include "clients.h"
 #include "control.h"
 #include "front.h"
@@ -544,7 +545,7 @@ relay_metrics_open(struct relay *r)
 
 	if (spec == NULL)
 		return 0;
-	if (relay_conf_parse_addr(spec, 9167, &ss, &len) != 0) {
+	if (addr_parse(spec, 9167, &ss, &len) != 0) {
 		log_err("prometheus-interface: cannot parse '%s'", spec);
 		return -1;
 	}
