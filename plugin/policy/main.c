@@ -227,13 +227,9 @@ daemon_sandbox(const struct policy_conf *conf)
 {
 	char err[256];
 
-	if (sandbox_drop_privileges(conf->username, conf->chroot, "/", err,
-	    sizeof(err)) != 0)
-		fatalx("cannot drop privileges: %s", err);
-	if (sandbox_no_new_privs(err, sizeof(err)) != 0)
+	if (sandbox_enter(conf->username, conf->chroot, "/", SANDBOX_RESOLVER,
+	    err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	if (sandbox_seccomp_install(SANDBOX_RESOLVER, err, sizeof(err)) != 0)
-		fatalx("cannot install the seccomp filter: %s", err);
 	log_notice("running as %s%s%s, seccomp filter in %s mode",
 	    conf->username[0] ? conf->username : "the starting user",
 	    conf->chroot[0] ? " in chroot " : "", conf->chroot,

@@ -682,13 +682,9 @@ relay_sandbox(const struct relay_conf *conf)
 	const char *user = conf->username ? conf->username : "";
 	const char *chroot_dir = conf->chroot ? conf->chroot : "";
 
-	if (sandbox_drop_privileges(user, chroot_dir, conf->directory, err,
-	    sizeof(err)) != 0)
-		fatalx("cannot drop privileges: %s", err);
-	if (sandbox_no_new_privs(err, sizeof(err)) != 0)
+	if (sandbox_enter(user, chroot_dir, conf->directory, SANDBOX_RELAY,
+	    err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	if (sandbox_seccomp_install(SANDBOX_RELAY, err, sizeof(err)) != 0)
-		fatalx("cannot install the seccomp filter: %s", err);
 	log_notice("running as %s%s%s, seccomp filter in %s mode",
 	    user[0] ? user : "the starting user", chroot_dir[0] ?
 	    " in chroot " : "", chroot_dir, sandbox_seccomp_mode() ?
