@@ -33,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "cfgfile.h"
 #include "conf.h"
 #include "log.h"
@@ -349,43 +350,6 @@ conf_add_unbound(struct conf_ctx *ctx, const struct cfg_entry *e)
 	o->line = e->line;
 }
 
-int
-conf_parse_addr_port(const char *text, unsigned default_port,
-    struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	const char *at;
-	size_t hostlen;
-	unsigned port = default_port;
-	struct sockaddr_in *sin;
-	struct sockaddr_in6 *sin6;
-
-	at = strrchr(text, '@');
-	hostlen = at != NULL ? (size_t)(at - text) : strlen(text);
-	if (hostlen == 0 || hostlen >= sizeof(host))
-		return -1;
-	memcpy(host, text, hostlen);
-	host[hostlen] = '\0';
-	if (at != NULL && conf_parse_uint(at + 1, 1, 65535, &port) != 0)
-		return -1;
-	if (port > 65535)
-		return -1;
-	memset(ss, 0, sizeof(*ss));
-	sin = (struct sockaddr_in *)(void *)ss;
-	sin6 = (struct sockaddr_in6 *)(void *)ss;
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		*len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*sin6);
-	} else
-		return -1;
-	return 0;
-}
-
 /* Formats ss as "ADDR@PORT", Unbound's way of writing it. */
 static void
 conf_format_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -438,7 +402,7 @@ conf_set_interface(struct conf_ctx *ctx, const struct cfg_entry *e)
 		return;
 	/* checked now so that the error comes in file order; the port is
 	 * filled in at the end, when port: is known */
-	if (conf_parse_addr_port(s, 53, &ss, &len) != 0) {
+	if (addr_parse(s, 53, &ss, &len) != 0) {
 		conf_bad(ctx, e, "'%s' is not an IP address with an optional "
 		    "@port (interface names are not supported)", s);
 		return;
@@ -764,7 +728,7 @@ conf_set_prometheus_interface(struct conf_ctx *ctx, const struct cfg_entry *e)
 	/* "" turns it off; anything else needs an explicit port: there is
 	 * no port every Prometheus exporter agrees on */
 	if (s[0] != '\0' && (strchr(s, '@') == NULL ||
-	    conf_parse_addr_port(s, 0, &ss, &len) != 0)) {
+	    addr_parse(s, 0, &ss, &len) != 0)) {
 		conf_bad(ctx, e, "'%s' is not ADDR@PORT (e.g. 127.0.0.1@9167)",
 		    s);
 		return;
@@ -983,7 +947,7 @@ conf_zone_entry(struct conf_ctx *ctx, const struct cfg_entry *e)
 		n = strcspn(s, "#");
 		snprintf(addr, sizeof(addr), "%.*s", (int)n, s);
 		if (n >= sizeof(addr) || !conf_is_token(s) ||
-		    conf_parse_addr_port(addr, 53, &ss, &len) != 0) {
+		    addr_parse(addr, 53, &ss, &len) != 0) {
 			conf_bad(ctx, e, "'%s' is not an IP address with an "
 			    "optional @port", s);
 			return;
@@ -1208,8 +1172,7 @@ conf_finish(struct conf_ctx *ctx)
 		bool dup = false;
 
 		/* checked when read: cannot fail */
-		if (conf_parse_addr_port(e->argv[0], conf->port, &ss,
-		    &len) != 0)
+		if (addr_parse(e->argv[0], conf->port, &ss, &len) != 0)
 			continue;
 		if ((ss.ss_family == AF_INET && !conf->do_ip4) ||
 		    (ss.ss_family == AF_INET6 && !conf->do_ip6)) {
@@ -1229,11 +1192,10 @@ conf_finish(struct conf_ctx *ctx)
 	}
 	if (ctx->n_ifaces == 0) {
 		if (conf->do_ip4 &&
-		    conf_parse_addr_port("127.0.0.1", conf->port, &ss,
-		    &len) == 0)
+		    addr_parse("127.0.0.1", conf->port, &ss, &len) == 0)
 			conf_add_listen(ctx, &ss, len);
 		if (conf->do_ip6 &&
-		    conf_parse_addr_port("::1", conf->port, &ss, &len) == 0)
+		    addr_parse("::1", conf->port, &ss, &len) == 0)
 			conf_add_listen(ctx, &ss, len);
 	}
 

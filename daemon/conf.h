@@ -180,9 +180,4 @@ struct conf *conf_new_default(void);
 
 void conf_free(struct conf *conf);
 
-/* Parses "ADDR[@PORT]" into a socket address; port defaults to
- * default_port. Returns 0 or -1. */
-int conf_parse_addr_port(const char *text, unsigned default_port,
-    struct sockaddr_storage *ss, socklen_t *len);
-
 #endif

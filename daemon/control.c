@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "acl.h"
+#include "addr.h"
 #include "conf.h"
 #include "control.h"
 #include "ctlsock.h"
@@ -130,7 +131,7 @@ control_open_http(struct control *ctl, const char *spec)
 	socklen_t len;
 	int fd;
 
-	if (conf_parse_addr_port(spec, 9167, &ss, &len) != 0) {
+	if (addr_parse(spec, 9167, &ss, &len) != 0) {
 		log_err("prometheus-interface: cannot parse '%s'", spec);
 		return -1;
 	}

@@ -35,6 +35,7 @@
 #include "conf.h"
 #include "control.h"
 #include "log.h"
+#include "proc.h"
 #include "resolver.h"
 #include "sandbox.h"
 #include "server.h"
@@ -47,16 +48,6 @@ struct daemon {
 	struct event *ev_hup, *ev_term, *ev_int, *ev_watchdog;
 	struct timeval watchdog_interval;
 };
-
-static void
-notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	(void)sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
 
 static void
 usage(FILE *f)
@@ -84,7 +75,7 @@ daemon_on_ready(void *arg)
 {
 	(void)arg;
 	log_notice("trust anchors validate: ready");
-	notify("READY=1\nSTATUS=serving, DNSSEC validation working");
+	proc_notify("READY=1\nSTATUS=serving, DNSSEC validation working");
 }
 
 static void
@@ -94,7 +85,7 @@ daemon_on_status(void *arg, const char *text)
 
 	(void)arg;
 	snprintf(buf, sizeof(buf), "STATUS=not ready: %s", text);
-	notify(buf);
+	proc_notify(buf);
 }
 
 /* Returns 0, or -1 when the old configuration stays in force. */
@@ -105,7 +96,7 @@ daemon_reload(void *arg)
 	struct conf *conf = NULL;
 	struct resolver *r = NULL;
 
-	notify("RELOADING=1");
+	proc_notify("RELOADING=1");
 	log_notice("reloading %s", d->conf_path);
 	if (conf_load(d->conf_path, &conf) != 0)
 		goto fail;
@@ -122,12 +113,12 @@ daemon_reload(void *arg)
 		goto fail;
 	}
 	log_notice("reloaded %s", d->conf_path);
-	notify("READY=1\nSTATUS=serving, configuration reloaded");
+	proc_notify("READY=1\nSTATUS=serving, configuration reloaded");
 	return 0;
 fail:
 	conf_free(conf);
 	log_err("reload failed: keeping the old configuration");
-	notify("READY=1\nSTATUS=serving (last reload failed)");
+	proc_notify("READY=1\nSTATUS=serving (last reload failed)");
 	return -1;
 }
 
@@ -142,7 +133,7 @@ daemon_on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_notice("signal %d: stopping", (int)sig);
-	notify("STOPPING=1");
+	proc_notify("STOPPING=1");
 	event_base_loopbreak(d->base);
 }
 
@@ -153,40 +144,7 @@ daemon_on_watchdog(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	/* The loop turned: it is alive. */
-	notify("WATCHDOG=1");
-}
-
-static void
-daemon_write_pidfile(const char *path)
-{
-	FILE *f;
-
-	if (path[0] == '\0')
-		return;
-	if ((f = fopen(path, "w")) == NULL) {
-		log_warn("pidfile %s", path);
-		return;
-	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
-}
-
-/* Classic daemonizing, for life outside systemd without -d. */
-static void
-daemon_detach(void)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		fatal("fork");
-	if (pid > 0)
-		_exit(0);
-	if (setsid() < 0)
-		fatal("setsid");
-	if (freopen("/dev/null", "r", stdin) == NULL ||
-	    freopen("/dev/null", "w", stdout) == NULL)
-		fatal("/dev/null");
-	log_use_syslog();
+	proc_notify("WATCHDOG=1");
 }
 
 static void
@@ -194,13 +152,9 @@ daemon_sandbox(const struct conf *conf)
 {
 	char err[256];
 
-	if (sandbox_drop_privileges(conf->username, conf->chroot,
-	    conf->directory, err, sizeof(err)) != 0)
-		fatalx("cannot drop privileges: %s", err);
-	if (sandbox_no_new_privs(err, sizeof(err)) != 0)
+	if (sandbox_enter(conf->username, conf->chroot, conf->directory,
+	    SANDBOX_RESOLVER, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	if (sandbox_seccomp_install(SANDBOX_RESOLVER, err, sizeof(err)) != 0)
-		fatalx("cannot install the seccomp filter: %s", err);
 	log_notice("running as %s%s%s, seccomp filter in %s mode",
 	    conf->username[0] ? conf->username : "the starting user",
 	    conf->chroot[0] ? " in chroot " : "", conf->chroot,
@@ -210,6 +164,7 @@ daemon_sandbox(const struct conf *conf)
 int
 main(int argc, char **argv)
 {
+	char detach_err[256];
 	struct daemon d = { .conf_path = CONF_DEFAULT_PATH };
 	struct control_ops ops = { daemon_reload, &d };
 	struct conf *conf;
@@ -319,9 +274,10 @@ main(int argc, char **argv)
 		return 1;
 	if ((d.ctl = control_new(d.base, d.srv, &ops, uid, gid)) == NULL)
 		return 1;
-	if (!foreground)
-		daemon_detach();
-	daemon_write_pidfile(conf->pidfile);
+	if (!foreground && proc_detach(detach_err, sizeof(detach_err)) != 0)
+		fatalx("%s", detach_err);
+	if (proc_write_pidfile(conf->pidfile) != 0)
+		log_warn("pidfile %s", conf->pidfile);
 
 	/* libunbound reads the trust anchors and root hints when a context
 	 * is finalized: the serving context now, and the probe's first
@@ -361,7 +317,7 @@ main(int argc, char **argv)
 	}
 #endif
 	log_notice("danegated %s started", PACKAGE_VERSION);
-	notify("STATUS=started, checking trust anchors");
+	proc_notify("STATUS=started, checking trust anchors");
 
 	event_base_dispatch(d.base);
 

@@ -458,3 +458,21 @@ sandbox_seccomp_install(enum sandbox_profile profile, char *err,
 		    strerror(-rc));
 	return 0;
 }
+
+int
+sandbox_enter(const char *username, const char *chroot_dir, const char *dir,
+    enum sandbox_profile profile, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (sandbox_drop_privileges(username, chroot_dir, dir, why,
+	    sizeof(why)) != 0)
+		return sandbox_fail(err, errlen, "cannot drop privileges: %s",
+		    why);
+	if (sandbox_no_new_privs(err, errlen) != 0)
+		return -1;
+	if (sandbox_seccomp_install(profile, why, sizeof(why)) != 0)
+		return sandbox_fail(err, errlen,
+		    "cannot install the seccomp filter: %s", why);
+	return 0;
+}

@@ -98,6 +98,17 @@ int sandbox_seccomp_install(enum sandbox_profile profile, char *err,
     size_t errlen);
 
 /*
+ * The whole lock-in of a daemon, in the order above:
+ * sandbox_drop_privileges(username, chroot_dir, dir),
+ * sandbox_no_new_privs(), sandbox_seccomp_install(profile). Returns 0, or
+ * -1 with the failed step and its reason in err; the daemon must then
+ * stop, not serve half locked in.
+ */
+int sandbox_enter(const char *username, const char *chroot_dir,
+    const char *dir, enum sandbox_profile profile, char *err,
+    size_t errlen);
+
+/*
  * The mode sandbox_seccomp_install() will use, from DANEGATE_SECCOMP:
  * "kill" or "log", or NULL for a value it refuses. For the start-up log
  * line ("seccomp: log mode, forbidden calls are only logged").

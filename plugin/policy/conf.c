@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "acl.h"
+#include "addr.h"
 #include "cfgfile.h"
 #include "sts_cache.h"
 #include "log.h"
@@ -159,7 +160,7 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 		socklen_t len;
 
 		/* "" turns it off */
-		if (v[0] != '\0' && policy_conf_parse_tcp(v,
+		if (v[0] != '\0' && addr_parse(v,
 		    POLICY_PROMETHEUS_PORT, &ss, &len) != 0) {
 			log_err("%s:%u: prometheus-interface: '%s' is not ADDR "
 			    "or ADDR@PORT", e->file, e->line, v);
@@ -322,42 +323,3 @@ policy_conf_free(struct policy_conf *c)
 	free(c);
 }
 
-int
-policy_conf_parse_tcp(const char *spec, unsigned dflt_port,
-    struct sockaddr_storage *ss, socklen_t *len)
-{
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-	const char *at = strrchr(spec, '@');
-	size_t hlen = at != NULL ? (size_t)(at - spec) : strlen(spec);
-	char host[64];
-	unsigned port = dflt_port;
-
-	if (hlen == 0 || hlen >= sizeof(host))
-		return -1;
-	memcpy(host, spec, hlen);
-	host[hlen] = '\0';
-	if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	if (at != NULL && (!parse_uint(at + 1, 10, 65535, &port) ||
-	    at[1] == '+'))
-		return -1;
-	if (port == 0)
-		return -1;
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*len = (socklen_t)sizeof(*s4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = (socklen_t)sizeof(*s6);
-		return 0;
-	}
-	return -1;
-}

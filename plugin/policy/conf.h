@@ -91,12 +91,4 @@ int policy_conf_load(const char *path, const struct policy_overrides *ov,
 
 void policy_conf_free(struct policy_conf *c);
 
-/*
- * Parses "ADDR@PORT" (an IPv6 ADDR bare or in brackets) into ss/len; a
- * spec without "@PORT" takes dflt_port, or is refused when dflt_port is 0.
- * Returns 0 or -1 (nothing logged).
- */
-int policy_conf_parse_tcp(const char *spec, unsigned dflt_port,
-    struct sockaddr_storage *ss, socklen_t *len);
-
 #endif

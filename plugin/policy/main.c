@@ -29,13 +29,12 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "acl.h"
+#include "addr.h"
 #include "http_metrics.h"
 #include "log.h"
+#include "proc.h"
 #include "sandbox.h"
 #include "conf.h"
 #include "control.h"
@@ -52,16 +51,6 @@ struct policy_daemon {
 	struct policy_overrides ov;
 	struct event *ev_hup, *ev_term, *ev_int, *ev_usr1;
 };
-
-static void
-notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	(void)sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
 
 static void
 usage(FILE *f)
@@ -104,12 +93,12 @@ daemon_reload(struct policy_daemon *d)
 {
 	struct policy_conf *conf;
 
-	notify("RELOADING=1");
+	proc_notify("RELOADING=1");
 	log_notice("reloading %s", d->conf_path ? d->conf_path : "(no file)");
 	if (policy_conf_load(d->conf_path, &d->ov, &conf) != 0 ||
 	    policy_server_reload(d->srv, conf) != 0) {
 		log_err("reload failed: keeping the old configuration");
-		notify("READY=1\nSTATUS=serving (last reload failed)");
+		proc_notify("READY=1\nSTATUS=serving (last reload failed)");
 		return -1;
 	}
 	log_set_verbosity(conf->verbosity);
@@ -118,7 +107,7 @@ daemon_reload(struct policy_daemon *d)
 		    "start (the socket is bound before the privilege drop); "
 		    "still '%s'", conf->prometheus_interface, d->metrics_spec);
 	log_notice("reloaded");
-	notify("READY=1\nSTATUS=serving, configuration reloaded");
+	proc_notify("READY=1\nSTATUS=serving, configuration reloaded");
 	return 0;
 }
 
@@ -181,7 +170,7 @@ daemon_metrics_open(struct policy_daemon *d, const struct policy_conf *conf)
 
 	if (spec[0] == '\0')
 		return 0;
-	if (policy_conf_parse_tcp(spec, POLICY_PROMETHEUS_PORT, &ss,
+	if (addr_parse(spec, POLICY_PROMETHEUS_PORT, &ss,
 	    &len) != 0) {
 		log_err("prometheus-interface: cannot parse '%s'", spec);
 		return -1;
@@ -217,7 +206,7 @@ daemon_on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_notice("signal %d: stopping", (int)sig);
-	notify("STOPPING=1");
+	proc_notify("STOPPING=1");
 	event_base_loopbreak(d->base);
 }
 
@@ -226,13 +215,9 @@ daemon_sandbox(const struct policy_conf *conf)
 {
 	char err[256];
 
-	if (sandbox_drop_privileges(conf->username, conf->chroot, "/", err,
-	    sizeof(err)) != 0)
-		fatalx("cannot drop privileges: %s", err);
-	if (sandbox_no_new_privs(err, sizeof(err)) != 0)
+	if (sandbox_enter(conf->username, conf->chroot, "/", SANDBOX_RESOLVER,
+	    err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	if (sandbox_seccomp_install(SANDBOX_RESOLVER, err, sizeof(err)) != 0)
-		fatalx("cannot install the seccomp filter: %s", err);
 	log_notice("running as %s%s%s, seccomp filter in %s mode",
 	    conf->username[0] ? conf->username : "the starting user",
 	    conf->chroot[0] ? " in chroot " : "", conf->chroot,
@@ -254,6 +239,7 @@ raise_fd_limit(void)
 int
 main(int argc, char **argv)
 {
+	char detach_err[256];
 	struct policy_daemon d = { .conf_path = NULL };
 	struct policy_conf *conf;
 	const char *explain = NULL;
@@ -375,11 +361,10 @@ main(int argc, char **argv)
 	    daemon_control_open(&d, conf) != 0 ||
 	    daemon_metrics_open(&d, conf) != 0)
 		return 1;
-	if (!foreground) {
-		if (daemon(0, 0) != 0)
-			fatal("daemon");
-		log_use_syslog();
-	}
+	if (!foreground && proc_detach(detach_err, sizeof(detach_err)) != 0)
+		fatalx("%s", detach_err);
+	if (proc_write_pidfile(conf->pidfile) != 0)
+		log_warn("pidfile %s", conf->pidfile);
 	policy_server_prime(d.srv);
 	daemon_sandbox(conf);
 
@@ -392,7 +377,7 @@ main(int argc, char **argv)
 	evsignal_add(d.ev_int, NULL);
 	evsignal_add(d.ev_usr1, NULL);
 	log_notice("danegate-policy %s started", PACKAGE_VERSION);
-	notify("READY=1\nSTATUS=serving");
+	proc_notify("READY=1\nSTATUS=serving");
 
 	event_base_dispatch(d.base);
 

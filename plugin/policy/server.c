@@ -49,6 +49,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "addr.h"
 #include "danegate.h"
 #include "log.h"
 #include "mta_sts.h"
@@ -786,7 +787,7 @@ listen_tcp(struct policy_server *s, const char *spec)
 		log_err("listen: '%s' is neither a path nor ADDR@PORT", spec);
 		return -1;
 	}
-	if (policy_conf_parse_tcp(spec, 0, &ss, &sl) != 0) {
+	if (addr_parse(spec, 0, &ss, &sl) != 0) {
 		log_err("listen: '%s' is not ADDR@PORT", spec);
 		return -1;
 	}

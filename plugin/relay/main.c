@@ -30,17 +30,16 @@
 #include <crypt.h>
 #include <curl/curl.h>
 #include <event2/event.h>
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "acl.h"
+#include "addr.h"
 #include "clients.h"
 #include "control.h"
 #include "curl_thread.h"
 #include "front.h"
 #include "http_metrics.h"
 #include "log.h"
+#include "proc.h"
 #include "outbound.h"
 #include "policy_table.h"
 #include "relay_conf.h"
@@ -71,16 +70,6 @@ struct relay {
 	struct relay_control *ctl;	/* control-interface:, or NULL */
 	bool stopping;
 };
-
-static void
-notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	(void)sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
 
 static void usage(FILE *f);
 
@@ -261,7 +250,7 @@ relay_reload(struct relay *r)
 	struct policy_table *pt;
 	struct exemptions *ex;
 
-	notify("RELOADING=1");
+	proc_notify("RELOADING=1");
 	log_notice("reloading %s", r->conf_path);
 	if (relay_conf_load(r->conf_path, &r->ov, &conf) != 0)
 		goto fail;
@@ -287,11 +276,11 @@ relay_reload(struct relay *r)
 	r->conf = conf;
 	log_set_verbosity(conf->verbosity);
 	log_notice("reloaded %s", r->conf_path);
-	notify("READY=1\nSTATUS=relaying, configuration reloaded");
+	proc_notify("READY=1\nSTATUS=relaying, configuration reloaded");
 	return 0;
 fail:
 	log_err("reload failed: keeping the old configuration");
-	notify("READY=1\nSTATUS=relaying (last reload failed)");
+	proc_notify("READY=1\nSTATUS=relaying (last reload failed)");
 	return -1;
 }
 
@@ -547,7 +536,7 @@ relay_metrics_open(struct relay *r)
 
 	if (spec == NULL)
 		return 0;
-	if (relay_conf_parse_addr(spec, 9167, &ss, &len) != 0) {
+	if (addr_parse(spec, 9167, &ss, &len) != 0) {
 		log_err("prometheus-interface: cannot parse '%s'", spec);
 		return -1;
 	}
@@ -656,25 +645,8 @@ relay_on_signal(evutil_socket_t sig, short what, void *arg)
 	r->stopping = true;
 	log_notice("signal %d: draining (at most %u s)", (int)sig,
 	    r->conf->drain_timeout);
-	notify("STOPPING=1");
+	proc_notify("STOPPING=1");
 	front_drain(r->front, relay_drained, r);
-}
-
-static void
-relay_detach(void)
-{
-	pid_t pid = fork();
-
-	if (pid < 0)
-		fatal("fork");
-	if (pid > 0)
-		_exit(0);
-	if (setsid() < 0)
-		fatal("setsid");
-	if (freopen("/dev/null", "r", stdin) == NULL ||
-	    freopen("/dev/null", "w", stdout) == NULL)
-		fatal("/dev/null");
-	log_use_syslog();
 }
 
 static void
@@ -684,32 +656,13 @@ relay_sandbox(const struct relay_conf *conf)
 	const char *user = conf->username ? conf->username : "";
 	const char *chroot_dir = conf->chroot ? conf->chroot : "";
 
-	if (sandbox_drop_privileges(user, chroot_dir, conf->directory, err,
-	    sizeof(err)) != 0)
-		fatalx("cannot drop privileges: %s", err);
-	if (sandbox_no_new_privs(err, sizeof(err)) != 0)
+	if (sandbox_enter(user, chroot_dir, conf->directory, SANDBOX_RELAY,
+	    err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	if (sandbox_seccomp_install(SANDBOX_RELAY, err, sizeof(err)) != 0)
-		fatalx("cannot install the seccomp filter: %s", err);
 	log_notice("running as %s%s%s, seccomp filter in %s mode",
 	    user[0] ? user : "the starting user", chroot_dir[0] ?
 	    " in chroot " : "", chroot_dir, sandbox_seccomp_mode() ?
 	    sandbox_seccomp_mode() : "?");
-}
-
-static void
-write_pidfile(const char *path)
-{
-	FILE *f;
-
-	if (path == NULL || path[0] == '\0')
-		return;
-	if ((f = fopen(path, "w")) == NULL) {
-		log_warn("pidfile %s", path);
-		return;
-	}
-	fprintf(f, "%ld\n", (long)getpid());
-	fclose(f);
 }
 
 /* -t: the file, the overrides, the key pair, the policy table and the
@@ -816,6 +769,7 @@ relay_tlsrpt_start(struct relay *r, struct danegate_resolver *resolver)
 int
 main(int argc, char **argv)
 {
+	char detach_err[256];
 	struct relay r = { .conf_path = RELAY_CONF_DEFAULT_PATH };
 	struct danegate_resolver_options ro = { 0 };
 	struct outbound_env_options eo = { 0 };
@@ -928,6 +882,13 @@ main(int argc, char **argv)
 	 * 10-minute timeout (RFC 5321 §4.5.3.2.6) */
 	eo.timeouts.data_end_ms = r.conf->final_timeout * 1000;
 	eo.sts_cache_dir = r.conf->sts_cache_dir;
+	/* fork() before any thread: a child has only the thread that
+	 * forked, and the token worker and the TLS-RPT submission thread
+	 * start below (then the seccomp filter, which allows no clone) */
+	if (!foreground && proc_detach(detach_err, sizeof(detach_err)) != 0)
+		fatalx("%s", detach_err);
+	if (proc_write_pidfile(r.conf->pidfile) != 0)
+		log_warn("pidfile %s", r.conf->pidfile);
 	/* before any thread: the env starts the token worker (oauth2.h) */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		fatalx("cannot initialise libcurl");
@@ -956,9 +917,6 @@ main(int argc, char **argv)
 	if (front_listen(r.front) != 0 || relay_metrics_open(&r) != 0 ||
 	    relay_control_open(&r) != 0)
 		return 1;
-	if (!foreground)
-		relay_detach();
-	write_pidfile(r.conf->pidfile);
 	/* the system's Public Suffix List is outside the chroot */
 	if (dmarc_psl_load() != 0)
 		log_warnx("no Public Suffix List: DMARC organizational "
@@ -975,7 +933,7 @@ main(int argc, char **argv)
 	r.ev_usr1 = evsignal_new(r.base, SIGUSR1, relay_on_signal, &r);
 	evsignal_add(r.ev_usr1, NULL);
 	log_notice("danegate-relay %s started", PACKAGE_VERSION);
-	notify("READY=1\nSTATUS=relaying");
+	proc_notify("READY=1\nSTATUS=relaying");
 
 	event_base_dispatch(r.base);
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "acl.h"
+#include "addr.h"
 #include "cfgfile.h"
 #include "log.h"
 #include "oauth2.h"
@@ -89,48 +90,6 @@ dup_or_count(struct ctx *ctx, const char *s)
 	return p;
 }
 
-int
-relay_conf_parse_addr(const char *spec, uint16_t dflt_port,
-    struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *at = strrchr(spec, '@');
-	size_t hlen = at ? (size_t)(at - spec) : strlen(spec);
-	unsigned long port = dflt_port;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	if (hlen == 0 || hlen >= sizeof(host))
-		return DANEGATE_E_INVALID;
-	memcpy(host, spec, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	if (at != NULL) {
-		char *end;
-
-		port = strtoul(at + 1, &end, 10);
-		if (at[1] == '\0' || *end != '\0' || port == 0 || port > 65535)
-			return DANEGATE_E_INVALID;
-	}
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*s4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*s6);
-		return 0;
-	}
-	return DANEGATE_E_INVALID;
-}
-
 /* Adds a listener from spec; e NULL: from the command line. */
 static void
 add_listen(struct ctx *ctx, const struct cfg_entry *e, const char *spec,
@@ -155,7 +114,7 @@ add_listen(struct ctx *ctx, const struct cfg_entry *e, const char *spec,
 			return;
 		}
 		l->path = dup_or_count(ctx, spec);
-	} else if (relay_conf_parse_addr(spec, RELAY_DEFAULT_PORT, &l->ss,
+	} else if (addr_parse(spec, RELAY_DEFAULT_PORT, &l->ss,
 	    &l->ss_len) != 0) {
 		bad(ctx, e, "'%s' is not ADDR@PORT (an IPv4 or IPv6 address%s)",
 		    spec, lmtp ? " or an absolute unix socket path" : "");
@@ -395,7 +354,7 @@ key_tlsrpt_submission(struct ctx *ctx, const struct cfg_entry *e)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (relay_conf_parse_addr(e->argv[0], 25, &ss, &len) != 0) {
+	if (addr_parse(e->argv[0], 25, &ss, &len) != 0) {
 		bad(ctx, e, "cannot parse '%s' (ADDR or ADDR@PORT)",
 		    e->argv[0]);
 		return;
@@ -480,7 +439,7 @@ key_spf_address(struct ctx *ctx, const struct cfg_entry *e)
 	socklen_t len;
 
 	if (e->argc != 1 || strchr(e->argv[0], '@') != NULL ||
-	    relay_conf_parse_addr(e->argv[0], 25, &ss, &len) != 0) {
+	    addr_parse(e->argv[0], 25, &ss, &len) != 0) {
 		bad(ctx, e, "expects one IPv4 or IPv6 address");
 		return;
 	}
@@ -1057,7 +1016,7 @@ finish(struct ctx *ctx, const char *path)
 		struct sockaddr_storage ss;
 		socklen_t len;
 
-		if (relay_conf_parse_addr(c->prometheus_interface, 9167, &ss,
+		if (addr_parse(c->prometheus_interface, 9167, &ss,
 		    &len) != 0) {
 			log_err("%s: prometheus-interface: cannot parse '%s' "
 			    "(ADDR or ADDR@PORT)", p, c->prometheus_interface);

@@ -218,11 +218,4 @@ const struct relay_route *relay_conf_route(const struct relay_conf *conf,
 const struct relay_route *relay_conf_route_for_domain(
     const struct relay_conf *conf, const char *domain);
 
-/*
- * Parses "ADDR@PORT", "ADDR" (port dflt_port), "[v6]@PORT" into *ss.
- * Returns 0 or DANEGATE_E_INVALID.
- */
-int relay_conf_parse_addr(const char *spec, uint16_t dflt_port,
-    struct sockaddr_storage *ss, socklen_t *len);
-
 #endif

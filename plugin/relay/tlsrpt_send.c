@@ -36,6 +36,7 @@
 #include <gnutls/crypto.h>
 #include <json-c/json.h>
 
+#include "addr.h"
 #include "curl_ev.h"
 #include "plugin/relay/curl_thread.h"
 #include "log.h"
@@ -914,7 +915,7 @@ tlsrpt_send_new(const struct tlsrpt_send_options *o, struct tlsrpt_send **out)
 	    ts->interval / 2;
 	ts->timeout = o->timeout_s ? o->timeout_s : 60;
 	if (o->submission != NULL) {
-		if (relay_conf_parse_addr(o->submission, 25, &ss, &len) != 0 ||
+		if (addr_parse(o->submission, 25, &ss, &len) != 0 ||
 		    getnameinfo((struct sockaddr *)&ss, len, host,
 		    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0) {
 			free(ts);

@@ -2,13 +2,11 @@
  * fuzz_policy_conf.c - libFuzzer target for danegate-policy's
  * configuration (plugin/policy/conf.c).
  *
- * The first byte picks the target. Odd: the rest is an ADDR[@PORT] for
- * policy_conf_parse_tcp() (listen:, prometheus-interface:); an accepted
- * one must be AF_INET or AF_INET6 with a port, and print back (inet_ntop,
- * "@PORT") to a spec that parses to the same address. Even: the rest is a
+ * The first byte is skipped (the corpus keeps it); the rest is a
  * policy.conf, read through a memfd by policy_conf_load() (cfgfile.c's
- * syntax, conf.c's meaning, access-control: into lib/acl.c), the result
- * freed. Any difference aborts; bugs show as sanitizer reports or leaks.
+ * syntax, conf.c's meaning, access-control: into lib/acl.c, addresses
+ * into lib/addr.c, fuzzed alone by fuzz_addr.c), the result freed. Bugs
+ * show as aborts, sanitizer reports or leaks.
  *
  *     tests/fuzz/fuzz_policy_conf -max_len=4096 tests/fuzz/corpus/policy_conf
  *
@@ -17,8 +15,6 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,49 +27,6 @@
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check_addr(const uint8_t *data, size_t size, unsigned dflt)
-{
-	struct sockaddr_storage ss, again;
-	socklen_t len, len2;
-	char spec[256], host[INET6_ADDRSTRLEN], back[300];
-	const void *a;
-	unsigned port;
-
-	if (size >= sizeof(spec))
-		size = sizeof(spec) - 1;
-	memcpy(spec, data, size);
-	spec[size] = '\0';
-	if (policy_conf_parse_tcp(spec, dflt, &ss, &len) != 0)
-		return;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
-
-		if (len != sizeof(*s4))
-			abort();
-		a = &s4->sin_addr;
-		port = ntohs(s4->sin_port);
-	} else if (ss.ss_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 =
-		    (const struct sockaddr_in6 *)&ss;
-
-		if (len != sizeof(*s6))
-			abort();
-		a = &s6->sin6_addr;
-		port = ntohs(s6->sin6_port);
-	} else {
-		abort();
-	}
-	if (port == 0 || (strchr(spec, '@') == NULL && port != dflt))
-		abort();
-	if (inet_ntop(ss.ss_family, a, host, sizeof(host)) == NULL)
-		abort();
-	snprintf(back, sizeof(back), "%s@%u", host, port);
-	if (policy_conf_parse_tcp(back, 0, &again, &len2) != 0 ||
-	    len2 != len || memcmp(&again, &ss, len) != 0)
-		abort();
-}
 
 static void
 check_conf(const uint8_t *data, size_t size)
@@ -105,9 +58,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size == 0)
 		return 0;
-	if (data[0] & 1)
-		check_addr(data + 1, size - 1, (data[0] & 2) ? 9167 : 0);
-	else
-		check_conf(data + 1, size - 1);
+	/* the first byte is left over from when odd ones picked the
+	 * address parser, now tests/fuzz/fuzz_addr.c's */
+	check_conf(data + 1, size - 1);
 	return 0;
 }

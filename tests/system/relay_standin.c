@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "addr.h"
 #include "outbound.h"
 #include "relay_conf.h"
 #include "smtp_reply.h"
@@ -63,7 +64,7 @@ outbound_env_new(const struct outbound_env_options *opts,
 	(*out)->base = opts->base;
 	snprintf((*out)->helo, sizeof((*out)->helo), "%s",
 	    opts->helo_name ? opts->helo_name : "localhost");
-	if (t != NULL && relay_conf_parse_addr(t, 25, &(*out)->ss,
+	if (t != NULL && addr_parse(t, 25, &(*out)->ss,
 	    &(*out)->ss_len) == 0)
 		(*out)->have_target = true;
 	return 0;

@@ -296,3 +296,15 @@ def test_request_answered_at_once_keeps_connection(policy):
     s.sendall(netstring("policy no-tlsa.example"))
     assert read_netstring(s) == "NOTFOUND "
     s.close()
+
+
+def test_pidfile_written(world, tmp_path):
+    # pidfile: is documented (danegate-policy(8)) and used to be ignored
+    pidfile = tmp_path / "policy.pid"
+    p = policysys.Policy(world, tmp_path, [dgsys.addr("1.62") + "@10028"],
+                         extra=["pidfile: %s" % pidfile])
+    p.start()
+    try:
+        assert pidfile.read_text() == "%d\n" % p.proc.pid
+    finally:
+        assert p.stop() == 0

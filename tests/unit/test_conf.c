@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 
@@ -106,7 +107,7 @@ lookup(const struct conf *conf, const char *addr)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	ck_assert_int_eq(conf_parse_addr_port(addr, 53, &ss, &len), 0);
+	ck_assert_int_eq(addr_parse(addr, 53, &ss, &len), 0);
 	return acl_lookup(conf->acl, (const struct sockaddr *)&ss);
 }
 
@@ -437,24 +438,6 @@ START_TEST(test_load_missing)
 	ck_assert_ptr_null(conf);
 	ck_assert_str_eq(logged, "/nonexistent/danegated.conf: cannot open: "
 	    "No such file or directory");
-}
-END_TEST
-
-START_TEST(test_bad_addr_port)
-{
-	static const char *bad[] = {
-		"", "@53", "127.0.0.1@", "127.0.0.1@0", "127.0.0.1@65536",
-		"127.0.0.1@ 53", "127.0.0.1@+53", "127.0.0.1@53x", "[::1]:53",
-		"::1@53@54", "localhost", "127.0.0.1 ", "fe80::1%lo",
-		"0000:0000:0000:0000:0000:0000:0000:0000:0000:0000@53",
-	};
-	struct sockaddr_storage ss;
-	socklen_t len;
-	size_t i;
-
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(conf_parse_addr_port(bad[i], 53, &ss, &len) == -1,
-		    "'%s'", bad[i]);
 }
 END_TEST
 
@@ -896,42 +879,6 @@ START_TEST(test_load_with_include)
 }
 END_TEST
 
-START_TEST(test_good_addr_port)
-{
-	static const struct {
-		const char *text;
-		int family;
-		unsigned port;
-	} v[] = {
-		{ "127.0.0.1", AF_INET, 5300 },
-		{ "127.0.0.1@53", AF_INET, 53 },
-		{ "0.0.0.0@65535", AF_INET, 65535 },
-		{ "::1", AF_INET6, 5300 },
-		{ "::@1", AF_INET6, 1 },
-		{ "2001:db8::1@853", AF_INET6, 853 },
-		{ "::ffff:192.0.2.1@53", AF_INET6, 53 },
-	};
-	struct sockaddr_storage ss;
-	const struct sockaddr_in *sin = (const void *)&ss;
-	const struct sockaddr_in6 *sin6 = (const void *)&ss;
-	socklen_t len;
-	size_t i;
-
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		ck_assert_int_eq(conf_parse_addr_port(v[i].text, 5300, &ss,
-		    &len), 0);
-		ck_assert_int_eq(ss.ss_family, v[i].family);
-		if (v[i].family == AF_INET) {
-			ck_assert_uint_eq(len, sizeof(*sin));
-			ck_assert_uint_eq(ntohs(sin->sin_port), v[i].port);
-		} else {
-			ck_assert_uint_eq(len, sizeof(*sin6));
-			ck_assert_uint_eq(ntohs(sin6->sin6_port), v[i].port);
-		}
-	}
-}
-END_TEST
-
 static Suite *
 conf_suite(void)
 {
@@ -943,7 +890,6 @@ conf_suite(void)
 	    sizeof(bad_one) / sizeof(bad_one[0]));
 	tcase_add_test(bad, test_bad_many);
 	tcase_add_test(bad, test_load_missing);
-	tcase_add_test(bad, test_bad_addr_port);
 	tcase_add_test(bad, test_free_null);
 	suite_add_tcase(s, bad);
 
@@ -957,7 +903,6 @@ conf_suite(void)
 	tcase_add_test(good, test_zones);
 	tcase_add_test(good, test_remote_control);
 	tcase_add_test(good, test_load_with_include);
-	tcase_add_test(good, test_good_addr_port);
 	suite_add_tcase(s, good);
 	return s;
 }

@@ -1,8 +1,9 @@
 /*
- * test_policy_conf.c - unit tests for plugin/policy/conf.c: the ADDR@PORT
- * parser listen: and prometheus-interface: share (refusals first), and the
+ * test_policy_conf.c - unit tests for plugin/policy/conf.c: the
  * access-control: list of /metrics (loopback allowed unless a line says
- * otherwise, others refused, the longest prefix wins).
+ * otherwise, others refused, the longest prefix wins). The ADDR@PORT
+ * parser of listen: and prometheus-interface: is lib/addr.c's, tested by
+ * test_addr.
  *
  * SECURITY: test program; writes only its own temporary file.
  */
@@ -18,53 +19,6 @@
 
 #include "acl.h"
 #include "conf.h"
-
-START_TEST(test_parse_refused)
-{
-	static const char *const bad[] = {
-		"", "@9167", "127.0.0.1@", "127.0.0.1@0", "127.0.0.1@65536",
-		"127.0.0.1@+80", "127.0.0.1@-1", "127.0.0.1@80x", "localhost@80",
-		"127.0.0.1:80", "[127.0.0.1", "[]@80", "1.2.3.4.5@80",
-		"::1@@80",
-	};
-	struct sockaddr_storage ss;
-	socklen_t len;
-
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ck_assert_msg(policy_conf_parse_tcp(bad[i], 9167, &ss,
-		    &len) != 0, "accepted '%s'", bad[i]);
-	/* without a default, the port is required */
-	ck_assert_int_ne(policy_conf_parse_tcp("127.0.0.1", 0, &ss, &len), 0);
-}
-END_TEST
-
-START_TEST(test_parse_accepted)
-{
-	struct sockaddr_storage ss;
-	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&ss;
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
-	socklen_t len;
-
-	ck_assert_int_eq(policy_conf_parse_tcp("127.0.0.1@10028", 0, &ss,
-	    &len), 0);
-	ck_assert_int_eq(ss.ss_family, AF_INET);
-	ck_assert_int_eq(len, sizeof(struct sockaddr_in));
-	ck_assert_uint_eq(ntohs(s4->sin_port), 10028);
-	ck_assert_uint_eq(ntohl(s4->sin_addr.s_addr), 0x7f000001u);
-	/* the default port */
-	ck_assert_int_eq(policy_conf_parse_tcp("10.1.2.3", 9167, &ss, &len),
-	    0);
-	ck_assert_uint_eq(ntohs(s4->sin_port), 9167);
-	/* IPv6, bare or in brackets */
-	ck_assert_int_eq(policy_conf_parse_tcp("::1@65535", 0, &ss, &len), 0);
-	ck_assert_int_eq(ss.ss_family, AF_INET6);
-	ck_assert_int_eq(len, sizeof(struct sockaddr_in6));
-	ck_assert_uint_eq(ntohs(s6->sin6_port), 65535);
-	ck_assert(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
-	ck_assert_int_eq(policy_conf_parse_tcp("[::1]", 9167, &ss, &len), 0);
-	ck_assert_uint_eq(ntohs(s6->sin6_port), 9167);
-}
-END_TEST
 
 static struct policy_conf *
 load(const char *text)
@@ -125,13 +79,9 @@ static Suite *
 policy_conf_suite(void)
 {
 	Suite *s = suite_create("policy_conf");
-	TCase *p = tcase_create("parse");
 	TCase *a = tcase_create("access");
 
-	tcase_add_test(p, test_parse_refused);
-	tcase_add_test(p, test_parse_accepted);
 	tcase_add_test(a, test_access_control);
-	suite_add_tcase(s, p);
 	suite_add_tcase(s, a);
 	return s;
 }
