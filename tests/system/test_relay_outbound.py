@@ -889,6 +889,111 @@ def test_resolver_down(mailworld):
                      s.err), s
 
 
+class TlsaServfailProxy:
+    """A DNS forwarder (UDP and TCP) in front of the world's main
+    danegated that answers SERVFAIL to every TLSA query while fail_tlsa is
+    set: an attacker, or a broken server, that makes the TLSA lookup
+    fail. The relay forwards to it (--resolver) and still validates."""
+
+    def __init__(self, addr, upstream):
+        import dns.message
+        import dns.query
+        import dns.rcode
+        import dns.rdatatype
+        self.dns = (dns.message, dns.query, dns.rcode, dns.rdatatype)
+        self.addr, self.upstream = addr, upstream
+        self.fail_tlsa = False
+        self.tlsa_seen = 0
+        self.stop = False
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((addr, 53))
+        self.udp.settimeout(0.2)
+        self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.tcp.bind((addr, 53))
+        self.tcp.listen(16)
+        self.tcp.settimeout(0.2)
+        self.threads = [threading.Thread(target=f, daemon=True)
+                        for f in (self._serve_udp, self._serve_tcp)]
+        for t in self.threads:
+            t.start()
+
+    def _answer(self, wire):
+        message, query, rcode, rdatatype = self.dns
+        q = message.from_wire(wire)
+        if q.question and q.question[0].rdtype == rdatatype.TLSA:
+            self.tlsa_seen += 1
+            if self.fail_tlsa:
+                r = message.make_response(q)
+                r.set_rcode(rcode.SERVFAIL)
+                return r.to_wire()
+        return query.tcp(q, self.upstream, timeout=5).to_wire()
+
+    def _serve_udp(self):
+        while not self.stop:
+            try:
+                wire, peer = self.udp.recvfrom(65535)
+            except OSError:
+                continue
+            try:
+                self.udp.sendto(self._answer(wire), peer)
+            except Exception:  # noqa: BLE001 (the client times out)
+                pass
+
+    def _serve_tcp(self):
+        while not self.stop:
+            try:
+                c, _ = self.tcp.accept()
+            except OSError:
+                continue
+            try:
+                c.settimeout(5)
+                n = int.from_bytes(c.recv(2), "big")
+                wire = b""
+                while len(wire) < n:
+                    chunk = c.recv(n - len(wire))
+                    if not chunk:
+                        break
+                    wire += chunk
+                out = self._answer(wire)
+                c.sendall(len(out).to_bytes(2, "big") + out)
+            except Exception:  # noqa: BLE001
+                pass
+            finally:
+                c.close()
+
+    def close(self):
+        self.stop = True
+        for t in self.threads:
+            t.join(2)
+        self.udp.close()
+        self.tcp.close()
+
+
+def test_tlsa_servfail_is_4xx_never_a_downgrade(mailworld, dg):
+    """Downgrade attack: the TLSA answer for a DANE domain's MX made to
+    fail (SERVFAIL). The host is skipped (indeterminate TLSA, RFC 7672
+    §2.2), none is left: 4xx, nothing delivered. The same forwarder
+    passing TLSA through delivers, so it is the TLSA failure that
+    counts."""
+    proxy = TlsaServfailProxy(dgsys.addr("5.13"), dgsys.MAIN_ADDR)
+    try:
+        ok = send(mailworld, DANE_EE, args=["--resolver", proxy.addr])
+        assert ok.rc == 0, ok
+        assert ok.tls is not None and ok.tls.startswith("Verified"), ok
+        assert proxy.tlsa_seen > 0
+        proxy.fail_tlsa = True
+        proxy.tlsa_seen = 0
+        s = send(mailworld, DANE_EE, args=["--resolver", proxy.addr])
+        assert proxy.tlsa_seen > 0
+        assert s.rc == 1, s
+        assert s.replies("open")[0][0].startswith("4"), s
+        assert re.search(r"status=deferred", s.err), s
+        assert in_sink(mailworld, DANE_EE, s.token, wait=2) == []
+    finally:
+        proxy.close()
+
+
 @pytest.mark.parametrize("level,want_rc", [("may", 0), ("encrypt", 1)])
 def test_tls_failure_falls_back_only_when_opportunistic(mailworld, tmp_path,
                                                        fake, level, want_rc):
