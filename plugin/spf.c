@@ -810,6 +810,23 @@ is_spf(const char *t, size_t n)
 }
 
 /* §4.6-§4.7 over one record's text for domain d */
+/* The next blank-separated term of rec from *pos: its start and length;
+ * false at the end. */
+static bool
+next_term(const char *rec, size_t len, size_t *pos, size_t *start,
+    size_t *tlen)
+{
+	while (*pos < len && rec[*pos] == ' ')
+		(*pos)++;
+	if (*pos == len)
+		return false;
+	*start = *pos;
+	while (*pos < len && rec[*pos] != ' ')
+		(*pos)++;
+	*tlen = *pos - *start;
+	return true;
+}
+
 static enum spf_result
 check_record(struct eval *ev, const char *rec, size_t len, const char *d,
     unsigned depth)
@@ -817,21 +834,12 @@ check_record(struct eval *ev, const char *rec, size_t len, const char *d,
 	const struct term *redirect = NULL;
 	struct term t, redir;
 	unsigned n_redirect = 0, n_exp = 0;
-	size_t pos;
+	size_t pos, start, tlen;
 
 	/* §4.6: a syntax error anywhere is a permerror before anything is
 	 * evaluated; redirect= and exp= at most once each (§6) */
-	for (pos = 6; pos < len;) {
-		size_t start;
-
-		while (pos < len && rec[pos] == ' ')
-			pos++;
-		if (pos == len)
-			break;
-		start = pos;
-		while (pos < len && rec[pos] != ' ')
-			pos++;
-		if (parse_term(rec + start, pos - start, &t) != 0)
+	for (pos = 6; next_term(rec, len, &pos, &start, &tlen);) {
+		if (parse_term(rec + start, tlen, &t) != 0)
 			return SPF_R_PERMERROR;
 		if (t.kind == T_REDIRECT) {
 			redir = t;
@@ -842,20 +850,12 @@ check_record(struct eval *ev, const char *rec, size_t len, const char *d,
 	}
 	if (n_redirect > 1 || n_exp > 1)
 		return SPF_R_PERMERROR;
-	for (pos = 6; pos < len;) {
-		size_t start;
+	for (pos = 6; next_term(rec, len, &pos, &start, &tlen);) {
 		char name[SPF_NAME_MAX];
 		const struct spf_dns_entry *e;
 		int m = 0, rc;
 
-		while (pos < len && rec[pos] == ' ')
-			pos++;
-		if (pos == len)
-			break;
-		start = pos;
-		while (pos < len && rec[pos] != ' ')
-			pos++;
-		(void)parse_term(rec + start, pos - start, &t);
+		(void)parse_term(rec + start, tlen, &t);
 		switch (t.kind) {
 		case T_ALL:
 			return t.qual;
