@@ -200,17 +200,22 @@ def find(sub, tag, timeout=20):
     return None
 
 
-def send(user, password, sender, tag):
-    """Sends one message; None if accepted, else (code, text)."""
-    with client(user, password) as s:
-        try:
-            s.sendmail(sender, [RCPT], message(sender, tag))
-        except smtplib.SMTPRecipientsRefused as e:
-            code, text = list(e.recipients.values())[0]
-            return code, text.decode(errors="replace")
-        except smtplib.SMTPResponseException as e:
-            return e.smtp_code, e.smtp_error.decode(errors="replace")
+def submit(s, sender, from_header, tag):
+    """One message on session s; None if accepted, else (code, text)."""
+    try:
+        s.sendmail(sender, [RCPT], message(from_header, tag))
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+        return code, text.decode(errors="replace")
+    except smtplib.SMTPResponseException as e:
+        return e.smtp_code, e.smtp_error.decode(errors="replace")
     return None
+
+
+def send(user, password, sender, tag):
+    """Sends one message after AUTH; None if accepted, else (code, text)."""
+    with client(user, password) as s:
+        return submit(s, sender, sender, tag)
 
 
 def tag(name):
@@ -395,19 +400,10 @@ def test_unmapped_sender_5xx(relay, sub):
 
 def send_from(source, sender, from_header, tag):
     """Without AUTH, from source: None if accepted, else (code, text)."""
-    s = smtplib.SMTP(ADDR, PORT, local_hostname="scanner.test", timeout=60,
-                     source_address=(source, 0))
-    try:
+    with smtplib.SMTP(ADDR, PORT, local_hostname="scanner.test", timeout=60,
+                      source_address=(source, 0)) as s:
         s.ehlo()
-        s.sendmail(sender, [RCPT], message(from_header, tag))
-    except smtplib.SMTPRecipientsRefused as e:
-        code, text = list(e.recipients.values())[0]
-        return code, text.decode(errors="replace")
-    except smtplib.SMTPResponseException as e:
-        return e.smtp_code, e.smtp_error.decode(errors="replace")
-    finally:
-        s.close()
-    return None
+        return submit(s, sender, from_header, tag)
 
 
 def test_client_known_by_address(relay, sub):
