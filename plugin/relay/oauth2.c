@@ -341,6 +341,7 @@ struct oauth2_entry {
 	bool has_key;
 	char *token, *refresh;
 	time_t expires_at;
+	time_t renew_at;		/* due for renewal from then */
 };
 
 struct oauth2_cache {
@@ -415,8 +416,10 @@ cache_unlink(struct oauth2_cache *c, const char *mailbox)
 int
 oauth2_cache_put(struct oauth2_cache *c, const char *mailbox,
     const char *password, const char *token, const char *refresh,
-    time_t expires_at)
+    time_t expires_at, time_t now)
 {
+	time_t life = expires_at > now ? expires_at - now : 0;
+
 	struct oauth2_entry *e = calloc(1, sizeof(*e));
 
 	if (e == NULL)
@@ -425,6 +428,8 @@ oauth2_cache_put(struct oauth2_cache *c, const char *mailbox,
 	e->token = strdup(token);
 	e->refresh = refresh != NULL ? strdup(refresh) : NULL;
 	e->expires_at = expires_at;
+	e->renew_at = expires_at - (life / 2 < OAUTH2_RENEW_MARGIN ?
+	    life / 2 : OAUTH2_RENEW_MARGIN);
 	if (e->mailbox == NULL || e->token == NULL ||
 	    (refresh != NULL && e->refresh == NULL) ||
 	    (password != NULL && cache_key(c, password, e->key) < 0)) {
@@ -462,7 +467,7 @@ oauth2_cache_get(struct oauth2_cache *c, const char *mailbox,
 	if (password != NULL &&
 	    gnutls_memcmp(e->key, key, sizeof(key)) != 0) /* constant time */
 		goto out;
-	if (now + OAUTH2_RENEW_MARGIN < e->expires_at)
+	if (now < e->renew_at)
 		tok = strdup(e->token);
 	else if (refresh != NULL && e->refresh != NULL)
 		*refresh = strdup(e->refresh);
@@ -747,7 +752,7 @@ oauth2_token_get(struct oauth2_cache *c, const struct oauth2_route *r,
 	}
 	if ((*token = strdup(t.access)) == NULL ||
 	    oauth2_cache_put(c, mailbox, key, t.access, t.refresh,
-	    t.expires_at) < 0) {
+	    t.expires_at, now) < 0) {
 		oauth2_token_clear(&t);
 		oauth2_secret_free(*token);
 		*token = NULL;
@@ -775,7 +780,7 @@ oauth2_cache_foreach(struct oauth2_cache *c, time_t now,
 		st.expires_in = (long long)e->expires_at - (long long)now;
 		if (now >= e->expires_at)
 			st.state = "expired";
-		else if (now + OAUTH2_RENEW_MARGIN >= e->expires_at)
+		else if (now >= e->renew_at)
 			st.state = "renew-due";
 		else
 			st.state = "valid";

@@ -40,7 +40,9 @@
 #define OAUTH2_SCOPE_APP "https://outlook.office365.com/.default"
 #define OAUTH2_ENDPOINT_FMT \
 	"https://login.microsoftonline.com/%s/oauth2/v2.0/token"
-/* A token is renewed this many seconds before it expires. */
+/* A token is renewed this many seconds before it expires, or when half
+ * its lifetime is left if that is shorter (a short-lived token is still
+ * used from the cache). */
 #define OAUTH2_RENEW_MARGIN 300
 
 enum oauth2_grant {
@@ -108,16 +110,17 @@ void oauth2_cache_free(struct oauth2_cache *c);
 /*
  * Stores a token for mailbox, keyed to a salted HMAC-SHA256 of password
  * (NULL for the client-credentials grants: one entry per mailbox). The
- * cache copies everything. refresh may be NULL. expires_at is absolute.
+ * cache copies everything. refresh may be NULL. expires_at is absolute;
+ * now (when the token was issued) sets when it is due for renewal.
  */
 int oauth2_cache_put(struct oauth2_cache *c, const char *mailbox,
     const char *password, const char *token, const char *refresh,
-    time_t expires_at);
+    time_t expires_at, time_t now);
 
 /*
  * The cached access token for mailbox if password matches the one that
- * obtained it (constant-time compare) and it does not expire within
- * OAUTH2_RENEW_MARGIN seconds of now. Returns a copy (free with
+ * obtained it (constant-time compare) and it is not due for renewal
+ * (OAUTH2_RENEW_MARGIN). Returns a copy (free with
  * oauth2_secret_free()) or NULL. *refresh, if not NULL, receives a copy
  * of the refresh token of a matching but expiring entry (or NULL).
  */
@@ -135,7 +138,7 @@ void oauth2_cache_drop(struct oauth2_cache *c, const char *mailbox);
 struct oauth2_token_state {
 	char mailbox[320];
 	const char *state;		/* "valid", "renew-due" (within
-					 * OAUTH2_RENEW_MARGIN), "expired" */
+					 * its renewal margin), "expired" */
 	long long expires_in;		/* seconds from now, negative: past */
 	bool refreshable;		/* a refresh token is held */
 	bool password_keyed;		/* keyed to a mailbox password (ROPC) */

@@ -286,8 +286,8 @@ START_TEST(test_cache)
 
 	ck_assert_ptr_nonnull(c);
 	ck_assert_ptr_null(oauth2_cache_get(c, "a@x", "pw", 0, &rt));
-	ck_assert_int_eq(oauth2_cache_put(c, "a@x", "pw", "T1", "R1", 10000),
-	    0);
+	ck_assert_int_eq(oauth2_cache_put(c, "a@x", "pw", "T1", "R1", 10000,
+	    0), 0);
 	/* The right password, case-insensitive mailbox: the token. */
 	tok = oauth2_cache_get(c, "A@x", "pw", 1000, &rt);
 	ck_assert_str_eq(tok, "T1");
@@ -308,8 +308,8 @@ START_TEST(test_cache)
 	ck_assert_str_eq(tok, "T1");
 	oauth2_secret_free(tok);
 	/* A new token replaces the old one; drop forgets it. */
-	ck_assert_int_eq(oauth2_cache_put(c, "a@x", "pw2", "T2", NULL, 20000),
-	    0);
+	ck_assert_int_eq(oauth2_cache_put(c, "a@x", "pw2", "T2", NULL, 20000,
+	    0), 0);
 	ck_assert_ptr_null(oauth2_cache_get(c, "a@x", "pw", 1000, NULL));
 	tok = oauth2_cache_get(c, "a@x", "pw2", 1000, NULL);
 	ck_assert_str_eq(tok, "T2");
@@ -317,12 +317,20 @@ START_TEST(test_cache)
 	oauth2_cache_drop(c, "a@x");
 	ck_assert_ptr_null(oauth2_cache_get(c, "a@x", "pw2", 1000, NULL));
 	/* Client credentials: no password, one entry per mailbox. */
-	ck_assert_int_eq(oauth2_cache_put(c, "app@x", NULL, "T3", NULL, 20000),
-	    0);
+	ck_assert_int_eq(oauth2_cache_put(c, "app@x", NULL, "T3", NULL, 20000,
+	    0), 0);
 	tok = oauth2_cache_get(c, "app@x", NULL, 1000, NULL);
 	ck_assert_str_eq(tok, "T3");
 	oauth2_secret_free(tok);
 	ck_assert_ptr_null(oauth2_cache_get(c, "app@x", "x", 1000, NULL));
+	/* A token shorter-lived than twice the margin: renewed when half
+	 * its life is left (issued at 500, expires at 540: from 520). */
+	ck_assert_int_eq(oauth2_cache_put(c, "app@x", NULL, "T4", NULL, 540,
+	    500), 0);
+	tok = oauth2_cache_get(c, "app@x", NULL, 519, NULL);
+	ck_assert_str_eq(tok, "T4");
+	oauth2_secret_free(tok);
+	ck_assert_ptr_null(oauth2_cache_get(c, "app@x", NULL, 520, NULL));
 	oauth2_cache_free(c);
 	oauth2_cache_free(NULL);
 }
