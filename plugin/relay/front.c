@@ -6,6 +6,8 @@
  * evbuffers, and a state:
  *
  *   S_CMD        reading commands, one at a time, in order
+ *   S_AUTH_WAIT  AUTH waits for the token endpoint to take a password-grant
+ *                mailbox's password (outbound_token_check())
  *   S_MAIL_WAIT  MAIL waits for the DMARC guard's lookups (dmarc_guard.h)
  *   S_RCPT       a RCPT waits for its outbound (MAIL at the first RCPT of
  *                a domain, then RCPT): the client's later, pipelined
@@ -83,6 +85,7 @@
 
 enum sstate {
 	S_CMD,
+	S_AUTH_WAIT,
 	S_MAIL_WAIT,
 	S_RCPT,
 	S_DATA_BEGIN,
@@ -168,6 +171,10 @@ struct session {
 	 * the session ends */
 	bool auth_ropc;
 	char auth_pass[SASL_FIELD_MAX + 1];
+	/* S_AUTH_WAIT: the endpoint's check, then its verdict */
+	struct outbound_token_check *tcheck;
+	struct outbound_reply tverdict;
+	const char *auth_mech;
 	/* a client known by its address (client-address:), copied: a
 	 * reload may free the conf; auth_user then names the rule */
 	bool addr_mapped;
@@ -887,6 +894,106 @@ auth_ropc_route(const struct session *s, const char *user)
  * smtpd_hard_error_limit is coarser; guessing needs many tries). */
 #define FRONT_AUTH_TRIES 3
 
+/* A failed attempt: its reply, or 421 and the end after the last try. */
+static void
+auth_refused(struct session *s, const char *reply_line)
+{
+	s->auth_fails++;
+	if (s->auth_fails >= FRONT_AUTH_TRIES) {
+		reply(s, "421 4.7.0 %s Too many failed authentication "
+		    "attempts", s->f->conf->hostname);
+		s->state = S_CLOSE;
+	} else
+		reply(s, "%s", reply_line);
+}
+
+/* The token endpoint's verdict on a password-grant mailbox's password
+ * (held in auth_user and auth_pass meanwhile): 235 keeps both. */
+static void
+auth_ropc_verdict(struct session *s, const struct outbound_reply *v)
+{
+	s->state = S_CMD;
+	if (v->code == 235) {
+		s->auth_ok = s->auth_ropc = true;
+		log_info("%s: %s: AUTH %s: mailbox %s: password taken by "
+		    "the token endpoint of route %s", s->id, s->peer,
+		    s->auth_mech, s->auth_user, s->route_name);
+		reply(s, "235 %s", v->text);
+		return;
+	}
+	log_notice("%s: %s: AUTH %s: mailbox %s: %d %s (attempt %u)",
+	    s->id, s->peer, s->auth_mech, s->auth_user, v->code, v->text,
+	    s->auth_fails + (v->code == 535));
+	explicit_bzero(s->auth_user, sizeof(s->auth_user));
+	explicit_bzero(s->auth_pass, sizeof(s->auth_pass));
+	if (v->code == 535) {
+		char line[sizeof(v->text) + 8];
+
+		snprintf(line, sizeof(line), "535 %s", v->text);
+		auth_refused(s, line);
+	} else
+		reply(s, "%d %s", v->code, v->text);
+}
+
+static void
+auth_ropc_answer(void *arg, const struct outbound_reply *v)
+{
+	struct session *s = arg;
+
+	s->tcheck = NULL;
+	s->tverdict = *v;
+	kick(s);
+}
+
+/*
+ * ROPC (issue 9): a password-grant route's mailbox authenticates with
+ * its own password, which only the token endpoint can check: the client
+ * waits (S_AUTH_WAIT) for the endpoint's verdict, a token cached for
+ * that very password, or an outage (454). A wrong password is a 535
+ * here and caches nothing; a right one leaves the token in the cache
+ * for the transactions to come.
+ */
+static void
+auth_ropc_start(struct session *s, const struct relay_route *r,
+    const struct sasl_creds *cr, const char *mech)
+{
+	int rc;
+
+	snprintf(s->auth_user, sizeof(s->auth_user), "%s", cr->user);
+	memcpy(s->auth_pass, cr->pass, sizeof(s->auth_pass));
+	/* the route's name for the log (a reload may free r) */
+	snprintf(s->route_name, sizeof(s->route_name), "%s", r->name);
+	s->auth_mech = mech;
+	rc = outbound_token_check(s->f->oenv, r->name, s->auth_user,
+	    s->auth_pass, auth_ropc_answer, s, &s->tverdict, &s->tcheck);
+	if (rc == 1) {
+		auth_ropc_verdict(s, &s->tverdict);
+		return;
+	}
+	if (rc < 0) {
+		log_warnx("%s: %s: AUTH %s: mailbox %s: cannot ask the token "
+		    "endpoint: %s", s->id, s->peer, mech, s->auth_user,
+		    danegate_strerror(rc));
+		explicit_bzero(s->auth_user, sizeof(s->auth_user));
+		explicit_bzero(s->auth_pass, sizeof(s->auth_pass));
+		reply(s, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	log_info("%s: %s: AUTH %s: mailbox %s of route %s: asking the token "
+	    "endpoint", s->id, s->peer, mech, s->auth_user, r->name);
+	s->state = S_AUTH_WAIT;
+}
+
+/* S_AUTH_WAIT: the endpoint's verdict, once there. */
+static bool
+step_auth_wait(struct session *s)
+{
+	if (s->tcheck != NULL)
+		return false;
+	auth_ropc_verdict(s, &s->tverdict);
+	return true;
+}
+
 /* The end of an exchange: checks creds, answers, wipes them. */
 static void
 auth_finish(struct session *s, struct sasl_creds *cr, const char *mech)
@@ -896,16 +1003,7 @@ auth_finish(struct session *s, struct sasl_creds *cr, const char *mech)
 
 	s->sasl_step = A_NONE;
 	if ((r = auth_ropc_route(s, cr->user)) != NULL) {
-		/* ROPC (issue 9): the mailbox's own password, which only
-		 * the token endpoint can check; it is kept for the token
-		 * request (a wrong one then gets 535 and caches nothing) */
-		s->auth_ok = s->auth_ropc = true;
-		snprintf(s->auth_user, sizeof(s->auth_user), "%s", cr->user);
-		memcpy(s->auth_pass, cr->pass, sizeof(s->auth_pass));
-		log_info("%s: %s: AUTH %s: mailbox %s of route %s: its "
-		    "password goes to the token endpoint", s->id, s->peer,
-		    mech, s->auth_user, r->name);
-		reply(s, "235 2.7.0 Authentication successful");
+		auth_ropc_start(s, r, cr, mech);
 	} else if (clients_check(cl, cr->user, cr->pass)) {
 		s->auth_ok = true;
 		snprintf(s->auth_user, sizeof(s->auth_user), "%s", cr->user);
@@ -913,18 +1011,12 @@ auth_finish(struct session *s, struct sasl_creds *cr, const char *mech)
 		    s->peer, mech, s->auth_user);
 		reply(s, "235 2.7.0 Authentication successful");
 	} else {
-		s->auth_fails++;
 		/* the name only, never what was sent as the password */
 		log_notice("%s: %s: AUTH %s: authentication failed for "
 		    "client %s (attempt %u)", s->id, s->peer, mech, cr->user,
-		    s->auth_fails);
-		if (s->auth_fails >= FRONT_AUTH_TRIES) {
-			reply(s, "421 4.7.0 %s Too many failed "
-			    "authentication attempts", s->f->conf->hostname);
-			s->state = S_CLOSE;
-		} else
-			reply(s, "535 5.7.8 Authentication credentials "
-			    "invalid");
+		    s->auth_fails + 1);
+		auth_refused(s, "535 5.7.8 Authentication credentials "
+		    "invalid");
 	}
 	sasl_creds_wipe(cr);
 }
@@ -943,14 +1035,8 @@ auth_abort(struct session *s, int rc)
 	else {
 		/* a malformed message counts as a failed attempt: a
 		 * guesser does not get more tries by sending junk */
-		s->auth_fails++;
-		if (s->auth_fails >= FRONT_AUTH_TRIES) {
-			reply(s, "421 4.7.0 %s Too many failed "
-			    "authentication attempts", s->f->conf->hostname);
-			s->state = S_CLOSE;
-		} else
-			reply(s, "535 5.7.8 Authentication credentials "
-			    "invalid");
+		auth_refused(s, "535 5.7.8 Authentication credentials "
+		    "invalid");
 	}
 }
 
@@ -2318,6 +2404,9 @@ session_step(struct session *s)
 				break;	/* the client does not read */
 			progress = next_command(s);
 			break;
+		case S_AUTH_WAIT:
+			progress = step_auth_wait(s);
+			break;
 		case S_MAIL_WAIT:
 			progress = step_mail_guard(s);
 			break;
@@ -2448,6 +2537,7 @@ session_close(struct session *s)
 	evbuffer_free(s->in);
 	evbuffer_free(s->out);
 	close(s->fd);
+	outbound_token_check_cancel(s->tcheck);
 	explicit_bzero(s->auth_pass, sizeof(s->auth_pass));
 	free(s);
 	if (f->draining && f->sessions == NULL && f->drain_done != NULL) {

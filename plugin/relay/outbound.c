@@ -242,10 +242,13 @@ struct outbound_env {
 };
 
 /* A route's A and AAAA lookups (the smarthost's, or the token
- * endpoint's): the outbound, or NULL once it was freed. */
+ * endpoint's): done(owner, q) once both answered, unless the owner let
+ * go first (owner NULL: the last answer frees it). */
 struct addr_query {
-	struct outbound *o;
-	bool endpoint;
+	void *owner;
+	struct addr_query **slot;	/* the owner's pointer to it,
+					 * cleared before done() */
+	void (*done)(void *owner, struct addr_query *q);
 	int pending;
 	char name[DANEGATE_NAME_MAX];
 	uint16_t port;
@@ -2604,20 +2607,25 @@ ob_cache_key(const struct outbound *o, char *key, size_t cap)
  */
 
 static const struct relay_route *
+route_find(const struct outbound_env *env, const char *name)
+{
+	for (size_t i = 0; i < env->n_routes; i++)
+		if (env->routes[i].name != NULL &&
+		    strcmp(env->routes[i].name, name) == 0)
+			return &env->routes[i];
+	return NULL;
+}
+
+static const struct relay_route *
 ob_route_find(const struct outbound *o)
 {
-	for (size_t i = 0; i < o->env->n_routes; i++)
-		if (o->env->routes[i].name != NULL &&
-		    strcmp(o->env->routes[i].name, o->route) == 0)
-			return &o->env->routes[i];
-	return NULL;
+	return route_find(o->env, o->route);
 }
 
 /* Counts a token endpoint's refusal by its AADSTS code. */
 static void
-ob_count_aadsts(struct outbound *o, const char *err)
+count_aadsts(struct outbound_stats *st, const char *err)
 {
-	struct outbound_stats *st = &o->env->stats;
 	unsigned code;
 	size_t i;
 
@@ -2652,7 +2660,7 @@ ob_token_cb(void *arg, const struct token_result *res)
 
 		st->oauth2[refused ? OB_OAUTH2_REFUSED :
 		    OB_OAUTH2_UNAVAILABLE]++;
-		ob_count_aadsts(o, res->err);
+		count_aadsts(st, res->err);
 		/* the cause and the fix, never a secret (oauth2.c) */
 		log_warnx("%s: route %s: no token for %s: %s", o->domain,
 		    o->route, o->mailbox, res->err);
@@ -2706,15 +2714,13 @@ ob_token_ask(struct outbound *o, const char *resolve)
 	}
 }
 
-static void ob_aq_done(struct outbound *o, struct addr_query *q);
-
 /* Takes an answer's addresses into q (the answer stays the caller's). */
 static void
-ob_aq_take(struct addr_query *q, const struct lookup_answer *ans)
+aq_take(struct addr_query *q, const struct lookup_answer *ans)
 {
 	bool v6 = ans->type == DNS_TYPE_AAAA;
 
-	if (q->o != NULL && (ans->state == DANEGATE_SECURE ||
+	if (q->owner != NULL && (ans->state == DANEGATE_SECURE ||
 	    ans->state == DANEGATE_INSECURE)) {
 		for (size_t i = 0; i < ans->n_rrs && q->n < 16; i++) {
 			struct danegate_address *a = &q->addrs[q->n];
@@ -2743,46 +2749,46 @@ ob_aq_take(struct addr_query *q, const struct lookup_answer *ans)
 			    ans->rrs[i].data, a->text, sizeof(a->text)) != NULL)
 				q->n++;
 		}
-	} else if (q->o != NULL && ans->state == DANEGATE_BOGUS)
+	} else if (q->owner != NULL && ans->state == DANEGATE_BOGUS)
 		textf(q->why, sizeof(q->why), "%s: DNSSEC bogus: %s",
 		    v6 ? "AAAA" : "A", ans->why);
-	else if (q->o != NULL && ans->why[0] != '\0' && q->why[0] == '\0')
+	else if (q->owner != NULL && ans->why[0] != '\0' && q->why[0] == '\0')
 		snprintf(q->why, sizeof(q->why), "%s", ans->why);
 }
 
 /* One answer less to wait for; the last one ends the query. */
 static void
-ob_aq_count(struct addr_query *q)
+aq_count(struct addr_query *q)
 {
-	struct outbound *o;
-
 	if (--q->pending > 0)
 		return;
-	if ((o = q->o) != NULL) {
-		o->aq[q->endpoint ? 1 : 0] = NULL;
-		ob_aq_done(o, q);
+	if (q->owner != NULL) {
+		*q->slot = NULL;
+		q->done(q->owner, q);
 	}
 	free(q);
 }
 
 static void
-ob_aq_answer(void *arg, struct lookup_answer *ans)
+aq_answer(void *arg, struct lookup_answer *ans)
 {
 	struct addr_query *q = arg;
 
-	ob_aq_take(q, ans);
+	aq_take(q, ans);
 	lookup_answer_clear(ans);
-	ob_aq_count(q);
+	aq_count(q);
 }
 
 /*
  * Starts the A and AAAA lookups of name (an address literal is taken as
- * it is). ob_aq_done() follows, possibly before this returns. Returns 0
- * or DANEGATE_E_NOMEM.
+ * it is) for owner, which keeps the query in *slot until done(owner, q)
+ * (possibly before this returns) or until it lets go (owner = NULL).
+ * Returns 0 or DANEGATE_E_NOMEM.
  */
 static int
-ob_aq_start(struct outbound *o, const char *name, uint16_t port,
-    bool endpoint)
+aq_start(struct danegate_resolver *resolver, const char *name, uint16_t port,
+    void *owner, struct addr_query **slot,
+    void (*done)(void *owner, struct addr_query *q))
 {
 	struct addr_query *q = calloc(1, sizeof(*q));
 	unsigned char bin[16];
@@ -2791,8 +2797,9 @@ ob_aq_start(struct outbound *o, const char *name, uint16_t port,
 
 	if (q == NULL)
 		return DANEGATE_E_NOMEM;
-	q->o = o;
-	q->endpoint = endpoint;
+	q->owner = owner;
+	q->slot = slot;
+	q->done = done;
 	q->port = port;
 	copy_str(q->name, sizeof(q->name), name);
 	/* "[2001:db8::1]" as a URL writes it */
@@ -2812,57 +2819,80 @@ ob_aq_start(struct outbound *o, const char *name, uint16_t port,
 		a.rrs = &rr;
 		a.n_rrs = 1;
 		q->pending = 1;
-		o->aq[endpoint ? 1 : 0] = q;
-		ob_aq_take(q, &a);	/* a is ours: nothing to clear */
-		ob_aq_count(q);
+		*slot = q;
+		aq_take(q, &a);		/* a is ours: nothing to clear */
+		aq_count(q);
 		return 0;
 	}
 	q->pending = 2;
-	o->aq[endpoint ? 1 : 0] = q;
-	if (resolver_lookup_async(o->env->resolver, name, DNS_TYPE_A,
-	    ob_aq_answer, q) != 0) {
-		o->aq[endpoint ? 1 : 0] = NULL;
+	*slot = q;
+	if (resolver_lookup_async(resolver, name, DNS_TYPE_A, aq_answer,
+	    q) != 0) {
+		*slot = NULL;
 		free(q);
 		return DANEGATE_E_NOMEM;
 	}
-	if (resolver_lookup_async(o->env->resolver, name, DNS_TYPE_AAAA,
-	    ob_aq_answer, q) != 0) {
+	if (resolver_lookup_async(resolver, name, DNS_TYPE_AAAA, aq_answer,
+	    q) != 0) {
 		struct lookup_answer none;
 
 		memset(&none, 0, sizeof(none));
 		none.type = DNS_TYPE_AAAA;
 		none.state = DANEGATE_INDETERMINATE;
-		ob_aq_answer(q, &none);
+		aq_answer(q, &none);
 	}
 	return 0;
 }
 
+/* The token endpoint's first address as libcurl's CURLOPT_RESOLVE takes
+ * it ("HOST:PORT:ADDR"): libcurl connects where the relay validated. */
 static void
-ob_aq_done(struct outbound *o, struct addr_query *q)
+aq_resolve_entry(const struct addr_query *q, char *buf, size_t cap)
 {
+	snprintf(buf, cap, q->addrs[0].ss.ss_family == AF_INET6 ?
+	    "%s:%u:[%s]" : "%s:%u:%s", q->name, (unsigned)q->port,
+	    q->addrs[0].text);
+}
+
+/* A route's lookup without an address: the transaction fails (4xx). */
+static bool
+ob_aq_failed(struct outbound *o, const struct addr_query *q,
+    const char *what)
+{
+	if (o->state == OB_FAILED)
+		return true;
+	if (q->n > 0)
+		return false;
+	ob_set_fail(o, 451, "4.4.3", DANEGATE_R_NONE, "route %s: %s %s: no "
+	    "address%s%s", o->route, what, q->name, q->why[0] != '\0' ?
+	    ": " : "", q->why);
+	ob_die(o);
+	return true;
+}
+
+/* The token endpoint's addresses: the worker is asked. */
+static void
+ob_endpoint_done(void *owner, struct addr_query *q)
+{
+	struct outbound *o = owner;
+	char resolve[DANEGATE_NAME_MAX + 96];
+
+	if (ob_aq_failed(o, q, "token endpoint"))
+		return;
+	aq_resolve_entry(q, resolve, sizeof(resolve));
+	ob_token_ask(o, resolve);
+}
+
+/* The smarthost's addresses: its destination for the session machine. */
+static void
+ob_smarthost_done(void *owner, struct addr_query *q)
+{
+	struct outbound *o = owner;
 	struct danegate_destination *d;
 	struct danegate_mx_host *h;
 
-	if (o->state == OB_FAILED)
+	if (ob_aq_failed(o, q, "smarthost"))
 		return;
-	if (q->n == 0) {
-		ob_set_fail(o, 451, "4.4.3", DANEGATE_R_NONE, "route %s: %s "
-		    "%s: no address%s%s", o->route, q->endpoint ?
-		    "token endpoint" : "smarthost", q->name,
-		    q->why[0] != '\0' ? ": " : "", q->why);
-		ob_die(o);
-		return;
-	}
-	if (q->endpoint) {
-		char resolve[DANEGATE_NAME_MAX + 96];
-
-		/* libcurl connects to the address the relay validated */
-		snprintf(resolve, sizeof(resolve), q->addrs[0].ss.ss_family ==
-		    AF_INET6 ? "%s:%u:[%s]" : "%s:%u:%s", q->name,
-		    (unsigned)q->port, q->addrs[0].text);
-		ob_token_ask(o, resolve);
-		return;
-	}
 	d = calloc(1, sizeof(*d));
 	h = calloc(1, sizeof(*h));
 	if (d == NULL || h == NULL || (h->addresses = calloc(q->n,
@@ -2918,7 +2948,187 @@ ob_token_start(struct outbound *o)
 		ob_die(o);
 		return 0;
 	}
-	return ob_aq_start(o, host, (uint16_t)port, true);
+	return aq_start(o->env->resolver, host, (uint16_t)port, o, &o->aq[1],
+	    ob_endpoint_done);
+}
+
+/* ---- the password grant's check at AUTH (issue 9) ----------------------- */
+
+struct outbound_token_check {
+	struct outbound_env *env;
+	char route[64];
+	char mailbox[OB_SENDER_MAX + 1];
+	char *password;			/* oauth2_secret_free() */
+	struct addr_query *aq;		/* the endpoint's addresses */
+	struct token_wait *twait;	/* the worker's request */
+	outbound_token_check_fn *cb;
+	void *arg;
+	bool starting;			/* inside outbound_token_check() */
+	bool answered;			/* ... which answers in early */
+	struct outbound_reply early;
+};
+
+static void
+tc_free(struct outbound_token_check *tc)
+{
+	if (tc->aq != NULL)
+		tc->aq->owner = NULL;	/* freed by its last answer */
+	token_wait_cancel(tc->twait);
+	oauth2_secret_free(tc->password);
+	free(tc);
+}
+
+/* The verdict: to the caller of outbound_token_check() if it has not
+ * returned yet, else through the callback; the check ends. */
+static void
+tc_finish(struct outbound_token_check *tc, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+tc_finish(struct outbound_token_check *tc, int code, const char *fmt, ...)
+{
+	struct outbound_reply r;
+	va_list ap;
+
+	memset(&r, 0, sizeof(r));
+	r.code = code;
+	va_start(ap, fmt);
+	vsnprintf(r.text, sizeof(r.text), fmt, ap);
+	va_end(ap);
+	for (char *p = r.text; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)	/* a reply line: ASCII */
+			*p = '?';
+	if (tc->starting) {
+		tc->early = r;
+		tc->answered = true;
+		return;
+	}
+	tc->cb(tc->arg, &r);
+	tc_free(tc);
+}
+
+static void
+tc_token_cb(void *arg, const struct token_result *res)
+{
+	struct outbound_token_check *tc = arg;
+	struct outbound_stats *st = &tc->env->stats;
+
+	tc->twait = NULL;
+	if (res->rc != 0) {
+		bool refused = res->smtp == 535;
+
+		st->oauth2[refused ? OB_OAUTH2_REFUSED :
+		    OB_OAUTH2_UNAVAILABLE]++;
+		count_aadsts(st, res->err);
+		log_warnx("route %s: no token for %s: %s", tc->route,
+		    tc->mailbox, res->err);
+		/* RFC 4954 §6: 535 for credentials the endpoint refused,
+		 * 454 for a failure that may pass (an outage above all) */
+		if (refused)
+			tc_finish(tc, 535, "5.7.8 Authentication credentials "
+			    "invalid: %s", res->err);
+		else
+			tc_finish(tc, 454, "4.7.0 Temporary authentication "
+			    "failure: token endpoint: %s", res->err);
+		return;
+	}
+	st->oauth2[res->fetched == 2 ? OB_OAUTH2_REQUESTED :
+	    res->fetched == 1 ? OB_OAUTH2_REFRESHED : OB_OAUTH2_CACHED]++;
+	if (res->fetched != 0)
+		log_info("route %s: token for %s %s", tc->route, tc->mailbox,
+		    res->fetched == 1 ? "refreshed" : "obtained");
+	/* the worker cached it for the transactions to come */
+	tc_finish(tc, 235, "2.7.0 Authentication successful");
+}
+
+static void
+tc_endpoint_done(void *owner, struct addr_query *q)
+{
+	struct outbound_token_check *tc = owner;
+	const struct relay_route *r = route_find(tc->env, tc->route);
+	char resolve[DANEGATE_NAME_MAX + 96];
+
+	if (q->n == 0) {
+		tc_finish(tc, 454, "4.7.0 Temporary authentication failure: "
+		    "route %s: token endpoint %s: no address%s%s", tc->route,
+		    q->name, q->why[0] != '\0' ? ": " : "", q->why);
+		return;
+	}
+	if (r == NULL) {
+		tc_finish(tc, 454, "4.7.0 Temporary authentication failure: "
+		    "route %s is no longer configured", tc->route);
+		return;
+	}
+	aq_resolve_entry(q, resolve, sizeof(resolve));
+	if (token_worker_get(tc->env->tokens, r, tc->mailbox, tc->password,
+	    resolve, tc_token_cb, tc, &tc->twait) != 0)
+		tc_finish(tc, 454, "4.3.0 Temporary authentication failure: "
+		    "out of memory");
+}
+
+int
+outbound_token_check(struct outbound_env *env, const char *route,
+    const char *mailbox, const char *password, outbound_token_check_fn *cb,
+    void *arg, struct outbound_reply *now, struct outbound_token_check **out)
+{
+	const struct relay_route *r = route_find(env, route);
+	struct outbound_token_check *tc;
+	char host[DANEGATE_NAME_MAX], *tok;
+	unsigned port = 443;
+	int rc;
+
+	*out = NULL;
+	memset(now, 0, sizeof(*now));
+	if (env->tokens == NULL || r == NULL ||
+	    r->grant != OAUTH2_GRANT_PASSWORD || password == NULL)
+		return DANEGATE_E_INVALID;
+	tok = oauth2_cache_get(token_worker_cache(env->tokens), mailbox,
+	    password, time(NULL), NULL);
+	if (tok != NULL) {
+		/* the password that obtained this token: no request */
+		oauth2_secret_free(tok);
+		env->stats.oauth2[OB_OAUTH2_CACHED]++;
+		now->code = 235;
+		copy_str(now->text, sizeof(now->text),
+		    "2.7.0 Authentication successful");
+		return 1;
+	}
+	if ((tc = calloc(1, sizeof(*tc))) == NULL ||
+	    (tc->password = strdup(password)) == NULL) {
+		free(tc);
+		return DANEGATE_E_NOMEM;
+	}
+	tc->env = env;
+	copy_str(tc->route, sizeof(tc->route), route);
+	copy_str(tc->mailbox, sizeof(tc->mailbox), mailbox);
+	tc->cb = cb;
+	tc->arg = arg;
+	tc->starting = true;
+	if (token_endpoint_host(r->token_endpoint, host, sizeof(host),
+	    &port) != 0 || port == 0 || port > 65535)
+		tc_finish(tc, 454, "4.7.0 Temporary authentication failure: "
+		    "route %s: token endpoint URL without a usable host",
+		    route);
+	else if ((rc = aq_start(env->resolver, host, (uint16_t)port, tc,
+	    &tc->aq, tc_endpoint_done)) != 0) {
+		tc_free(tc);
+		return rc;
+	}
+	tc->starting = false;
+	if (tc->answered) {
+		*now = tc->early;
+		tc_free(tc);
+		return 1;
+	}
+	*out = tc;
+	return 0;
+}
+
+void
+outbound_token_check_cancel(struct outbound_token_check *tc)
+{
+	if (tc != NULL)
+		tc_free(tc);
 }
 
 /* Starts a routed transaction (or restarts it after a stale cached
@@ -2934,7 +3144,8 @@ ob_route_start(struct outbound *o)
 		return rc;
 	if (o->state == OB_FAILED || o->addrs_ready)
 		return 0;
-	if ((rc = ob_aq_start(o, o->smarthost, o->port, false)) != 0)
+	if ((rc = aq_start(o->env->resolver, o->smarthost, o->port, o,
+	    &o->aq[0], ob_smarthost_done)) != 0)
 		return rc;
 	if (o->addrs_ready)
 		ob_route_go(o);
@@ -3515,7 +3726,7 @@ outbound_free(struct outbound *o)
 		o->lookup->o = NULL;	/* the callback frees the ticket */
 	for (size_t i = 0; i < 2; i++)
 		if (o->aq[i] != NULL)
-			o->aq[i]->o = NULL;	/* freed by its last answer */
+			o->aq[i]->owner = NULL;	/* freed by its last answer */
 	token_wait_cancel(o->twait);
 	oauth2_secret_free(o->token);
 	oauth2_secret_free(o->password);

@@ -218,6 +218,34 @@ struct sts *outbound_env_sts(const struct outbound_env *env);
  * NULL. */
 struct oauth2_cache *outbound_env_token_cache(const struct outbound_env *env);
 
+/*
+ * The password grant's check at AUTH (issue 9): whether the token
+ * endpoint takes mailbox's own password on route (a password-grant
+ * route), before the client is told 235. A token cached for that very
+ * password answers at once; otherwise the endpoint's address is looked up
+ * through the resolver and the token worker asks the endpoint, and the
+ * token it gets is cached for the transactions that follow. The verdict,
+ * an AUTH reply: 235 2.7.0; 535 5.7.8 with the endpoint's cause (a wrong
+ * password: nothing cached); 454 4.7.0 for an outage or anything else
+ * that may pass (RFC 4954 §6), never 5xx for those.
+ * Returns 1 with the verdict in *now (no callback); 0 with *out, and
+ * cb(arg, verdict) is called once from the loop, never before this
+ * returns, unless outbound_token_check_cancel(*out) comes first; or a
+ * negative DANEGATE_E_* code (DANEGATE_E_INVALID: no such password-grant
+ * route). The password is copied and wiped when the check ends.
+ */
+struct outbound_token_check;
+struct outbound_reply;
+typedef void outbound_token_check_fn(void *arg,
+    const struct outbound_reply *verdict);
+int outbound_token_check(struct outbound_env *env, const char *route,
+    const char *mailbox, const char *password, outbound_token_check_fn *cb,
+    void *arg, struct outbound_reply *now, struct outbound_token_check **out);
+
+/* Drops a check still waiting: its callback will not be called. Accepts
+ * NULL. */
+void outbound_token_check_cancel(struct outbound_token_check *tc);
+
 /* Closes the cached sessions (QUIT), frees the env; outbounds still open
  * must be freed before. Accepts NULL. */
 void outbound_env_free(struct outbound_env *env);

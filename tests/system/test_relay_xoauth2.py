@@ -11,8 +11,9 @@ is renewed and the client sees nothing, and a password-grant token with
 the refresh token; a revoked cached token is replaced unseen, and while
 the endpoint is down it is a 4xx, then delivery recovers;
 the endpoint down is a 4xx (never 5xx); a wrong mailbox password is 535
-and caches nothing (a later wrong password is refused again, endpoint
-/stats); a client sending as a mailbox it is not mapped to gets 5xx; no
+at AUTH and caches nothing (a later wrong password is refused again,
+endpoint /stats), a right one is taken at AUTH and its token serves the
+message, and with the endpoint down a password-grant AUTH is 454; a client sending as a mailbox it is not mapped to gets 5xx; no
 secret, password or token appears in the relay's log.
 
 Addresses: NET.5.9 (this file's relay).
@@ -173,13 +174,28 @@ def tls_ctx():
     return ctx
 
 
-def client(user, password):
+def session():
+    """A client session after STARTTLS, before AUTH."""
     s = smtplib.SMTP(ADDR, PORT, local_hostname="scanner.test", timeout=60)
     s.ehlo()
     s.starttls(context=tls_ctx())
     s.ehlo()
+    return s
+
+
+def client(user, password):
+    s = session()
     s.login(user, password)
     return s
+
+
+def auth_plain(s, user, password):
+    """One AUTH PLAIN with its initial response (smtplib's login() would
+    try LOGIN after a refused PLAIN); its reply (code, text)."""
+    ir = base64.b64encode(b"\0" + user.encode() + b"\0" +
+                          password.encode()).decode()
+    code, text = s.docmd("AUTH", "PLAIN " + ir)
+    return code, text.decode(errors="replace")
 
 
 def message(sender, tag):
@@ -292,7 +308,9 @@ def test_ropc_token_refreshed(relay, sub):
     cfg_path = sub.endpoint_cfg
     saved = cfg_path.read_text()
     cfg = json.loads(saved)
-    cfg["ttl"] = 2          # CLIENT_ID's tokens: 2 s (no ttl of its own)
+    # CLIENT_ID's tokens: 6 s (no ttl of its own); due for renewal when
+    # half is left, so the token AUTH got still serves its message
+    cfg["ttl"] = 6
     cfg_path.write_text(json.dumps(cfg, indent=1))
     try:
         r = relay("password")
@@ -301,7 +319,7 @@ def test_ropc_token_refreshed(relay, sub):
         t1, t2 = tag("refresh-1"), tag("refresh-2")
         assert send(HEAD, pw, HEAD, t1) is None
         assert find(sub, t1) is not None
-        time.sleep(3)
+        time.sleep(7)
         assert send(HEAD, pw, HEAD, t2) is None
         assert find(sub, t2) is not None
         after = sub.stats()
@@ -372,22 +390,83 @@ def test_endpoint_down_is_4xx(relay, sub):
 
 
 def test_wrong_mailbox_password_535_nothing_cached(relay, sub):
+    """The password grant: the token endpoint checks the mailbox's own
+    password at AUTH. A wrong one is 535 there (with the endpoint's
+    cause) and the session stays unauthenticated; a right one is 235 and
+    the token it got serves the message; the same password again is
+    answered from the cache; a wrong one again is never given that
+    token: the endpoint is asked and says no."""
     r = relay("password")
     good = oauthsys.MAILBOXES[CLERK]
-    errors = sub.stats().get("errors", 0)
-    res = send(CLERK, good + "-wrong", CLERK, tag("wrong-1"))
-    assert res is not None and res[0] == 535, res
-    assert "50126" in res[1], res
-    assert sub.stats().get("errors", 0) == errors + 1
-    # the right password gets a token and delivers
+    before = sub.stats()
+    with session() as s:
+        code, text = auth_plain(s, CLERK, good + "-wrong")
+        assert code == 535 and "5.7.8" in text and "50126" in text, \
+            (code, text)
+        # not authenticated: no mail
+        res = submit(s, CLERK, CLERK, tag("wrong-1"))
+        assert res is not None and res[0] == 530, res
+    after = sub.stats()
+    assert after.get("errors", 0) == before.get("errors", 0) + 1
+    assert after.get("password", 0) == before.get("password", 0)
+    r.wait_log(r"AUTH PLAIN: mailbox %s: 535 5\.7\.8 .*AADSTS50126.* "
+               r"\(attempt 1\)" % re.escape(CLERK))
+    # the right password: 235 after the endpoint issued the token, which
+    # the message then uses (one request in all)
     t = tag("right")
-    assert send(CLERK, good, CLERK, t) is None
+    with session() as s:
+        assert auth_plain(s, CLERK, good)[0] == 235
+        r.wait_log(r"AUTH PLAIN: mailbox %s: password taken by the token "
+                   r"endpoint of route exo" % re.escape(CLERK))
+        assert submit(s, CLERK, CLERK, t) is None
     assert find(sub, t) is not None
+    mid = sub.stats()
+    assert mid.get("password", 0) == before.get("password", 0) + 1, mid
+    # the same password again: the cached token, no request
+    with session() as s:
+        assert auth_plain(s, CLERK, good)[0] == 235
+    assert sub.stats().get("password", 0) == mid.get("password", 0)
     # a wrong one again never reuses that token: the endpoint says no
-    res = send(CLERK, good + "-wrong", CLERK, tag("wrong-2"))
-    assert res is not None and res[0] == 535, res
-    assert sub.stats().get("errors", 0) == errors + 2
+    with session() as s:
+        code, text = auth_plain(s, CLERK, good + "-wrong")
+        assert code == 535 and "50126" in text, (code, text)
+    assert sub.stats().get("errors", 0) == before.get("errors", 0) + 2
     r.wait_log(r"no token for %s: AADSTS50126" % re.escape(CLERK))
+
+
+def test_password_auth_three_wrong_then_421(relay, sub):
+    """Wrong mailbox passwords count as failed attempts: the third ends
+    the session, as a wrong client password does."""
+    relay("password")
+    good = oauthsys.MAILBOXES[HEAD]
+    with session() as s:
+        for attempt in (1, 2):
+            code, text = auth_plain(s, HEAD, "%s-%d" % (good, attempt))
+            assert code == 535, (attempt, code, text)
+        code, text = auth_plain(s, HEAD, good + "-3")
+        assert code == 421 and "4.7.0" in text, (code, text)
+
+
+def test_password_auth_endpoint_down_454(relay, sub):
+    """With the token endpoint down, a password-grant AUTH is a temporary
+    failure (454 4.7.0, RFC 4954 §6), never a 535 or a 5xx; once it is
+    back, the same password is taken."""
+    r = relay("password")
+    pw = oauthsys.MAILBOXES[HEAD]
+    sub.stop_endpoint()
+    try:
+        with session() as s:
+            code, text = auth_plain(s, HEAD, pw)
+            assert code == 454 and "4.7.0" in text, (code, text)
+            assert "token endpoint" in text, text
+    finally:
+        sub.start_endpoint()
+    r.wait_log(r"AUTH PLAIN: mailbox %s: 454 4\.7\.0" % re.escape(HEAD))
+    t = tag("after-outage")
+    with session() as s:
+        assert auth_plain(s, HEAD, pw)[0] == 235
+        assert submit(s, HEAD, HEAD, t) is None
+    assert find(sub, t) is not None
 
 
 def test_unmapped_sender_5xx(relay, sub):

@@ -239,3 +239,26 @@ outbound_relay_name(const struct outbound *o)
 	(void)o;
 	return "stub[127.0.0.1]:25";
 }
+
+/* The stub has no routes: no password-grant mailbox to check. */
+int
+outbound_token_check(struct outbound_env *env, const char *route,
+    const char *mailbox, const char *password, outbound_token_check_fn *cb,
+    void *arg, struct outbound_reply *now, struct outbound_token_check **out)
+{
+	(void)env;
+	(void)route;
+	(void)mailbox;
+	(void)password;
+	(void)cb;
+	(void)arg;
+	(void)now;
+	*out = NULL;
+	return DANEGATE_E_INVALID;
+}
+
+void
+outbound_token_check_cancel(struct outbound_token_check *tc)
+{
+	(void)tc;
+}
