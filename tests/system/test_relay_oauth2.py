@@ -210,15 +210,16 @@ def test_token_states_hold_no_token(ep):
 
 
 def test_expiring_token_renewed_with_refresh(ep):
-    """A token of 301 s is inside the 300 s renewal margin after 2 s: the
-    second message gets a refreshed token, the client sees no failure."""
-    set_ttl(ep, 302)
+    """A token of 6 s is due for renewal when half its life is left (a
+    life shorter than twice the 300 s margin): 4 s later the second
+    message gets a refreshed token, the client sees no failure."""
+    set_ttl(ep, 6)
     try:
         before = stats(ep)
         rc, lines, _ = drive(ep, "password", "-s", secret_file(ep), "-u",
                              "head@school.example",
                              "-p", private(ep / "pw", PASSWORD),
-                             "-n", "2", "-w", "3")
+                             "-n", "2", "-w", "4")
         after = stats(ep)
     finally:
         set_ttl(ep, 3600)
