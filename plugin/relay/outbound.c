@@ -2648,22 +2648,41 @@ ob_route_go(struct outbound *o)
 		ob_go(o);
 }
 
+/* Counts the token worker's answer for metrics and logs it: the cause
+ * and the fix of a failure, never a secret (oauth2.c). where: the
+ * transaction's domain, or "" (the check at AUTH). */
+static void
+token_result_note(struct outbound_stats *st, const char *where,
+    const char *route, const char *mailbox, const struct token_result *res)
+{
+	const char *sep = where[0] != '\0' ? ": " : "";
+
+	if (res->rc != 0) {
+		st->oauth2[res->smtp == 535 ? OB_OAUTH2_REFUSED :
+		    OB_OAUTH2_UNAVAILABLE]++;
+		count_aadsts(st, res->err);
+		log_warnx("%s%sroute %s: no token for %s: %s", where, sep,
+		    route, mailbox, res->err);
+		return;
+	}
+	st->oauth2[res->fetched == 2 ? OB_OAUTH2_REQUESTED :
+	    res->fetched == 1 ? OB_OAUTH2_REFRESHED : OB_OAUTH2_CACHED]++;
+	if (res->fetched != 0)
+		log_info("%s%sroute %s: token for %s %s", where, sep, route,
+		    mailbox, res->fetched == 1 ? "refreshed" : "obtained");
+}
+
 static void
 ob_token_cb(void *arg, const struct token_result *res)
 {
 	struct outbound *o = arg;
-	struct outbound_stats *st = &o->env->stats;
 
 	o->twait = NULL;
+	token_result_note(&o->env->stats, o->domain, o->route, o->mailbox,
+	    res);
 	if (res->rc != 0) {
 		bool refused = res->smtp == 535;
 
-		st->oauth2[refused ? OB_OAUTH2_REFUSED :
-		    OB_OAUTH2_UNAVAILABLE]++;
-		count_aadsts(st, res->err);
-		/* the cause and the fix, never a secret (oauth2.c) */
-		log_warnx("%s: route %s: no token for %s: %s", o->domain,
-		    o->route, o->mailbox, res->err);
 		/* wrong credentials: 535 (RFC 4954 §6); the rest, an
 		 * outage above all, is temporary: never 5xx */
 		ob_set_fail(o, refused ? 535 : 451, refused ? "5.7.8" :
@@ -2672,12 +2691,6 @@ ob_token_cb(void *arg, const struct token_result *res)
 		ob_die(o);
 		return;
 	}
-	st->oauth2[res->fetched == 2 ? OB_OAUTH2_REQUESTED :
-	    res->fetched == 1 ? OB_OAUTH2_REFRESHED : OB_OAUTH2_CACHED]++;
-	if (res->fetched != 0)
-		log_info("%s: route %s: token for %s %s", o->domain,
-		    o->route, o->mailbox, res->fetched == 1 ? "refreshed" :
-		    "obtained");
 	if ((o->token = strdup(res->token)) == NULL) {
 		ob_set_fail(o, 451, "4.3.0", DANEGATE_R_NONE, "out of memory");
 		ob_die(o);
@@ -3011,32 +3024,20 @@ static void
 tc_token_cb(void *arg, const struct token_result *res)
 {
 	struct outbound_token_check *tc = arg;
-	struct outbound_stats *st = &tc->env->stats;
 
 	tc->twait = NULL;
+	token_result_note(&tc->env->stats, "", tc->route, tc->mailbox, res);
 	if (res->rc != 0) {
-		bool refused = res->smtp == 535;
-
-		st->oauth2[refused ? OB_OAUTH2_REFUSED :
-		    OB_OAUTH2_UNAVAILABLE]++;
-		count_aadsts(st, res->err);
-		log_warnx("route %s: no token for %s: %s", tc->route,
-		    tc->mailbox, res->err);
 		/* RFC 4954 §6: 535 for credentials the endpoint refused,
 		 * 454 for a failure that may pass (an outage above all) */
-		if (refused)
+		if (res->smtp == 535)
 			tc_finish(tc, 535, "5.7.8 Authentication credentials "
 			    "invalid: %s", res->err);
 		else
 			tc_finish(tc, 454, "4.7.0 Temporary authentication "
-			    "failure: token endpoint: %s", res->err);
+			    "failure: %s", res->err);
 		return;
 	}
-	st->oauth2[res->fetched == 2 ? OB_OAUTH2_REQUESTED :
-	    res->fetched == 1 ? OB_OAUTH2_REFRESHED : OB_OAUTH2_CACHED]++;
-	if (res->fetched != 0)
-		log_info("route %s: token for %s %s", tc->route, tc->mailbox,
-		    res->fetched == 1 ? "refreshed" : "obtained");
 	/* the worker cached it for the transactions to come */
 	tc_finish(tc, 235, "2.7.0 Authentication successful");
 }
