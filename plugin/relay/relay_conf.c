@@ -384,6 +384,13 @@ key_tlsrpt_mail_from(struct ctx *ctx, const struct cfg_entry *e)
 		bad(ctx, e, "'%s' is not a bare address (local@domain)", v);
 		return;
 	}
+	/* RFC 5321 §4.1.2: ASCII without controls (the reports are sent
+	 * without SMTPUTF8) */
+	for (const char *c = v; *c != '\0'; c++)
+		if (*c < '!' || *c > '~') {
+			bad(ctx, e, "'%s' has a control or non-ASCII byte", v);
+			return;
+		}
 	set_str(ctx, &ctx->conf->tlsrpt_mail_from, v);
 }
 
