@@ -869,7 +869,9 @@ route_finish(struct ctx *ctx, struct relay_route *r)
 	else if (r->tenant != NULL) {
 		char url[512];
 
-		if (!token_ok(r->tenant, "-._"))
+		/* a GUID or a domain name (at most 253 bytes, which also
+		 * keeps the URL within url[]) */
+		if (!token_ok(r->tenant, "-._") || strlen(r->tenant) > 253)
 			route_bad(ctx, r, "tenant: '%s' is not a tenant id or "
 			    "domain", r->tenant);
 		else {
