@@ -266,11 +266,22 @@ check_addr_clients(struct ctx *ctx)
 				    c->addr_clients[i].where, mb);
 				ctx->errors++;
 			} else if (r->grant == OAUTH2_GRANT_PASSWORD) {
+				char route[320];
+
+				/* a route without name: (refused too) by
+				 * its clause header */
+				if (r->name != NULL)
+					snprintf(route, sizeof(route), "%s",
+					    r->name);
+				else
+					snprintf(route, sizeof(route),
+					    "at %s:%u", r->file ? r->file :
+					    "?", r->line);
 				log_err("%s: client-address: %s: route %s "
 				    "trades the mailbox's own password "
 				    "(grant: password); a client known by its "
 				    "address has none", c->addr_clients[i].where,
-				    mb, r->name);
+				    mb, route);
 				ctx->errors++;
 			}
 		}

@@ -90,6 +90,31 @@ load(const char *route, struct relay_conf **out)
 	"    tenant: contoso.onmicrosoft.com\n" \
 	"    client-secret-file: %s\n" extra
 
+/* Loads like load(); leaves what was logged in logged[]. */
+static char logged[8192];
+
+static int
+load_logged(const char *route, struct relay_conf **out)
+{
+	FILE *capture = tmpfile();
+	int saved, errors;
+	size_t n;
+
+	ck_assert_ptr_nonnull(capture);
+	fflush(stderr);
+	ck_assert_int_ne(saved = dup(STDERR_FILENO), -1);
+	ck_assert_int_ne(dup2(fileno(capture), STDERR_FILENO), -1);
+	errors = load(route, out);
+	fflush(stderr);
+	ck_assert_int_ne(dup2(saved, STDERR_FILENO), -1);
+	close(saved);
+	rewind(capture);
+	n = fread(logged, 1, sizeof(logged) - 1, capture);
+	logged[n] = '\0';
+	fclose(capture);
+	return errors;
+}
+
 static int
 load_secret(const char *extra, struct relay_conf **out)
 {
@@ -154,6 +179,22 @@ START_TEST(test_route_refusals)
 	ck_assert_int_gt(load_secret(("    domain: a b\n"), &c), 0);
 	ck_assert_int_gt(load_secret(("    domain: .example\n"), &c), 0);
 	ck_assert_int_gt(load_secret(("    domain: x@example\n"), &c), 0);
+}
+END_TEST
+
+/* A client-address: mailbox on a password route that has no name: the
+ * message names the route by where it is (it said "(null)", printf's
+ * undefined behaviour for a NULL %s). */
+START_TEST(test_route_unnamed_in_message)
+{
+	struct relay_conf *c = NULL;
+
+	ck_assert_int_gt(load_logged("    client-address: 10.5.0.1 "
+	    "pw@pw.example\nroute:\n    domain: pw.example\n"
+	    "    grant: password\n", &c), 0);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_null(strstr(logged, "(null)"));
+	ck_assert_ptr_nonnull(strstr(logged, "pw@pw.example: route at "));
 }
 END_TEST
 
@@ -447,6 +488,7 @@ main(void)
 	tcase_add_test(tc, test_route_refusals);
 	tcase_add_test(tc, test_route_good);
 	tcase_add_test(tc, test_route_domains);
+	tcase_add_test(tc, test_route_unnamed_in_message);
 	tcase_add_test(tc, test_route_no_address);
 	tcase_add_test(tc, test_token_worker_shared);
 	tcase_add_test(tc, test_outbound_route_refused);
