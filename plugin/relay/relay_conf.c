@@ -101,6 +101,16 @@ dup_or_count(struct ctx *ctx, const char *s)
 	return p;
 }
 
+/* Whether e has one non-empty value; refuses the line otherwise. */
+static bool
+one_value(struct ctx *ctx, const struct cfg_entry *e)
+{
+	if (e->argc == 1 && e->argv[0][0] != '\0')
+		return true;
+	bad(ctx, e, "expects one value (quote a value with blanks)");
+	return false;
+}
+
 /* Adds a listener from spec; e NULL: from the command line. */
 static void
 add_listen(struct ctx *ctx, const struct cfg_entry *e, const char *spec,
@@ -376,6 +386,8 @@ key_tlsrpt_submission(struct ctx *ctx, const struct cfg_entry *e)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
+	if (!one_value(ctx, e))
+		return;
 	if (addr_parse(e->argv[0], 25, &ss, &len) != 0) {
 		bad(ctx, e, "cannot parse '%s' (ADDR or ADDR@PORT)",
 		    e->argv[0]);
@@ -390,6 +402,8 @@ key_tlsrpt_mail_from(struct ctx *ctx, const struct cfg_entry *e)
 {
 	const char *v = e->argv[0], *at = strchr(v, '@');
 
+	if (!one_value(ctx, e))
+		return;
 	if (strpbrk(v, " \t\r\n<>()[]\\\",;:") != NULL || at == NULL ||
 	    at == v || at[1] == '\0' || strchr(at + 1, '@') != NULL) {
 		bad(ctx, e, "'%s' is not a bare address (local@domain)", v);
@@ -410,6 +424,8 @@ key_tlsrpt_submitter(struct ctx *ctx, const struct cfg_entry *e)
 {
 	const char *v = e->argv[0];
 
+	if (!one_value(ctx, e))
+		return;
 	for (const char *c = v; *c != '\0'; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 		    (*c >= '0' && *c <= '9') || *c == '-' || *c == '.')) {
@@ -585,10 +601,8 @@ set_key(struct ctx *ctx, const struct key *k, const struct cfg_entry *e)
 		k->fn(ctx, e);
 		return;
 	}
-	if (e->argc != 1 || e->argv[0][0] == '\0') {
-		bad(ctx, e, "expects one value (quote a value with blanks)");
+	if (!one_value(ctx, e))
 		return;
-	}
 	switch (k->type) {
 	case K_STR: {
 		char **field = (char **)(void *)(base + k->off);
@@ -770,10 +784,8 @@ route_key(struct ctx *ctx, const struct cfg_file *cf,
 		route_domains(ctx, r, e);
 		return;
 	}
-	if (e->argc != 1 || v[0] == '\0') {
-		bad(ctx, e, "expects one value (quote a value with blanks)");
+	if (!one_value(ctx, e))
 		return;
-	}
 	if (strcmp(e->key, "smarthost") == 0) {
 		if (!parse_smarthost(ctx, r, v))
 			bad(ctx, e, "cannot parse '%s' (HOST or HOST@PORT)", v);

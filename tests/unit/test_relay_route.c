@@ -198,6 +198,29 @@ START_TEST(test_route_unnamed_in_message)
 }
 END_TEST
 
+/* The tlsrpt- keys with a value of their own take one word, not empty. */
+START_TEST(test_tlsrpt_one_value)
+{
+	struct relay_conf *c = NULL;
+
+	ck_assert_int_gt(load("    tlsrpt-submission: 127.0.0.1 "
+	    "127.0.0.2\n", &c), 0);
+	ck_assert_int_gt(load("    tlsrpt-mail-from: a@example.org "
+	    "b@example.org\n", &c), 0);
+	ck_assert_int_gt(load("    tlsrpt-submitter: a.example "
+	    "b.example\n", &c), 0);
+	ck_assert_int_gt(load("    tlsrpt-submitter: \"\"\n", &c), 0);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(load("    tlsrpt-submission: 127.0.0.1@2525\n"
+	    "    tlsrpt-mail-from: a@example.org\n"
+	    "    tlsrpt-submitter: a.example\n", &c), 0);
+	ck_assert_str_eq(c->tlsrpt_submission, "127.0.0.1@2525");
+	ck_assert_str_eq(c->tlsrpt_mail_from, "a@example.org");
+	ck_assert_str_eq(c->tlsrpt_submitter, "a.example");
+	relay_conf_free(c);
+}
+END_TEST
+
 START_TEST(test_route_domains)
 {
 	struct relay_conf *c = NULL;
@@ -489,6 +512,7 @@ main(void)
 	tcase_add_test(tc, test_route_good);
 	tcase_add_test(tc, test_route_domains);
 	tcase_add_test(tc, test_route_unnamed_in_message);
+	tcase_add_test(tc, test_tlsrpt_one_value);
 	tcase_add_test(tc, test_route_no_address);
 	tcase_add_test(tc, test_token_worker_shared);
 	tcase_add_test(tc, test_outbound_route_refused);
