@@ -559,14 +559,21 @@ static const struct key relay_keys[] = {
 	{ "spf-address", K_FUNC, 0, 0, 0, key_spf_address },
 };
 
+/* Digits, then k, m or g; read digit by digit, as cfg_parse_uint()
+ * does, because strtoull() takes blanks and signs (" -1" is 2^64 - 1)
+ * and saturates on overflow. */
 static bool
 parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mult = 1;
+	const char *end = s;
+	uint64_t v = 0, mult = 1;
 
-	if (end == s || s[0] == '-')
+	for (; *end >= '0' && *end <= '9'; end++) {
+		if (v > (UINT64_MAX - (uint64_t)(*end - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*end - '0');
+	}
+	if (end == s)
 		return false;
 	switch (*end) {
 	case '\0':
@@ -588,7 +595,7 @@ parse_size(const char *s, uint64_t *out)
 	}
 	if (*end != '\0' || v > UINT64_MAX / mult)
 		return false;
-	*out = (uint64_t)v * mult;
+	*out = v * mult;
 	return true;
 }
 
@@ -612,11 +619,9 @@ set_key(struct ctx *ctx, const struct key *k, const struct cfg_entry *e)
 		break;
 	}
 	case K_UINT: {
-		char *end;
-		unsigned long v = strtoul(e->argv[0], &end, 10);
+		unsigned v;
 
-		if (*end != '\0' || e->argv[0][0] == '-' || v < k->min ||
-		    v > k->max) {
+		if (cfg_parse_uint(e->argv[0], k->min, k->max, &v) != 0) {
 			bad(ctx, e, "'%s' is not a number from %u to %u",
 			    e->argv[0], k->min, k->max);
 			return;
@@ -626,7 +631,7 @@ set_key(struct ctx *ctx, const struct key *k, const struct cfg_entry *e)
 		else if (k->off == F(remote_port))
 			ctx->conf->remote_port = (uint16_t)v;
 		else
-			*(unsigned *)(void *)(base + k->off) = (unsigned)v;
+			*(unsigned *)(void *)(base + k->off) = v;
 		break;
 	}
 	case K_SIZE:
@@ -665,19 +670,14 @@ parse_smarthost(struct ctx *ctx, struct relay_route *r, const char *v)
 {
 	const char *sep = strchr(v, '@');
 	size_t hlen;
-	char *end;
-	unsigned long port = RELAY_ROUTE_DEFAULT_PORT;
+	unsigned port = RELAY_ROUTE_DEFAULT_PORT;
 
 	if (sep == NULL && (sep = strchr(v, ':')) != NULL &&
 	    strchr(sep + 1, ':') != NULL)
 		sep = NULL;	/* a bare IPv6 address: write [v6]@PORT */
 	hlen = sep != NULL ? (size_t)(sep - v) : strlen(v);
-	if (sep != NULL) {
-		port = strtoul(sep + 1, &end, 10);
-		if (sep[1] == '\0' || *end != '\0' || sep[1] == '-' ||
-		    port == 0 || port > 65535)
-			return false;
-	}
+	if (sep != NULL && cfg_parse_uint(sep + 1, 1, 65535, &port) != 0)
+		return false;
 	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
 		v++;
 		hlen -= 2;

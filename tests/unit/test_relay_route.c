@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +218,45 @@ START_TEST(test_tlsrpt_one_value)
 	ck_assert_str_eq(c->tlsrpt_submission, "127.0.0.1@2525");
 	ck_assert_str_eq(c->tlsrpt_mail_from, "a@example.org");
 	ck_assert_str_eq(c->tlsrpt_submitter, "a.example");
+	relay_conf_free(c);
+}
+END_TEST
+
+/* Numbers are digits only: strtoul() and strtoull() took a blank and a
+ * sign (" -1" as the largest size), and saturated on overflow. */
+START_TEST(test_numbers_digits_only)
+{
+	static const char *bad[] = {
+		"    message-size-limit: \" -1\"\n",
+		"    message-size-limit: \"+1\"\n",
+		"    message-size-limit: 99999999999999999999999\n",
+		"    message-size-limit: 18446744073709551616\n",
+		"    message-size-limit: 18014398509481984k\n",
+		"    message-size-limit: 10x\n",
+		"    verbosity: \" 2\"\n",
+		"    drain-timeout: \"+5\"\n",
+		"    drain-timeout: \" -0\"\n",
+		"    remote-port: 0x19\n",
+		NULL
+	};
+	struct relay_conf *c = NULL;
+
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		ck_assert_msg(load(bad[i], &c) > 0, "took %s", bad[i]);
+		ck_assert_ptr_null(c);
+	}
+	ck_assert_int_gt(load_secret("    smarthost: smtp.example@+25\n", &c),
+	    0);
+	ck_assert_int_gt(load_secret("    smarthost: \"smtp.example@ 25\"\n",
+	    &c), 0);
+	ck_assert_int_eq(load("    message-size-limit: 18446744073709551615\n"
+	    "    verbosity: 2\n    remote-port: 2525\n", &c), 0);
+	ck_assert_uint_eq(c->message_size_limit, UINT64_MAX);
+	ck_assert_int_eq(c->verbosity, 2);
+	ck_assert_uint_eq(c->remote_port, 2525);
+	relay_conf_free(c);
+	ck_assert_int_eq(load("    message-size-limit: 50m\n", &c), 0);
+	ck_assert_uint_eq(c->message_size_limit, 50u << 20);
 	relay_conf_free(c);
 }
 END_TEST
@@ -513,6 +553,7 @@ main(void)
 	tcase_add_test(tc, test_route_domains);
 	tcase_add_test(tc, test_route_unnamed_in_message);
 	tcase_add_test(tc, test_tlsrpt_one_value);
+	tcase_add_test(tc, test_numbers_digits_only);
 	tcase_add_test(tc, test_route_no_address);
 	tcase_add_test(tc, test_token_worker_shared);
 	tcase_add_test(tc, test_outbound_route_refused);
