@@ -3,7 +3,8 @@
  * (plugin/relay/relay_conf.c: the meaning of every relay: and route: key).
  *
  * The first byte picks command-line overrides (its low four bits:
- * --listen, --lmtp, --resolver, --ca-file and --trust-anchor); the rest is
+ * --listen, --lmtp, --resolver, --ca-file and --trust-anchor; 0x40 a
+ * --listen that is no address, which must fail the load); the rest is
  * a relay.conf, read through a memfd by relay_conf_load() (cfgfile.c's
  * syntax, fuzzed alone by fuzz_config.c; addresses into lib/addr.c and
  * lib/acl.c, fuzzed by fuzz_addr.c). The corpus files start with a digit
@@ -152,6 +153,9 @@ check_route(const struct relay_conf *c, const struct relay_route *r)
 		    d[len - 1] != '.' && strchr(d, '.') != NULL &&
 		    strstr(d, "..") == NULL);
 		check(relay_conf_route_for_domain(c, d) == r);
+		/* a trailing dot does not make another domain */
+		snprintf(url, sizeof(url), "%s.", d);
+		check(relay_conf_route_for_domain(c, url) == r);
 	}
 }
 
@@ -269,10 +273,13 @@ load(uint8_t pick, const uint8_t *data, size_t size)
 		ov.ca_file = "/etc/ssl/certs/ca-certificates.crt";
 		ov.trust_anchor_file = "/usr/share/dns/root.key";
 	}
+	if (pick & 0x40)	/* a bad --listen fails any file */
+		ov.listen = "not-an-address";
 	if (size == 0 || write(fd, data, size) == (ssize_t)size) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 		errors = relay_conf_load(path, &ov, &conf);
 		check(errors >= 0 && (errors == 0) == (conf != NULL));
+		check(!(pick & 0x40) || errors > 0);
 		if (conf != NULL)
 			check_conf(conf, &ov);
 		relay_conf_free(conf);
