@@ -128,7 +128,9 @@ add_listen(struct ctx *ctx, const struct cfg_entry *e, const char *spec,
 	l = &n[c->n_listens];
 	memset(l, 0, sizeof(*l));
 	l->lmtp = lmtp;
-	if (spec[0] == '/') {
+	/* a unix socket is LMTP's only: it is created mode 0666 and no
+	 * access-control: guards it, which an SMTP listener needs */
+	if (spec[0] == '/' && lmtp) {
 		if (strlen(spec) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			bad(ctx, e, "unix socket path longer than %zu bytes",
 			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
@@ -138,7 +140,8 @@ add_listen(struct ctx *ctx, const struct cfg_entry *e, const char *spec,
 	} else if (addr_parse(spec, RELAY_DEFAULT_PORT, &l->ss,
 	    &l->ss_len) != 0) {
 		bad(ctx, e, "'%s' is not ADDR@PORT (an IPv4 or IPv6 address%s)",
-		    spec, lmtp ? " or an absolute unix socket path" : "");
+		    spec, lmtp ? " or an absolute unix socket path" :
+		    "; a unix socket is for lmtp: only");
 		return;
 	}
 	if ((l->spec = dup_or_count(ctx, spec)) == NULL) {

@@ -80,9 +80,11 @@ check_listens(const struct relay_conf *c,
 		const struct relay_listen *l = &c->listens[i];
 
 		check(l->spec != NULL);
+		/* a unix socket (mode 0666, no access-control) only for
+		 * LMTP, as danegate-relay(8) documents */
 		if (l->path != NULL)
 			check(l->path[0] == '/' && strcmp(l->path, l->spec) == 0 &&
-			    strlen(l->path) < 108 && !l->tls);
+			    strlen(l->path) < 108 && l->lmtp);
 		else
 			check((l->ss.ss_family == AF_INET &&
 			    l->ss_len == sizeof(struct sockaddr_in)) ||

@@ -261,6 +261,26 @@ START_TEST(test_numbers_digits_only)
 }
 END_TEST
 
+/* Only lmtp: takes a unix socket: an SMTP one would be mode 0666 with
+ * no access-control: in front of it. */
+START_TEST(test_listen_unix_lmtp_only)
+{
+	struct relay_conf_overrides ov = { .listen = "/run/x/smtp" };
+	struct relay_conf *c = NULL;
+
+	ck_assert_int_gt(load("    listen: /run/x/smtp\n", &c), 0);
+	ck_assert_ptr_null(c);
+	write_file(conf_path, "relay:\n", 0600);
+	ck_assert_int_gt(relay_conf_load(conf_path, &ov, &c), 0);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(load("    lmtp: /run/x/lmtp\n", &c), 0);
+	ck_assert_uint_eq(c->n_listens, 2);	/* and load()'s --listen */
+	ck_assert_str_eq(c->listens[0].path, "/run/x/lmtp");
+	ck_assert(c->listens[0].lmtp);
+	relay_conf_free(c);
+}
+END_TEST
+
 START_TEST(test_route_domains)
 {
 	struct relay_conf *c = NULL;
@@ -554,6 +574,7 @@ main(void)
 	tcase_add_test(tc, test_route_unnamed_in_message);
 	tcase_add_test(tc, test_tlsrpt_one_value);
 	tcase_add_test(tc, test_numbers_digits_only);
+	tcase_add_test(tc, test_listen_unix_lmtp_only);
 	tcase_add_test(tc, test_route_no_address);
 	tcase_add_test(tc, test_token_worker_shared);
 	tcase_add_test(tc, test_outbound_route_refused);
