@@ -188,7 +188,7 @@ key_client_address(struct ctx *ctx, const struct cfg_entry *e)
 {
 	struct relay_conf *c = ctx->conf;
 	struct relay_addr_client *n, *ac;
-	struct sockaddr_storage mine, theirs;
+	struct sockaddr_storage ss;
 	char err[200], where[300];
 	const char *p;
 
@@ -207,7 +207,7 @@ key_client_address(struct ctx *ctx, const struct cfg_entry *e)
 			return;
 		}
 	}
-	if (!prefix_addr(e->argv[0], &mine)) {
+	if (!prefix_addr(e->argv[0], &ss)) {
 		bad(ctx, e, "'%s' is not an IPv4 or IPv6 NET/LEN", e->argv[0]);
 		return;
 	}
@@ -229,14 +229,10 @@ key_client_address(struct ctx *ctx, const struct cfg_entry *e)
 		return;
 	}
 	/* one client per address: an overlap would make the mailboxes a
-	 * client may use depend on which line is longer */
+	 * client may use depend on which line is longer (the prefixes as
+	 * the lookup sees them, not their written addresses) */
 	for (size_t i = 0; i < c->n_addr_clients; i++) {
-		if (!prefix_addr(c->addr_clients[i].prefix, &theirs))
-			continue;
-		if (acl_lookup(c->addr_clients[i].acl,
-		    (struct sockaddr *)&mine) == ACL_ALLOW ||
-		    acl_lookup(ac->acl, (struct sockaddr *)&theirs) ==
-		    ACL_ALLOW) {
+		if (acl_overlaps(c->addr_clients[i].acl, ac->acl)) {
 			bad(ctx, e, "%s overlaps %s of %s", e->argv[0],
 			    c->addr_clients[i].prefix, c->addr_clients[i].where);
 			acl_free(ac->acl);

@@ -161,24 +161,38 @@ check_route(const struct relay_conf *c, const struct relay_route *r)
 	}
 }
 
-/* The address of "ADDR[/LEN]", port 0. */
+/* The network address of "ADDR[/LEN]" (host bits cleared, as lib/acl.c
+ * stores it), port 0. Its own written address is not always inside the
+ * prefix as the acl sees it: ::ffff:10.1.2.0/2 is ::/2, an IPv6 prefix,
+ * and ::ffff:10.1.2.0 is looked up as the IPv4 client 10.1.2.0. */
 static bool
 prefix_sockaddr(const char *prefix, struct sockaddr_storage *ss)
 {
 	char a[64];
 	size_t n = strcspn(prefix, "/");
+	uint8_t *bytes;
+	unsigned plen, max;
 
 	memset(ss, 0, sizeof(*ss));
 	if (n >= sizeof(a))
 		return false;
 	memcpy(a, prefix, n);
 	a[n] = '\0';
-	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+	if (inet_pton(AF_INET, a, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
 		ss->ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, a,
-	    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+		bytes = (uint8_t *)&((struct sockaddr_in *)ss)->sin_addr;
+		max = 32;
+	} else if (inet_pton(AF_INET6, a,
+	    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
 		ss->ss_family = AF_INET6;
-	return ss->ss_family != 0;
+		bytes = (uint8_t *)&((struct sockaddr_in6 *)ss)->sin6_addr;
+		max = 128;
+	} else
+		return false;
+	plen = prefix[n] == '/' ? (unsigned)atoi(prefix + n + 1) : max;
+	for (unsigned bit = plen; bit < max; bit++)
+		bytes[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+	return true;
 }
 
 static void
@@ -191,8 +205,13 @@ check_addr_client(const struct relay_conf *c,
 	check(ac->prefix != NULL && ac->acl != NULL && ac->mailboxes != NULL &&
 	    ac->where != NULL);
 	check(prefix_sockaddr(ac->prefix, &ss));
-	/* prefixes never overlap: its own address finds this client */
+	/* prefixes never overlap: its network address finds this client
+	 * and is in no other's prefix */
 	check(relay_conf_client_by_addr(c, (struct sockaddr *)&ss) == ac);
+	for (size_t i = 0; i < c->n_addr_clients; i++)
+		check(&c->addr_clients[i] == ac ||
+		    acl_lookup(c->addr_clients[i].acl,
+		    (struct sockaddr *)&ss) != ACL_ALLOW);
 	for (p = ac->mailboxes; *p != '\0';) {
 		size_t len = strcspn(p, ",");
 		char mb[512];

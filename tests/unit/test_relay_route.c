@@ -281,6 +281,31 @@ START_TEST(test_listen_unix_lmtp_only)
 }
 END_TEST
 
+/* client-address: prefixes overlap as the lookup sees them: ::/64
+ * holds ::ffff:10.0.0.0/90 (an IPv6 prefix, being shorter than /96),
+ * and ::ffff:10.1.2.0/2 (::/2) holds no IPv4 client. The check compared
+ * written addresses and got both wrong. */
+START_TEST(test_client_address_overlap)
+{
+	char route[512], text[1024];
+	struct relay_conf *c = NULL;
+
+	snprintf(route, sizeof(route), "route:\n    name: r\n"
+	    "    domain: x.example\n    grant: secret\n    client-id: x\n"
+	    "    tenant: t\n    client-secret-file: %s\n", secret_path);
+	snprintf(text, sizeof(text), "    client-address: ::/64 a@x.example\n"
+	    "    client-address: ::ffff:10.0.0.0/90 b@x.example\n%s", route);
+	ck_assert_int_gt(load(text, &c), 0);
+	ck_assert_ptr_null(c);
+	snprintf(text, sizeof(text), "    client-address: ::ffff:10.1.2.0/2 "
+	    "a@x.example\n    client-address: 10.1.2.0/24 b@x.example\n%s",
+	    route);
+	ck_assert_int_eq(load(text, &c), 0);
+	ck_assert_uint_eq(c->n_addr_clients, 2);
+	relay_conf_free(c);
+}
+END_TEST
+
 START_TEST(test_route_domains)
 {
 	struct relay_conf *c = NULL;
@@ -575,6 +600,7 @@ main(void)
 	tcase_add_test(tc, test_tlsrpt_one_value);
 	tcase_add_test(tc, test_numbers_digits_only);
 	tcase_add_test(tc, test_listen_unix_lmtp_only);
+	tcase_add_test(tc, test_client_address_overlap);
 	tcase_add_test(tc, test_route_no_address);
 	tcase_add_test(tc, test_token_worker_shared);
 	tcase_add_test(tc, test_outbound_route_refused);
