@@ -201,24 +201,6 @@ conf_one(struct conf_ctx *ctx, const struct cfg_entry *e)
 	return e->argv[0];
 }
 
-/* Decimal digits only: no sign, blanks, or 0x, like Unbound. */
-static int
-conf_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 10)
-			return -1;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (i == 0 || v < min || v > max)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int
 conf_get_uint(struct conf_ctx *ctx, const struct cfg_entry *e, unsigned min,
     unsigned max, unsigned *out)
@@ -227,7 +209,7 @@ conf_get_uint(struct conf_ctx *ctx, const struct cfg_entry *e, unsigned min,
 
 	if ((v = conf_one(ctx, e)) == NULL)
 		return -1;
-	if (conf_parse_uint(v, min, max, out) != 0) {
+	if (cfg_parse_uint(v, min, max, out) != 0) {
 		conf_bad(ctx, e, "'%s' is not a number from %u to %u", v, min,
 		    max);
 		return -1;

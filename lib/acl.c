@@ -240,6 +240,30 @@ acl_match(const uint8_t *addr, const struct acl_entry *e)
 	    (addr[full] & (uint8_t)(0xff00u >> rest)) == e->addr[full];
 }
 
+/* Whether an entry of x and one of y share an address: the longer one's
+ * network is inside the shorter one. */
+static bool
+acl_lists_overlap(const struct acl_list *x, const struct acl_list *y)
+{
+	for (size_t i = 0; i < x->n; i++)
+		for (size_t j = 0; j < y->n; j++) {
+			const struct acl_entry *a = &x->v[i], *b = &y->v[j];
+
+			if (a->plen >= b->plen ? acl_match(a->addr, b) :
+			    acl_match(b->addr, a))
+				return true;
+		}
+	return false;
+}
+
+/* acl.h */
+bool
+acl_overlaps(const struct acl *a, const struct acl *b)
+{
+	return acl_lists_overlap(&a->v4, &b->v4) ||
+	    acl_lists_overlap(&a->v6, &b->v6);
+}
+
 enum acl_action
 acl_lookup(const struct acl *acl, const struct sockaddr *sa)
 {

@@ -15,6 +15,7 @@
 #ifndef DG_ACL_H
 #define DG_ACL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -46,5 +47,14 @@ int acl_action_parse(const char *word, enum acl_action *action);
 /* Returns the action for the client address sa (AF_INET or AF_INET6; any
  * other family gets the default). Allocates nothing: called per query. */
 enum acl_action acl_lookup(const struct acl *acl, const struct sockaddr *sa);
+
+/*
+ * Whether a and b hold prefixes that share an address (one contains the
+ * other), whatever their actions: what acl_lookup() sees, so an entry
+ * inside ::ffff:0:0/96 counts as the IPv4 prefix it is stored as, and a
+ * shorter IPv6 prefix (::/0) holds no IPv4 client. For lists that must
+ * not both claim one client.
+ */
+bool acl_overlaps(const struct acl *a, const struct acl *b);
 
 #endif

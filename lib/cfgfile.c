@@ -62,6 +62,24 @@ cfg_file_allow_includes(bool allow)
 	cfg_includes_allowed = allow;
 }
 
+/* cfgfile.h */
+int
+cfg_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 10)
+			return -1;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (i == 0 || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
 __attribute__((format(printf, 2, 3)))
 static int
 cfg_error(struct cfg_reader *r, const char *fmt, ...)

@@ -113,4 +113,11 @@ void cfg_file_free(struct cfg_file *cf);
  */
 void cfg_file_allow_includes(bool allow);
 
+/*
+ * For the readers of the entries: a value of decimal digits only (no
+ * sign, blanks or 0x, like Unbound; strtoul() would take " 5", "+5" and
+ * wrap " -1") from min to max. Returns 0 with *out set, or -1.
+ */
+int cfg_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+
 #endif

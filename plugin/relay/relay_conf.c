@@ -5,9 +5,10 @@
  * key, fills a field or refuses the line with the reason. Each key's row in
  * relay_keys[] carries its bounds, and the refusal rows say why.
  *
- * SECURITY: runs at start-up and reload; reads only what cfgfile.c opens.
- * Values end up in log lines, the SMTP greeting and file names, never in
- * a shell or a generated file.
+ * SECURITY: runs at start-up and reload; reads what cfgfile.c opens and
+ * the secret, key and client files the configuration names (none when
+ * relay_conf_allow_files(false): fuzzing). Values end up in log lines, the
+ * SMTP greeting and file names, never in a shell or a generated file.
  */
 #include "config.h"
 
@@ -44,6 +45,9 @@ enum key_type {
 	K_FUNC,
 };
 
+/* relay_conf_allow_files(): off only in fuzz targets */
+static bool files_allowed = true;
+
 struct ctx {
 	struct relay_conf *conf;
 	int errors;
@@ -78,6 +82,13 @@ bad(struct ctx *ctx, const struct cfg_entry *e, const char *fmt, ...)
 	ctx->errors++;
 }
 
+/* relay_conf.h */
+void
+relay_conf_allow_files(bool allow)
+{
+	files_allowed = allow;
+}
+
 static char *
 dup_or_count(struct ctx *ctx, const char *s)
 {
@@ -88,6 +99,16 @@ dup_or_count(struct ctx *ctx, const char *s)
 		ctx->errors++;
 	}
 	return p;
+}
+
+/* Whether e has one non-empty value; refuses the line otherwise. */
+static bool
+one_value(struct ctx *ctx, const struct cfg_entry *e)
+{
+	if (e->argc == 1 && e->argv[0][0] != '\0')
+		return true;
+	bad(ctx, e, "expects one value (quote a value with blanks)");
+	return false;
 }
 
 /* Adds a listener from spec; e NULL: from the command line. */
@@ -107,7 +128,9 @@ add_listen(struct ctx *ctx, const struct cfg_entry *e, const char *spec,
 	l = &n[c->n_listens];
 	memset(l, 0, sizeof(*l));
 	l->lmtp = lmtp;
-	if (spec[0] == '/') {
+	/* a unix socket is LMTP's only: it is created mode 0666 and no
+	 * access-control: guards it, which an SMTP listener needs */
+	if (spec[0] == '/' && lmtp) {
 		if (strlen(spec) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
 			bad(ctx, e, "unix socket path longer than %zu bytes",
 			    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
@@ -117,7 +140,8 @@ add_listen(struct ctx *ctx, const struct cfg_entry *e, const char *spec,
 	} else if (addr_parse(spec, RELAY_DEFAULT_PORT, &l->ss,
 	    &l->ss_len) != 0) {
 		bad(ctx, e, "'%s' is not ADDR@PORT (an IPv4 or IPv6 address%s)",
-		    spec, lmtp ? " or an absolute unix socket path" : "");
+		    spec, lmtp ? " or an absolute unix socket path" :
+		    "; a unix socket is for lmtp: only");
 		return;
 	}
 	if ((l->spec = dup_or_count(ctx, spec)) == NULL) {
@@ -164,7 +188,7 @@ key_client_address(struct ctx *ctx, const struct cfg_entry *e)
 {
 	struct relay_conf *c = ctx->conf;
 	struct relay_addr_client *n, *ac;
-	struct sockaddr_storage mine, theirs;
+	struct sockaddr_storage ss;
 	char err[200], where[300];
 	const char *p;
 
@@ -183,7 +207,7 @@ key_client_address(struct ctx *ctx, const struct cfg_entry *e)
 			return;
 		}
 	}
-	if (!prefix_addr(e->argv[0], &mine)) {
+	if (!prefix_addr(e->argv[0], &ss)) {
 		bad(ctx, e, "'%s' is not an IPv4 or IPv6 NET/LEN", e->argv[0]);
 		return;
 	}
@@ -205,14 +229,10 @@ key_client_address(struct ctx *ctx, const struct cfg_entry *e)
 		return;
 	}
 	/* one client per address: an overlap would make the mailboxes a
-	 * client may use depend on which line is longer */
+	 * client may use depend on which line is longer (the prefixes as
+	 * the lookup sees them, not their written addresses) */
 	for (size_t i = 0; i < c->n_addr_clients; i++) {
-		if (!prefix_addr(c->addr_clients[i].prefix, &theirs))
-			continue;
-		if (acl_lookup(c->addr_clients[i].acl,
-		    (struct sockaddr *)&mine) == ACL_ALLOW ||
-		    acl_lookup(ac->acl, (struct sockaddr *)&theirs) ==
-		    ACL_ALLOW) {
+		if (acl_overlaps(c->addr_clients[i].acl, ac->acl)) {
 			bad(ctx, e, "%s overlaps %s of %s", e->argv[0],
 			    c->addr_clients[i].prefix, c->addr_clients[i].where);
 			acl_free(ac->acl);
@@ -255,11 +275,22 @@ check_addr_clients(struct ctx *ctx)
 				    c->addr_clients[i].where, mb);
 				ctx->errors++;
 			} else if (r->grant == OAUTH2_GRANT_PASSWORD) {
+				char route[320];
+
+				/* a route without name: (refused too) by
+				 * its clause header */
+				if (r->name != NULL)
+					snprintf(route, sizeof(route), "%s",
+					    r->name);
+				else
+					snprintf(route, sizeof(route),
+					    "at %s:%u", r->file ? r->file :
+					    "?", r->line);
 				log_err("%s: client-address: %s: route %s "
 				    "trades the mailbox's own password "
 				    "(grant: password); a client known by its "
 				    "address has none", c->addr_clients[i].where,
-				    mb, r->name);
+				    mb, route);
 				ctx->errors++;
 			}
 		}
@@ -354,6 +385,8 @@ key_tlsrpt_submission(struct ctx *ctx, const struct cfg_entry *e)
 	struct sockaddr_storage ss;
 	socklen_t len;
 
+	if (!one_value(ctx, e))
+		return;
 	if (addr_parse(e->argv[0], 25, &ss, &len) != 0) {
 		bad(ctx, e, "cannot parse '%s' (ADDR or ADDR@PORT)",
 		    e->argv[0]);
@@ -368,11 +401,20 @@ key_tlsrpt_mail_from(struct ctx *ctx, const struct cfg_entry *e)
 {
 	const char *v = e->argv[0], *at = strchr(v, '@');
 
+	if (!one_value(ctx, e))
+		return;
 	if (strpbrk(v, " \t\r\n<>()[]\\\",;:") != NULL || at == NULL ||
 	    at == v || at[1] == '\0' || strchr(at + 1, '@') != NULL) {
 		bad(ctx, e, "'%s' is not a bare address (local@domain)", v);
 		return;
 	}
+	/* RFC 5321 §4.1.2: ASCII without controls (the reports are sent
+	 * without SMTPUTF8) */
+	for (const char *c = v; *c != '\0'; c++)
+		if (*c < '!' || *c > '~') {
+			bad(ctx, e, "'%s' has a control or non-ASCII byte", v);
+			return;
+		}
 	set_str(ctx, &ctx->conf->tlsrpt_mail_from, v);
 }
 
@@ -381,6 +423,8 @@ key_tlsrpt_submitter(struct ctx *ctx, const struct cfg_entry *e)
 {
 	const char *v = e->argv[0];
 
+	if (!one_value(ctx, e))
+		return;
 	for (const char *c = v; *c != '\0'; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 		    (*c >= '0' && *c <= '9') || *c == '-' || *c == '.')) {
@@ -412,7 +456,7 @@ key_sts_cache_dir(struct ctx *ctx, const struct cfg_entry *e)
 		bad(ctx, e, "'%s' is not an absolute path (or none)", v);
 		return;
 	}
-	if (stat(v, &st) == 0 && !S_ISDIR(st.st_mode)) {
+	if (files_allowed && stat(v, &st) == 0 && !S_ISDIR(st.st_mode)) {
 		bad(ctx, e, "'%s' exists and is not a directory", v);
 		return;
 	}
@@ -514,14 +558,21 @@ static const struct key relay_keys[] = {
 	{ "spf-address", K_FUNC, 0, 0, 0, key_spf_address },
 };
 
+/* Digits, then k, m or g; read digit by digit, as cfg_parse_uint()
+ * does, because strtoull() takes blanks and signs (" -1" is 2^64 - 1)
+ * and saturates on overflow. */
 static bool
 parse_size(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mult = 1;
+	const char *end = s;
+	uint64_t v = 0, mult = 1;
 
-	if (end == s || s[0] == '-')
+	for (; *end >= '0' && *end <= '9'; end++) {
+		if (v > (UINT64_MAX - (uint64_t)(*end - '0')) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*end - '0');
+	}
+	if (end == s)
 		return false;
 	switch (*end) {
 	case '\0':
@@ -543,7 +594,7 @@ parse_size(const char *s, uint64_t *out)
 	}
 	if (*end != '\0' || v > UINT64_MAX / mult)
 		return false;
-	*out = (uint64_t)v * mult;
+	*out = v * mult;
 	return true;
 }
 
@@ -556,10 +607,8 @@ set_key(struct ctx *ctx, const struct key *k, const struct cfg_entry *e)
 		k->fn(ctx, e);
 		return;
 	}
-	if (e->argc != 1 || e->argv[0][0] == '\0') {
-		bad(ctx, e, "expects one value (quote a value with blanks)");
+	if (!one_value(ctx, e))
 		return;
-	}
 	switch (k->type) {
 	case K_STR: {
 		char **field = (char **)(void *)(base + k->off);
@@ -569,11 +618,9 @@ set_key(struct ctx *ctx, const struct key *k, const struct cfg_entry *e)
 		break;
 	}
 	case K_UINT: {
-		char *end;
-		unsigned long v = strtoul(e->argv[0], &end, 10);
+		unsigned v;
 
-		if (*end != '\0' || e->argv[0][0] == '-' || v < k->min ||
-		    v > k->max) {
+		if (cfg_parse_uint(e->argv[0], k->min, k->max, &v) != 0) {
 			bad(ctx, e, "'%s' is not a number from %u to %u",
 			    e->argv[0], k->min, k->max);
 			return;
@@ -583,7 +630,7 @@ set_key(struct ctx *ctx, const struct key *k, const struct cfg_entry *e)
 		else if (k->off == F(remote_port))
 			ctx->conf->remote_port = (uint16_t)v;
 		else
-			*(unsigned *)(void *)(base + k->off) = (unsigned)v;
+			*(unsigned *)(void *)(base + k->off) = v;
 		break;
 	}
 	case K_SIZE:
@@ -622,19 +669,14 @@ parse_smarthost(struct ctx *ctx, struct relay_route *r, const char *v)
 {
 	const char *sep = strchr(v, '@');
 	size_t hlen;
-	char *end;
-	unsigned long port = RELAY_ROUTE_DEFAULT_PORT;
+	unsigned port = RELAY_ROUTE_DEFAULT_PORT;
 
 	if (sep == NULL && (sep = strchr(v, ':')) != NULL &&
 	    strchr(sep + 1, ':') != NULL)
 		sep = NULL;	/* a bare IPv6 address: write [v6]@PORT */
 	hlen = sep != NULL ? (size_t)(sep - v) : strlen(v);
-	if (sep != NULL) {
-		port = strtoul(sep + 1, &end, 10);
-		if (sep[1] == '\0' || *end != '\0' || sep[1] == '-' ||
-		    port == 0 || port > 65535)
-			return false;
-	}
+	if (sep != NULL && cfg_parse_uint(sep + 1, 1, 65535, &port) != 0)
+		return false;
 	if (hlen >= 2 && v[0] == '[' && v[hlen - 1] == ']') {
 		v++;
 		hlen -= 2;
@@ -741,10 +783,8 @@ route_key(struct ctx *ctx, const struct cfg_file *cf,
 		route_domains(ctx, r, e);
 		return;
 	}
-	if (e->argc != 1 || v[0] == '\0') {
-		bad(ctx, e, "expects one value (quote a value with blanks)");
+	if (!one_value(ctx, e))
 		return;
-	}
 	if (strcmp(e->key, "smarthost") == 0) {
 		if (!parse_smarthost(ctx, r, v))
 			bad(ctx, e, "cannot parse '%s' (HOST or HOST@PORT)", v);
@@ -806,6 +846,8 @@ route_secret(struct ctx *ctx, const struct relay_route *r, const char *key,
 	char err[OAUTH2_ERR_MAX + 64];
 	size_t len;
 
+	if (!files_allowed)
+		return;
 	if (oauth2_secret_file_read(path, out, &len, err, sizeof(err)) != 0)
 		route_bad(ctx, r, "%s: %s", key, err);
 	else if (outlen != NULL)
@@ -849,7 +891,9 @@ route_finish(struct ctx *ctx, struct relay_route *r)
 	else if (r->tenant != NULL) {
 		char url[512];
 
-		if (!token_ok(r->tenant, "-._"))
+		/* a GUID or a domain name (at most 253 bytes, which also
+		 * keeps the URL within url[]) */
+		if (!token_ok(r->tenant, "-._") || strlen(r->tenant) > 253)
 			route_bad(ctx, r, "tenant: '%s' is not a tenant id or "
 			    "domain", r->tenant);
 		else {
@@ -889,7 +933,8 @@ route_finish(struct ctx *ctx, struct relay_route *r)
 			route_bad(ctx, r, "grant certificate needs "
 			    "certificate-file: and private-key-file:");
 		else {
-			if (access(r->certificate_file, R_OK) != 0)
+			if (files_allowed &&
+			    access(r->certificate_file, R_OK) != 0)
 				route_bad(ctx, r, "certificate-file: %s: "
 				    "cannot read it", r->certificate_file);
 			route_secret(ctx, r, "private-key-file",
@@ -1142,8 +1187,9 @@ relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
 			    "STARTTLS)", path != NULL ? path : "-");
 			ctx.errors++;
 		}
-		ctx.errors += clients_load(ctx.conf->client_file,
-		    &ctx.conf->clients);
+		if (files_allowed)
+			ctx.errors += clients_load(ctx.conf->client_file,
+			    &ctx.conf->clients);
 	}
 	if (ctx.errors > 0) {
 		relay_conf_free(ctx.conf);

@@ -47,7 +47,8 @@
  * none: a failed reload keeps the old configuration.
  *
  * SECURITY: read at start-up and reload (as root before the privilege drop,
- * or as the relay's user under systemd); reads only what cfgfile.c opens.
+ * or as the relay's user under systemd); reads what cfgfile.c opens and
+ * the secret, key and client files the configuration names.
  *
  * Ownership: relay_conf_load() returns a conf the caller frees with
  * relay_conf_free(); it owns every string and the acl in it.
@@ -194,6 +195,16 @@ int relay_conf_load(const char *path, const struct relay_conf_overrides *ov,
     struct relay_conf **out);
 
 void relay_conf_free(struct relay_conf *conf);
+
+/*
+ * Process-wide switch, on by default. Off (fuzz targets only), the loader
+ * opens and stats no file the configuration names: client-secret-file:,
+ * private-key-file:, certificate-file:, client-file: and sts-cache-dir:
+ * are checked as values but not read, so a conf loaded that way holds no
+ * secret, key or client table and must not be run. Includes are
+ * cfgfile.c's to switch off (cfg_file_allow_includes()).
+ */
+void relay_conf_allow_files(bool allow);
 
 /*
  * The route serving address's domain (a route's domain: list, compared

@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +264,50 @@ START_TEST(test_v4_mapped)
 }
 END_TEST
 
+/* acl_overlaps(): prefixes as acl_lookup() sees them. */
+START_TEST(test_overlaps)
+{
+	static const struct {
+		const char *a, *b;
+		bool overlap;
+	} cases[] = {
+		{ "10.0.0.0/8", "10.1.0.0/16", true },
+		{ "10.1.2.3/32", "10.0.0.0/8", true },
+		{ "10.1.2.3/16", "10.1.200.0/24", true },	/* host bits */
+		{ "10.0.0.0/8", "11.0.0.0/8", false },
+		{ "2001:db8::/32", "2001:db8:1::/48", true },
+		{ "2001:db8::/32", "2001:db9::/32", false },
+		/* a mapped entry is the IPv4 prefix it covers */
+		{ "::ffff:10.1.2.0/120", "10.1.2.3", true },
+		{ "::ffff:10.1.2.0/120", "10.1.3.0/24", false },
+		/* a shorter IPv6 prefix holds no IPv4 client */
+		{ "::/0", "10.0.0.0/8", false },
+		{ "::ffff:10.1.2.0/2", "10.1.2.0/24", false },
+		/* ... but the IPv6 addresses its bits cover */
+		{ "::/64", "::ffff:10.0.0.0/90", true },
+		{ "0.0.0.0/0", "::/0", false },
+	};
+	char err[200];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct acl *a = acl_new(ACL_DENY), *b = acl_new(ACL_DENY);
+
+		ck_assert_ptr_nonnull(a);
+		ck_assert_ptr_nonnull(b);
+		ck_assert_int_eq(acl_overlaps(a, b), false);
+		ck_assert_int_eq(acl_add(a, cases[i].a, ACL_ALLOW, err,
+		    sizeof(err)), 0);
+		ck_assert_int_eq(acl_add(b, cases[i].b, ACL_DENY, err,
+		    sizeof(err)), 0);
+		ck_assert_msg(acl_overlaps(a, b) == cases[i].overlap &&
+		    acl_overlaps(b, a) == cases[i].overlap, "%s and %s",
+		    cases[i].a, cases[i].b);
+		acl_free(a);
+		acl_free(b);
+	}
+}
+END_TEST
+
 START_TEST(test_many_entries)
 {
 	struct acl *acl = acl_new(ACL_REFUSE);
@@ -304,6 +349,7 @@ acl_suite(void)
 	tcase_add_test(good, test_replace_and_mask);
 	tcase_add_test(good, test_v4_mapped);
 	tcase_add_test(good, test_many_entries);
+	tcase_add_test(good, test_overlaps);
 	suite_add_tcase(s, good);
 	return s;
 }

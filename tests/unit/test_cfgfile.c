@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -588,6 +589,29 @@ START_TEST(test_include_plain_and_toplevel)
 }
 END_TEST
 
+/* cfg_parse_uint(): digits only, within bounds; what strtoul() would take
+ * with a blank or a sign is refused. */
+START_TEST(test_parse_uint)
+{
+	static const char *bad[] = { "", " 5", "5 ", "+5", "-0", " -1",
+	    "0x10", "5s", "4294967296", "99999999999", "12a", NULL };
+	unsigned v = 7;
+
+	for (size_t i = 0; bad[i] != NULL; i++)
+		ck_assert_msg(cfg_parse_uint(bad[i], 0, UINT_MAX, &v) == -1,
+		    "took '%s'", bad[i]);
+	ck_assert_uint_eq(v, 7);
+	ck_assert_int_eq(cfg_parse_uint("9", 10, 20, &v), -1);
+	ck_assert_int_eq(cfg_parse_uint("21", 10, 20, &v), -1);
+	ck_assert_int_eq(cfg_parse_uint("10", 10, 20, &v), 0);
+	ck_assert_uint_eq(v, 10);
+	ck_assert_int_eq(cfg_parse_uint("0020", 10, 20, &v), 0);
+	ck_assert_uint_eq(v, 20);
+	ck_assert_int_eq(cfg_parse_uint("4294967295", 0, UINT_MAX, &v), 0);
+	ck_assert_uint_eq(v, UINT_MAX);
+}
+END_TEST
+
 static Suite *
 cfgfile_suite(void)
 {
@@ -617,6 +641,7 @@ cfgfile_suite(void)
 	tcase_add_test(good, test_many_entries);
 	tcase_add_test(good, test_include_glob);
 	tcase_add_test(good, test_include_plain_and_toplevel);
+	tcase_add_test(good, test_parse_uint);
 	suite_add_tcase(s, good);
 	return s;
 }

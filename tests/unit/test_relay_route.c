@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,31 @@ load(const char *route, struct relay_conf **out)
 	"    tenant: contoso.onmicrosoft.com\n" \
 	"    client-secret-file: %s\n" extra
 
+/* Loads like load(); leaves what was logged in logged[]. */
+static char logged[8192];
+
+static int
+load_logged(const char *route, struct relay_conf **out)
+{
+	FILE *capture = tmpfile();
+	int saved, errors;
+	size_t n;
+
+	ck_assert_ptr_nonnull(capture);
+	fflush(stderr);
+	ck_assert_int_ne(saved = dup(STDERR_FILENO), -1);
+	ck_assert_int_ne(dup2(fileno(capture), STDERR_FILENO), -1);
+	errors = load(route, out);
+	fflush(stderr);
+	ck_assert_int_ne(dup2(saved, STDERR_FILENO), -1);
+	close(saved);
+	rewind(capture);
+	n = fread(logged, 1, sizeof(logged) - 1, capture);
+	logged[n] = '\0';
+	fclose(capture);
+	return errors;
+}
+
 static int
 load_secret(const char *extra, struct relay_conf **out)
 {
@@ -154,6 +180,129 @@ START_TEST(test_route_refusals)
 	ck_assert_int_gt(load_secret(("    domain: a b\n"), &c), 0);
 	ck_assert_int_gt(load_secret(("    domain: .example\n"), &c), 0);
 	ck_assert_int_gt(load_secret(("    domain: x@example\n"), &c), 0);
+}
+END_TEST
+
+/* A client-address: mailbox on a password route that has no name: the
+ * message names the route by where it is (it said "(null)", printf's
+ * undefined behaviour for a NULL %s). */
+START_TEST(test_route_unnamed_in_message)
+{
+	struct relay_conf *c = NULL;
+
+	ck_assert_int_gt(load_logged("    client-address: 10.5.0.1 "
+	    "pw@pw.example\nroute:\n    domain: pw.example\n"
+	    "    grant: password\n", &c), 0);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_null(strstr(logged, "(null)"));
+	ck_assert_ptr_nonnull(strstr(logged, "pw@pw.example: route at "));
+}
+END_TEST
+
+/* The tlsrpt- keys with a value of their own take one word, not empty. */
+START_TEST(test_tlsrpt_one_value)
+{
+	struct relay_conf *c = NULL;
+
+	ck_assert_int_gt(load("    tlsrpt-submission: 127.0.0.1 "
+	    "127.0.0.2\n", &c), 0);
+	ck_assert_int_gt(load("    tlsrpt-mail-from: a@example.org "
+	    "b@example.org\n", &c), 0);
+	ck_assert_int_gt(load("    tlsrpt-submitter: a.example "
+	    "b.example\n", &c), 0);
+	ck_assert_int_gt(load("    tlsrpt-submitter: \"\"\n", &c), 0);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(load("    tlsrpt-submission: 127.0.0.1@2525\n"
+	    "    tlsrpt-mail-from: a@example.org\n"
+	    "    tlsrpt-submitter: a.example\n", &c), 0);
+	ck_assert_str_eq(c->tlsrpt_submission, "127.0.0.1@2525");
+	ck_assert_str_eq(c->tlsrpt_mail_from, "a@example.org");
+	ck_assert_str_eq(c->tlsrpt_submitter, "a.example");
+	relay_conf_free(c);
+}
+END_TEST
+
+/* Numbers are digits only: strtoul() and strtoull() took a blank and a
+ * sign (" -1" as the largest size), and saturated on overflow. */
+START_TEST(test_numbers_digits_only)
+{
+	static const char *bad[] = {
+		"    message-size-limit: \" -1\"\n",
+		"    message-size-limit: \"+1\"\n",
+		"    message-size-limit: 99999999999999999999999\n",
+		"    message-size-limit: 18446744073709551616\n",
+		"    message-size-limit: 18014398509481984k\n",
+		"    message-size-limit: 10x\n",
+		"    verbosity: \" 2\"\n",
+		"    drain-timeout: \"+5\"\n",
+		"    drain-timeout: \" -0\"\n",
+		"    remote-port: 0x19\n",
+		NULL
+	};
+	struct relay_conf *c = NULL;
+
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		ck_assert_msg(load(bad[i], &c) > 0, "took %s", bad[i]);
+		ck_assert_ptr_null(c);
+	}
+	ck_assert_int_gt(load_secret("    smarthost: smtp.example@+25\n", &c),
+	    0);
+	ck_assert_int_gt(load_secret("    smarthost: \"smtp.example@ 25\"\n",
+	    &c), 0);
+	ck_assert_int_eq(load("    message-size-limit: 18446744073709551615\n"
+	    "    verbosity: 2\n    remote-port: 2525\n", &c), 0);
+	ck_assert_uint_eq(c->message_size_limit, UINT64_MAX);
+	ck_assert_int_eq(c->verbosity, 2);
+	ck_assert_uint_eq(c->remote_port, 2525);
+	relay_conf_free(c);
+	ck_assert_int_eq(load("    message-size-limit: 50m\n", &c), 0);
+	ck_assert_uint_eq(c->message_size_limit, 50u << 20);
+	relay_conf_free(c);
+}
+END_TEST
+
+/* Only lmtp: takes a unix socket: an SMTP one would be mode 0666 with
+ * no access-control: in front of it. */
+START_TEST(test_listen_unix_lmtp_only)
+{
+	struct relay_conf_overrides ov = { .listen = "/run/x/smtp" };
+	struct relay_conf *c = NULL;
+
+	ck_assert_int_gt(load("    listen: /run/x/smtp\n", &c), 0);
+	ck_assert_ptr_null(c);
+	write_file(conf_path, "relay:\n", 0600);
+	ck_assert_int_gt(relay_conf_load(conf_path, &ov, &c), 0);
+	ck_assert_ptr_null(c);
+	ck_assert_int_eq(load("    lmtp: /run/x/lmtp\n", &c), 0);
+	ck_assert_uint_eq(c->n_listens, 2);	/* and load()'s --listen */
+	ck_assert_str_eq(c->listens[0].path, "/run/x/lmtp");
+	ck_assert(c->listens[0].lmtp);
+	relay_conf_free(c);
+}
+END_TEST
+
+/* client-address: prefixes overlap as the lookup sees them: ::/64
+ * holds ::ffff:10.0.0.0/90 (an IPv6 prefix, being shorter than /96),
+ * and ::ffff:10.1.2.0/2 (::/2) holds no IPv4 client. The check compared
+ * written addresses and got both wrong. */
+START_TEST(test_client_address_overlap)
+{
+	char route[512], text[1024];
+	struct relay_conf *c = NULL;
+
+	snprintf(route, sizeof(route), "route:\n    name: r\n"
+	    "    domain: x.example\n    grant: secret\n    client-id: x\n"
+	    "    tenant: t\n    client-secret-file: %s\n", secret_path);
+	snprintf(text, sizeof(text), "    client-address: ::/64 a@x.example\n"
+	    "    client-address: ::ffff:10.0.0.0/90 b@x.example\n%s", route);
+	ck_assert_int_gt(load(text, &c), 0);
+	ck_assert_ptr_null(c);
+	snprintf(text, sizeof(text), "    client-address: ::ffff:10.1.2.0/2 "
+	    "a@x.example\n    client-address: 10.1.2.0/24 b@x.example\n%s",
+	    route);
+	ck_assert_int_eq(load(text, &c), 0);
+	ck_assert_uint_eq(c->n_addr_clients, 2);
+	relay_conf_free(c);
 }
 END_TEST
 
@@ -447,6 +596,11 @@ main(void)
 	tcase_add_test(tc, test_route_refusals);
 	tcase_add_test(tc, test_route_good);
 	tcase_add_test(tc, test_route_domains);
+	tcase_add_test(tc, test_route_unnamed_in_message);
+	tcase_add_test(tc, test_tlsrpt_one_value);
+	tcase_add_test(tc, test_numbers_digits_only);
+	tcase_add_test(tc, test_listen_unix_lmtp_only);
+	tcase_add_test(tc, test_client_address_overlap);
 	tcase_add_test(tc, test_route_no_address);
 	tcase_add_test(tc, test_token_worker_shared);
 	tcase_add_test(tc, test_outbound_route_refused);
