@@ -1346,7 +1346,12 @@ step_mail_guard(struct session *s)
 		const char *mb = front_auth_mailbox(s);
 
 		/* dmarc_guard_decide() routes only to the route it was
-		 * given (rname), so rt is set */
+		 * given (rname), so rt is set; never direct if not */
+		if (rt == NULL) {
+			guard_reset(s);
+			reply(s, "451 4.3.0 DMARC guard: no route");
+			return true;
+		}
 		front_set_route(s, rt, mb != NULL ? mb : s->sender);
 		s->f->st.dmarc_routed++;
 		log_notice("%s: from=<%s>: DMARC guard: %s (mailbox %s), "
