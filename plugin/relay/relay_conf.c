@@ -32,6 +32,7 @@
 #include "oauth2.h"
 #include "plugin/danegate.h"
 #include "clients.h"
+#include "plugin/internal.h"
 #include "relay_conf.h"
 #include "sts_cache.h"
 
@@ -1070,13 +1071,23 @@ finish(struct ctx *ctx, const char *path)
 	}
 	for (size_t i = 0; i < c->n_routes; i++)
 		route_finish(ctx, &c->routes[i]);
-	for (const char *s = c->hostname; s && *s; s++)
-		if (*s <= ' ' || *s >= 0x7f) {
-			log_err("%s: hostname: '%s' has blanks or control "
-			    "bytes", p, c->hostname);
-			ctx->errors++;
-			break;
-		}
+	/* the name of the greeting and of the relay's own EHLO: a domain
+	 * or an address literal (RFC 5321 §4.1.1.1), what the outbound
+	 * side would refuse at start */
+	if (c->hostname != NULL && !smtp_helo_name_ok(c->hostname)) {
+		char shown[80];
+		size_t i;
+
+		/* no terminal escapes from a binary file into the log */
+		for (i = 0; i < sizeof(shown) - 1 && c->hostname[i] != '\0';
+		    i++)
+			shown[i] = c->hostname[i] > ' ' &&
+			    c->hostname[i] < 0x7f ? c->hostname[i] : '?';
+		shown[i] = '\0';
+		log_err("%s: hostname: '%s' is not a domain name or an "
+		    "address literal", p, shown);
+		ctx->errors++;
+	}
 }
 
 int

@@ -261,6 +261,30 @@ START_TEST(test_numbers_digits_only)
 }
 END_TEST
 
+/* hostname: is the relay's EHLO name too: a domain name or an address
+ * literal; -t took "a@b", which the outbound side then refused at start. */
+START_TEST(test_hostname_is_a_helo_name)
+{
+	static const char *bad[] = {
+		"    hostname: a@b.example\n",
+		"    hostname: relay/1\n",
+		"    hostname: \"relay example\"\n",
+		NULL
+	};
+	struct relay_conf *c = NULL;
+
+	for (size_t i = 0; bad[i] != NULL; i++) {
+		ck_assert_msg(load(bad[i], &c) > 0, "took %s", bad[i]);
+		ck_assert_ptr_null(c);
+	}
+	ck_assert_int_eq(load("    hostname: relay.example\n", &c), 0);
+	ck_assert_str_eq(c->hostname, "relay.example");
+	relay_conf_free(c);
+	ck_assert_int_eq(load("    hostname: [192.0.2.25]\n", &c), 0);
+	relay_conf_free(c);
+}
+END_TEST
+
 /* Only lmtp: takes a unix socket: an SMTP one would be mode 0666 with
  * no access-control: in front of it. */
 START_TEST(test_listen_unix_lmtp_only)
@@ -600,6 +624,7 @@ main(void)
 	tcase_add_test(tc, test_tlsrpt_one_value);
 	tcase_add_test(tc, test_numbers_digits_only);
 	tcase_add_test(tc, test_listen_unix_lmtp_only);
+	tcase_add_test(tc, test_hostname_is_a_helo_name);
 	tcase_add_test(tc, test_client_address_overlap);
 	tcase_add_test(tc, test_route_no_address);
 	tcase_add_test(tc, test_token_worker_shared);
