@@ -222,6 +222,18 @@ START_TEST(test_tlsrpt_one_value)
 }
 END_TEST
 
+/* Each of the lines (a NULL-terminated list) alone fails the load. */
+static void
+assert_all_refused(const char *const *lines)
+{
+	struct relay_conf *c = NULL;
+
+	for (size_t i = 0; lines[i] != NULL; i++) {
+		ck_assert_msg(load(lines[i], &c) > 0, "took %s", lines[i]);
+		ck_assert_ptr_null(c);
+	}
+}
+
 /* Numbers are digits only: strtoul() and strtoull() took a blank and a
  * sign (" -1" as the largest size), and saturated on overflow. */
 START_TEST(test_numbers_digits_only)
@@ -241,10 +253,7 @@ START_TEST(test_numbers_digits_only)
 	};
 	struct relay_conf *c = NULL;
 
-	for (size_t i = 0; bad[i] != NULL; i++) {
-		ck_assert_msg(load(bad[i], &c) > 0, "took %s", bad[i]);
-		ck_assert_ptr_null(c);
-	}
+	assert_all_refused(bad);
 	ck_assert_int_gt(load_secret("    smarthost: smtp.example@+25\n", &c),
 	    0);
 	ck_assert_int_gt(load_secret("    smarthost: \"smtp.example@ 25\"\n",
@@ -273,10 +282,7 @@ START_TEST(test_hostname_is_a_helo_name)
 	};
 	struct relay_conf *c = NULL;
 
-	for (size_t i = 0; bad[i] != NULL; i++) {
-		ck_assert_msg(load(bad[i], &c) > 0, "took %s", bad[i]);
-		ck_assert_ptr_null(c);
-	}
+	assert_all_refused(bad);
 	ck_assert_int_eq(load("    hostname: relay.example\n", &c), 0);
 	ck_assert_str_eq(c->hostname, "relay.example");
 	relay_conf_free(c);
