@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cfgfile.h"
+#include "conf_file.h"
 #include "conf.h"
 #include "log.h"
 
@@ -33,16 +33,13 @@ check_conf(const uint8_t *data, size_t size)
 {
 	struct policy_conf *conf = NULL;
 	char path[64];
-	int fd = memfd_create("policy.conf", MFD_CLOEXEC);
+	int fd = fuzz_conf_file("policy.conf", data, size, path, sizeof(path));
 
 	if (fd < 0)
 		return;
-	if (size == 0 || write(fd, data, size) == (ssize_t)size) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (policy_conf_load(path, NULL, &conf) == 0 && conf == NULL)
-			abort();
-		policy_conf_free(conf);
-	}
+	if (policy_conf_load(path, NULL, &conf) == 0 && conf == NULL)
+		abort();
+	policy_conf_free(conf);
 	close(fd);
 }
 

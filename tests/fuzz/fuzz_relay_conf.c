@@ -35,12 +35,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "acl.h"
 #include "addr.h"
 #include "cfgfile.h"
+#include "conf_file.h"
 #include "log.h"
 #include "oauth2.h"
 #include "relay_conf.h"
@@ -280,7 +280,8 @@ load(uint8_t pick, const uint8_t *data, size_t size)
 	struct relay_conf_overrides ov = { 0 };
 	struct relay_conf *conf = NULL;
 	char path[64];
-	int fd = memfd_create("relay.conf", MFD_CLOEXEC), errors;
+	int fd = fuzz_conf_file("relay.conf", data, size, path, sizeof(path));
+	int errors;
 
 	if (fd < 0)
 		return;
@@ -296,15 +297,12 @@ load(uint8_t pick, const uint8_t *data, size_t size)
 	}
 	if (pick & 0x40)	/* a bad --listen fails any file */
 		ov.listen = "not-an-address";
-	if (size == 0 || write(fd, data, size) == (ssize_t)size) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		errors = relay_conf_load(path, &ov, &conf);
-		check(errors >= 0 && (errors == 0) == (conf != NULL));
-		check(!(pick & 0x40) || errors > 0);
-		if (conf != NULL)
-			check_conf(conf, &ov);
-		relay_conf_free(conf);
-	}
+	errors = relay_conf_load(path, &ov, &conf);
+	check(errors >= 0 && (errors == 0) == (conf != NULL));
+	check(!(pick & 0x40) || errors > 0);
+	if (conf != NULL)
+		check_conf(conf, &ov);
+	relay_conf_free(conf);
 	close(fd);
 }
 
