@@ -7,7 +7,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,17 +37,23 @@ set_str(char **field, const char *value)
 	*field = xstrdup(value);
 }
 
+/* A mode as chmod(1) writes it: octal digits only, 0..0777 (strtoul()
+ * would take " 644" and "+644"); the decimal numbers go through
+ * cfg_parse_uint(). */
 static bool
-parse_uint(const char *s, int base, unsigned long max, unsigned *out)
+parse_mode(const char *s, unsigned *out)
 {
-	char *end;
-	unsigned long v;
+	unsigned v = 0;
+	size_t i;
 
-	errno = 0;
-	v = strtoul(s, &end, base);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > max)
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '7' || i >= 4)
+			return false;
+		v = v * 8 + (unsigned)(s[i] - '0');
+	}
+	if (i == 0 || v > 0777)
 		return false;
-	*out = (unsigned)v;
+	*out = v;
 	return true;
 }
 
@@ -129,7 +134,7 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 		c->listen[c->n_listen++] = xstrdup(v);
 	} else if (strcmp(e->key, "socket-mode") == 0) {
 		/* never world-writable by accident of a typo: octal only */
-		if (!parse_uint(v, 8, 0777, &u)) {
+		if (!parse_mode(v, &u)) {
 			log_err("%s:%u: socket-mode: '%s' is not an octal "
 			    "mode 0..0777", e->file, e->line, v);
 			return -1;
@@ -180,14 +185,14 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 		set_str(e->key[0] == 'p' ? &c->policy_map : &c->tlsrpt_map,
 		    v);
 	} else if (strcmp(e->key, "cache-ttl") == 0) {
-		if (!parse_uint(v, 10, 86400, &u)) {
+		if (cfg_parse_uint(v, 0, 86400, &u) != 0) {
 			log_err("%s:%u: cache-ttl: '%s' is not 0..86400 "
 			    "seconds", e->file, e->line, v);
 			return -1;
 		}
 		c->cache_ttl = u;
 	} else if (strcmp(e->key, "cache-size") == 0) {
-		if (!parse_uint(v, 10, 10000000, &u)) {
+		if (cfg_parse_uint(v, 0, 10000000, &u) != 0) {
 			log_err("%s:%u: cache-size: '%s' is not 0..10000000",
 			    e->file, e->line, v);
 			return -1;
@@ -195,7 +200,7 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 		c->cache_max = u;
 	} else if (strcmp(e->key, "timeout") == 0 ||
 	    strcmp(e->key, "sts-timeout") == 0) {
-		if (!parse_uint(v, 10, 120000, &u) || u < 100) {
+		if (cfg_parse_uint(v, 100, 120000, &u) != 0) {
 			log_err("%s:%u: %s: '%s' is not 100..120000 ms",
 			    e->file, e->line, e->key, v);
 			return -1;
@@ -228,7 +233,7 @@ conf_entry(struct policy_conf *c, const struct cfg_entry *e)
 		}
 		set_str(&c->sts_cache_dir, v);
 	} else if (strcmp(e->key, "verbosity") == 0) {
-		if (!parse_uint(v, 10, 3, &u)) {
+		if (cfg_parse_uint(v, 0, 3, &u) != 0) {
 			log_err("%s:%u: verbosity: '%s' is not 0..3", e->file,
 			    e->line, v);
 			return -1;

@@ -75,6 +75,36 @@ START_TEST(test_access_control)
 }
 END_TEST
 
+/* Numbers are digits only, as danegated and the relay read them:
+ * strtoul() took a blank and a sign (" 5", "+5", octal " 644"). */
+START_TEST(test_numbers_digits_only)
+{
+	static const char *bad[] = {
+		"policy:\n    cache-ttl: \" 5\"\n",
+		"policy:\n    cache-ttl: \"+5\"\n",
+		"policy:\n    cache-size: 0x10\n",
+		"policy:\n    timeout: \" 1000\"\n",
+		"policy:\n    timeout: 99\n",
+		"policy:\n    verbosity: \"+1\"\n",
+		"policy:\n    socket-mode: \" 644\"\n",
+		"policy:\n    socket-mode: \"+644\"\n",
+		"policy:\n    socket-mode: 0778\n",
+		"policy:\n    socket-mode: 01000\n",
+		NULL
+	};
+	struct policy_conf *c;
+
+	for (size_t i = 0; bad[i] != NULL; i++)
+		ck_assert_msg(load(bad[i]) == NULL, "took %s", bad[i]);
+	c = load("policy:\n    cache-ttl: 5\n    socket-mode: 0640\n"
+	    "    timeout: 100\n    verbosity: 3\n");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(c->cache_ttl, 5);
+	ck_assert_uint_eq(c->socket_mode, 0640);
+	policy_conf_free(c);
+}
+END_TEST
+
 static Suite *
 policy_conf_suite(void)
 {
@@ -82,6 +112,7 @@ policy_conf_suite(void)
 	TCase *a = tcase_create("access");
 
 	tcase_add_test(a, test_access_control);
+	tcase_add_test(a, test_numbers_digits_only);
 	suite_add_tcase(s, a);
 	return s;
 }
